@@ -1,0 +1,50 @@
+use super::{Rule, Verdict, describe_pid};
+use crate::report::{FileReport, Severity};
+use crate::report::time::human_duration;
+use crate::sys::Snapshot;
+
+pub static RULE: Rule = Rule {
+    code: "blocked-waiters",
+    severity: Severity::Info,
+    explanation: "Processes are blocked waiting for this lock. That is normal while the holder \
+works; it becomes a problem when the holder is stuck, stopped or runs far longer than expected.",
+    file: Some(check),
+    global: None,
+};
+
+fn check(file: &FileReport, _snap: &Snapshot) -> Option<Verdict> {
+    let waiters: Vec<_> = file.locks.iter().flat_map(|l| l.waiters.iter()).collect();
+    if waiters.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = waiters
+        .iter()
+        .map(|w| describe_pid(w.process.pid, w.process.command.as_deref()))
+        .collect();
+    let oldest = waiters.iter().filter_map(|w| w.process.age_seconds).max();
+    let holders: Vec<String> = file
+        .locks
+        .iter()
+        .filter(|l| !l.waiters.is_empty())
+        .flat_map(|l| l.holders.iter())
+        .map(|h| describe_pid(h.pid, h.command.as_deref()))
+        .collect();
+    Some(Verdict {
+        message: format!(
+            "{} process(es) waiting: {}{}",
+            waiters.len(),
+            names.join(", "),
+            oldest
+                .map(|a| format!(" (oldest started {} ago)", human_duration(a)))
+                .unwrap_or_default()
+        ),
+        hint: if holders.is_empty() {
+            "Wait for the holder to finish.".into()
+        } else {
+            format!(
+                "Wait for {} to finish; if it is stuck, inspect it before ending it.",
+                holders.join(", ")
+            )
+        },
+    })
+}

@@ -1,0 +1,45 @@
+use super::{Rule, Verdict};
+use crate::report::{Report, Severity};
+use crate::sys::Snapshot;
+
+pub static RULE: Rule = Rule {
+    code: "partial-visibility",
+    severity: Severity::Info,
+    explanation: "Part of the system could not be seen: other users' open files need root (or \
+CAP_SYS_PTRACE) to read, and a /proc in a child pid namespace hides locks held outside it. \
+Holders may be missing from the report; lockscan never concludes \"not held\" from that.",
+    file: None,
+    global: Some(check),
+};
+
+fn check(_report: &Report, snap: &Snapshot) -> Option<Verdict> {
+    let v = &snap.visibility;
+    let mut parts = Vec::new();
+    if !v.proc_locks_read {
+        parts.push("/proc/locks could not be read".to_string());
+    }
+    if v.processes_denied > 0 {
+        parts.push(format!(
+            "the open files of {} of {} processes could not be read",
+            v.processes_denied, v.processes_seen
+        ));
+    }
+    if v.pid_namespace_filtered {
+        parts.push("/proc belongs to a child pid namespace, which hides locks held outside it".into());
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(Verdict {
+        message: parts.join("; "),
+        hint: if v.pid_namespace_filtered {
+            "Run lockscan on the host (the initial pid namespace) for the whole picture.".into()
+        } else if !v.root {
+            "Run as root (sudo lockscan ...) to see every holder.".into()
+        } else {
+            "Even root may not inspect some processes (another user namespace, a sandbox's init); \
+holders among them are not shown."
+                .into()
+        },
+    })
+}

@@ -1,0 +1,36 @@
+use super::{Rule, Verdict};
+use crate::report::{FileReport, Severity};
+use crate::sys::Snapshot;
+
+pub static RULE: Rule = Rule {
+    code: "stale-pidfile",
+    severity: Severity::Warning,
+    explanation: "The pidfile names a process that is not running (or is a zombie). Whatever wrote \
+it has exited without removing it, usually after a crash or a kill -9. Programs that trust the \
+file may refuse to start, or may signal whatever process reuses the pid.",
+    file: Some(check),
+    global: None,
+};
+
+fn check(file: &FileReport, _snap: &Snapshot) -> Option<Verdict> {
+    let pf = file.pidfile.as_ref()?;
+    if pf.status != "dead" {
+        return None;
+    }
+    // A kernel lock on the file means a live owner whatever the content says.
+    if file.locks.iter().any(|l| !l.holders.is_empty()) {
+        return None;
+    }
+    let pid = pf.pid?;
+    let zombie = pf.process.is_some();
+    Some(Verdict {
+        message: if zombie {
+            format!("names pid {pid}, which has exited (zombie, not reaped by its parent)")
+        } else {
+            format!("names pid {pid}, which is not running")
+        },
+        hint: "No process holds it: remove the file (or let the program's own start-up replace it) \
+and start the service again."
+            .into(),
+    })
+}

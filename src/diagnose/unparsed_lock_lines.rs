@@ -1,0 +1,22 @@
+use super::{Rule, Verdict};
+use crate::report::{Report, Severity};
+use crate::sys::Snapshot;
+
+pub static RULE: Rule = Rule {
+    code: "unparsed-lock-lines",
+    severity: Severity::Info,
+    explanation: "Some lines of /proc/locks had a form lockscan does not know (a newer or patched \
+kernel). They were skipped and are listed under visibility.proc_locks_skipped; everything else \
+was reported. Please report the lines so the parser can learn them.",
+    file: None,
+    global: Some(check),
+};
+
+fn check(_report: &Report, snap: &Snapshot) -> Option<Verdict> {
+    let n = snap.locks.skipped.len();
+    (n > 0).then(|| Verdict {
+        message: format!("{n} line(s) of /proc/locks were not understood and were skipped"),
+        hint: "See visibility.proc_locks_skipped in the JSON output; locks on those lines are missing from the report."
+            .into(),
+    })
+}

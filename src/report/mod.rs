@@ -1,0 +1,9 @@
+//! Rendering: the serde model (the JSON schema) and one file per output format.
+
+pub mod escape;
+pub mod json;
+pub mod model;
+pub mod table;
+pub mod time;
+
+pub use model::*;

@@ -1,0 +1,262 @@
+//! The human table: one row per lock (or per file without locks), then findings.
+//!
+//! Columns are declared once in [`COLUMNS`]. Every string taken from the system
+//! (paths, command lines, symlink targets) goes through [`for_terminal`].
+
+use std::io::Write;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, Color, ContentArrangement, Table};
+
+use super::escape::for_terminal;
+use super::time::human_duration;
+use super::{FileReport, LockReport, ProcessRef, Report, Severity};
+
+/// One row of the table: a file and, optionally, one of its locks.
+pub struct Row<'a> {
+    pub file: &'a FileReport,
+    pub lock: Option<&'a LockReport>,
+    /// The first row of a file (file-level cells are shown only there).
+    pub first: bool,
+}
+
+/// A column: header and how to fill a cell (one string per line of the cell; each
+/// line is escaped on its own, so a newline in a file name cannot fake a row).
+pub struct Column {
+    pub header: &'static str,
+    pub cell: fn(&Row) -> Vec<String>,
+}
+
+fn proc_label(p: &ProcessRef) -> String {
+    let mut s = format!("{} {}", p.pid, p.command.as_deref().unwrap_or("?"));
+    if let Some(u) = &p.user {
+        s.push_str(&format!(" [{u}]"));
+    }
+    if let Some(fd) = p.fd {
+        s.push_str(&format!(" fd {fd}"));
+    }
+    if let Some(st) = p.state.as_deref().filter(|s| matches!(*s, "T" | "t" | "D" | "Z")) {
+        s.push_str(match st {
+            "T" | "t" => " STOPPED",
+            "D" => " D-STATE",
+            _ => " ZOMBIE",
+        });
+    }
+    if let Some(age) = p.age_seconds {
+        s.push_str(&format!(" up {}", human_duration(age)));
+    }
+    s
+}
+
+fn range(l: &LockReport) -> String {
+    match (l.start, l.end) {
+        (0, None) => String::new(),
+        (s, None) => format!(" {s}-EOF"),
+        (s, Some(e)) => format!(" {s}-{e}"),
+    }
+}
+
+fn col_path(r: &Row) -> Vec<String> {
+    if !r.first {
+        return Vec::new();
+    }
+    let mut p = r.file.path.clone().unwrap_or_else(|| "(unknown path)".into());
+    if r.file.deleted {
+        p.push_str(" (deleted)");
+    } else if r.file.replaced {
+        p.push_str(" (replaced)");
+    }
+    if let Some(t) = &r.file.symlink_target {
+        p.push_str(&format!(" -> {t}"));
+    }
+    if let Some(fs) = r.file.filesystem.as_ref().filter(|f| f.remote) {
+        p.push_str(&format!(" [{} {}]", fs.locality, fs.fstype));
+    }
+    vec![p]
+}
+
+fn col_kind(r: &Row) -> Vec<String> {
+    if r.first { vec![r.file.kind.clone()] } else { Vec::new() }
+}
+
+fn col_lock(r: &Row) -> Vec<String> {
+    match r.lock {
+        Some(l) => {
+            let mut s = format!("{} {}{}", l.kind, l.mode, range(l));
+            if let Some(st) = &l.lease_state {
+                s.push_str(&format!(" ({st})"));
+            }
+            vec![s]
+        }
+        None => vec!["-".into()],
+    }
+}
+
+fn col_holders(r: &Row) -> Vec<String> {
+    let Some(l) = r.lock else {
+        return if r.first {
+            r.file.open_by.iter().map(|p| format!("open: {}", proc_label(p))).collect()
+        } else {
+            Vec::new()
+        };
+    };
+    let mut lines: Vec<String> = l.holders.iter().map(proc_label).collect();
+    if lines.is_empty() {
+        lines.push("(holder not visible)".into());
+    }
+    if let Some(pid) = l.locker_pid {
+        let is_holder = l.holders.iter().any(|h| h.pid == pid);
+        if !is_holder {
+            let alive = if l.locker_alive == Some(true) { "alive" } else { "exited" };
+            lines.push(format!("(locked by {pid}, {alive})"));
+        }
+    }
+    if l.holders_uncertain {
+        lines.push("(may be incomplete)".into());
+    }
+    lines
+}
+
+fn col_waiters(r: &Row) -> Vec<String> {
+    let Some(l) = r.lock else { return Vec::new() };
+    l.waiters
+        .iter()
+        .map(|w| format!("{} ({} {})", proc_label(&w.process), w.mode, if w.depth > 1 { "queued" } else { "waiting" }))
+        .collect()
+}
+
+fn col_status(r: &Row) -> Vec<String> {
+    if !r.first {
+        return Vec::new();
+    }
+    let mut parts = Vec::new();
+    if let Some(pf) = &r.file.pidfile {
+        let s = match (pf.pid, pf.status.as_str()) {
+            (Some(pid), "running") => {
+                let cmd = pf.process.as_ref().and_then(|p| p.command.clone()).unwrap_or_default();
+                format!("pid {pid} running {cmd}")
+            }
+            (Some(pid), status) => format!("pid {pid} {status}"),
+            (None, status) => format!("{status}: {}", pf.reason.as_deref().unwrap_or("")),
+        };
+        parts.push(s.trim_end().to_string());
+    }
+    if let Some(p) = &r.file.probe {
+        parts.push(format!("probe: {}", p.result));
+    }
+    for f in &r.file.findings {
+        parts.push(format!("{}: {}", f.severity.as_str(), f.code));
+    }
+    parts
+}
+
+/// The table's columns, in order.
+pub static COLUMNS: &[Column] = &[
+    Column { header: "PATH", cell: col_path },
+    Column { header: "KIND", cell: col_kind },
+    Column { header: "LOCK", cell: col_lock },
+    Column { header: "HOLDERS", cell: col_holders },
+    Column { header: "WAITERS", cell: col_waiters },
+    Column { header: "STATUS", cell: col_status },
+];
+
+fn severity_color(s: &Severity) -> Color {
+    match s {
+        Severity::Info => Color::Cyan,
+        Severity::Warning => Color::Yellow,
+        Severity::Error => Color::Red,
+    }
+}
+
+/// Renders the report for a person. `color` is decided by the caller (terminal, NO_COLOR).
+pub fn write(report: &Report, out: &mut dyn Write, color: bool, width: Option<u16>) -> std::io::Result<()> {
+    let scope = if report.roots.is_empty() {
+        "the whole system".to_string()
+    } else {
+        report.roots.iter().map(|r| for_terminal(r).into_owned()).collect::<Vec<_>>().join(", ")
+    };
+    if report.files.is_empty() {
+        writeln!(out, "No locks, lockfiles or pidfiles found in {scope}.")?;
+    } else {
+        let mut table = Table::new();
+        table.load_style(UTF8_FULL_CONDENSED);
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(w) = width {
+            table.set_width(w);
+        }
+        if !color {
+            table.force_no_tty();
+        } else {
+            table.enforce_styling();
+        }
+        table.set_header(COLUMNS.iter().map(|c| Cell::new(c.header)));
+        for file in &report.files {
+            let worst = file.findings.iter().map(|f| &f.severity).max();
+            let rows: Vec<Row> = if file.locks.is_empty() {
+                vec![Row { file, lock: None, first: true }]
+            } else {
+                file.locks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| Row { file, lock: Some(l), first: i == 0 })
+                    .collect()
+            };
+            for row in rows {
+                let cells = COLUMNS.iter().map(|c| {
+                    let lines: Vec<String> = (c.cell)(&row)
+                        .iter()
+                        .map(|l| for_terminal(l).into_owned())
+                        .collect();
+                    let text = lines.join("\n");
+                    let cell = Cell::new(text);
+                    match (color, worst, c.header) {
+                        (true, Some(s), "STATUS") => cell.fg(severity_color(s)),
+                        _ => cell,
+                    }
+                });
+                table.add_row(cells);
+            }
+        }
+        writeln!(out, "{table}")?;
+    }
+
+    let findings: Vec<_> = report.all_findings().collect();
+    if !findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Findings:")?;
+        for f in findings {
+            let where_ = f.path.as_deref().map(|p| format!("{}: ", for_terminal(p))).unwrap_or_default();
+            let sev = if color {
+                let code = match f.severity {
+                    Severity::Info => "36",
+                    Severity::Warning => "33",
+                    Severity::Error => "31",
+                };
+                format!("\x1b[{code}m{}\x1b[0m", f.severity.as_str())
+            } else {
+                f.severity.as_str().to_string()
+            };
+            writeln!(out, "  {sev} [{}] {where_}{}", f.code, for_terminal(&f.message))?;
+            writeln!(out, "      hint: {}", for_terminal(&f.hint))?;
+        }
+    }
+    if !report.errors.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Not examined:")?;
+        for e in &report.errors {
+            writeln!(out, "  {}: {}", for_terminal(&e.path), for_terminal(&e.error))?;
+        }
+    }
+    let locks: usize = report.files.iter().map(|f| f.locks.len()).sum();
+    writeln!(
+        out,
+        "\n{} file(s), {} lock(s) in {}; {} lock line(s) in the kernel table, {} fds examined, {} ms.",
+        report.files.len(),
+        locks,
+        scope,
+        report.stats.lock_lines,
+        report.stats.fds_examined,
+        report.stats.duration_ms
+    )?;
+    Ok(())
+}

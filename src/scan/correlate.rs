@@ -1,0 +1,421 @@
+//! Joining the walk's files and the snapshot by (device, inode).
+//!
+//! Pure: no system calls, so it runs the same on fixtures as on a live system. Every
+//! join is a hash lookup, so cost grows linearly with locks + fds + files.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::content::PidContent;
+use super::names::{self, NameKind};
+use super::walk::Candidate;
+use crate::lock::fs::classify_fstype;
+use crate::report::time::rfc3339;
+use crate::report::*;
+use crate::sys::*;
+
+/// Facts gathered by I/O before correlation, per path.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// Pidfile/lockfile content verdicts.
+    pub contents: HashMap<PathBuf, PidContent>,
+    /// What each path of a locked-but-not-walked file names now (for "replaced").
+    pub current_keys: HashMap<PathBuf, Option<FileKey>>,
+}
+
+/// One file of the report before rendering.
+struct Entry<'a> {
+    path: Option<PathBuf>,
+    cand: Option<&'a Candidate>,
+    key: Option<FileKey>,
+    deleted: bool,
+}
+
+pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
+    let p = snap.process(pid);
+    ProcessRef {
+        pid,
+        command: p.map(|p| p.command.clone()),
+        cmdline: p.map(|p| p.cmdline.clone()),
+        uid: p.and_then(|p| p.uid),
+        user: p.and_then(|p| p.user.clone()),
+        started_at: p.and_then(|p| p.started_at).map(rfc3339),
+        age_seconds: p
+            .and_then(|p| p.started_at)
+            .map(|s| snap.taken_at.saturating_sub(s)),
+        state: p.and_then(|p| p.state).map(|c| c.to_string()),
+        ppid: p.and_then(|p| p.ppid),
+        fd: fd.map(|f| f.fd),
+        cloexec: fd.and_then(|f| f.cloexec()),
+    }
+}
+
+/// Is `path` at or below one of `roots`?
+pub fn under_roots(path: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|r| path.starts_with(r))
+}
+
+/// For each lock line, the index of the granted lock at the top of its waiter chain.
+fn root_lines(locks: &ProcLocks) -> Vec<usize> {
+    let mut roots = Vec::with_capacity(locks.lines.len());
+    for i in 0..locks.lines.len() {
+        let mut j = i;
+        let mut steps = 0;
+        while let Some(Some(b)) = locks.blocker.get(j) {
+            if steps > locks.lines.len() {
+                break; // malformed chain: never loop
+            }
+            j = *b;
+            steps += 1;
+        }
+        roots.push(j);
+    }
+    roots
+}
+
+fn filesystem_report(snap: &Snapshot, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<FilesystemReport> {
+    let mount = cand
+        .and_then(|c| c.stat.mnt_id)
+        .and_then(|id| snap.mounts.get(&id))
+        .or_else(|| key.and_then(|k| snap.mount_for_device(k.major, k.minor)))?;
+    let locality = classify_fstype(&mount.fstype);
+    Some(FilesystemReport {
+        fstype: mount.fstype.clone(),
+        remote: locality != FsLocality::Local,
+        locality: match locality {
+            FsLocality::Local => "local",
+            FsLocality::Remote => "remote",
+            FsLocality::Cluster => "cluster",
+            FsLocality::Fuse => "fuse",
+        }
+        .to_string(),
+        mount_point: mount.mount_point.to_string_lossy().into_owned(),
+        source: mount.source.clone(),
+        options: if mount.super_options.is_empty() {
+            mount.mount_options.clone()
+        } else {
+            format!("{},{}", mount.mount_options, mount.super_options)
+        },
+    })
+}
+
+struct Ctx<'a> {
+    snap: &'a Snapshot,
+    locks_by_key: HashMap<FileKey, Vec<usize>>,
+    fds_by_key: HashMap<FileKey, Vec<usize>>,
+    waiters_of: HashMap<usize, Vec<usize>>,
+    partial: bool,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(snap: &'a Snapshot) -> Self {
+        let roots = root_lines(&snap.locks);
+        let mut waiters_of: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, line) in snap.locks.lines.iter().enumerate() {
+            if line.depth > 0 && roots[i] != i {
+                waiters_of.entry(roots[i]).or_default().push(i);
+            }
+        }
+        Ctx {
+            snap,
+            locks_by_key: snap.locks_by_key(),
+            fds_by_key: snap.fds_by_key(),
+            waiters_of,
+            partial: snap.visibility.processes_denied > 0 || snap.visibility.pid_namespace_filtered,
+        }
+    }
+
+    fn fds(&self, key: FileKey) -> impl Iterator<Item = &'a OpenFd> + '_ {
+        self.fds_by_key
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.snap.open_fds[i])
+    }
+
+    /// Holders of the granted lock `idx`.
+    fn holders(&self, idx: usize, key: FileKey) -> (Vec<ProcessRef>, bool) {
+        let line = &self.snap.locks.lines[idx];
+        let carriers: Vec<&OpenFd> = self
+            .fds(key)
+            .filter(|fd| fd.locks.iter().any(|l| l.same_lock(line)))
+            .collect();
+        let mut uncertain = false;
+        let mut chosen: Vec<&OpenFd> = carriers.clone();
+        if line.kind.owned_by_open_file() {
+            // Identical granted lines (e.g. two OFD readers, both pid -1): tell them
+            // apart by open file description.
+            let twins: Vec<usize> = self.locks_by_key[&key]
+                .iter()
+                .copied()
+                .filter(|&j| {
+                    let o = &self.snap.locks.lines[j];
+                    o.depth == 0 && o.same_lock(line)
+                })
+                .collect();
+            if twins.len() > 1 {
+                let mut groups: Vec<u64> = carriers.iter().filter_map(|f| f.open_file_id).collect();
+                groups.sort_unstable();
+                groups.dedup();
+                let all_known = carriers.iter().all(|f| f.open_file_id.is_some());
+                if all_known && groups.len() == twins.len() {
+                    // Order groups by their first (pid, fd) for a stable assignment.
+                    let mut ordered: Vec<(i32, i32, u64)> = groups
+                        .iter()
+                        .map(|g| {
+                            carriers
+                                .iter()
+                                .filter(|f| f.open_file_id == Some(*g))
+                                .map(|f| (f.pid, f.fd, *g))
+                                .min()
+                                .unwrap_or((0, 0, *g))
+                        })
+                        .collect();
+                    ordered.sort_unstable();
+                    let rank = twins.iter().position(|&j| j == idx).unwrap_or(0);
+                    let gid = ordered[rank].2;
+                    chosen.retain(|f| f.open_file_id == Some(gid));
+                } else {
+                    uncertain = true;
+                }
+            }
+        } else {
+            // POSIX: the owner is the process that set it; the lock line shows only on
+            // the fd it was set through.
+            chosen.retain(|f| f.pid == line.pid);
+        }
+        let mut seen = HashSet::new();
+        let mut out: Vec<ProcessRef> = Vec::new();
+        for fd in &chosen {
+            if seen.insert((fd.pid, fd.fd)) {
+                out.push(process_ref(self.snap, fd.pid, Some(fd)));
+            }
+        }
+        if line.kind == LockKind::Posix && out.is_empty() && line.pid > 0 && self.snap.process(line.pid).is_some() {
+            // The owner is alive but no fd shows the line (fds not readable, or the
+            // lock was set through an fd since closed by another thread): still the owner.
+            out.push(process_ref(self.snap, line.pid, None));
+        }
+        if out.is_empty() && self.partial {
+            uncertain = true;
+        }
+        out.sort_by_key(|p| (p.pid, p.fd));
+        (out, uncertain)
+    }
+
+    fn lock_report(&self, idx: usize, key: FileKey) -> LockReport {
+        let line = &self.snap.locks.lines[idx];
+        let (holders, uncertain) = self.holders(idx, key);
+        let waiters = self
+            .waiters_of
+            .get(&idx)
+            .into_iter()
+            .flatten()
+            .map(|&w| {
+                let wl = &self.snap.locks.lines[w];
+                let blocked_by = self.snap.locks.blocker[w]
+                    .map(|b| self.snap.locks.lines[b].pid)
+                    .filter(|p| *p > 0);
+                WaiterRef {
+                    process: process_ref(self.snap, wl.pid, None),
+                    mode: wl.mode.as_str().to_string(),
+                    start: wl.start,
+                    end: wl.end,
+                    depth: wl.depth,
+                    blocked_by,
+                }
+            })
+            .collect();
+        let locker_pid = (line.pid > 0).then_some(line.pid);
+        LockReport {
+            kind: line.kind.as_str().to_string(),
+            mode: line.mode.as_str().to_string(),
+            start: line.start,
+            end: line.end,
+            lease_state: line.lease_state.map(|s| s.as_str().to_string()),
+            holders,
+            waiters,
+            locker_pid,
+            locker_alive: locker_pid.map(|p| self.snap.process(p).is_some()),
+            holders_uncertain: uncertain,
+        }
+    }
+}
+
+fn pidfile_report(snap: &Snapshot, content: Option<&PidContent>, kind: Option<NameKind>, symlink_target: Option<&str>) -> Option<PidfileReport> {
+    let verdict = |pid: i32, note: Option<String>| {
+        let proc_ = snap.process(pid);
+        let status = match proc_ {
+            Some(p) if p.state != Some('Z') && p.state != Some('X') => "running",
+            _ => "dead",
+        };
+        PidfileReport {
+            pid: Some(pid),
+            status: status.to_string(),
+            reason: note.or_else(|| {
+                proc_
+                    .filter(|p| p.state == Some('Z'))
+                    .map(|_| "the process is a zombie (exited, not yet reaped)".to_string())
+            }),
+            process: proc_.map(|_| process_ref(snap, pid, None)),
+        }
+    };
+    if let Some(target) = symlink_target {
+        let pid = names::pid_from_symlink_target(target)?;
+        // `host-pid` / `user@host.pid`: a lock of another host says nothing about our pids.
+        let host = target
+            .split_once('@')
+            .map(|(_, r)| r.rsplit_once('.').map(|(h, _)| h).unwrap_or(r))
+            .or_else(|| target.rsplit_once('-').map(|(h, _)| h).filter(|_| !target.contains(':')));
+        if let Some(h) = host {
+            if !h.is_empty() && h != snap.host {
+                return Some(PidfileReport {
+                    pid: Some(pid),
+                    status: "unknown".into(),
+                    reason: Some(format!("written on host {h:?}, not this host ({:?})", snap.host)),
+                    process: None,
+                });
+            }
+        }
+        return Some(verdict(pid, None));
+    }
+    match content? {
+        PidContent::Pid(pid) => Some(verdict(*pid, None)),
+        PidContent::Invalid(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
+            pid: None,
+            status: "invalid".into(),
+            reason: Some(reason.clone()),
+            process: None,
+        }),
+        PidContent::NotRead(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
+            pid: None,
+            status: "unknown".into(),
+            reason: Some(format!("not read: {reason}")),
+            process: None,
+        }),
+        _ => None,
+    }
+}
+
+/// Builds the file reports. `roots` is `None` for a whole-system scan.
+pub fn build_files(snap: &Snapshot, cands: &[Candidate], extras: &Extras, roots: Option<&[PathBuf]>) -> Vec<FileReport> {
+    let ctx = Ctx::new(snap);
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut by_key: HashMap<FileKey, usize> = HashMap::new();
+    for c in cands {
+        if c.stat.file_type != "regular" && c.stat.file_type != "symlink" {
+            continue; // special files are reported as errors by the caller
+        }
+        if let Some(k) = c.key {
+            by_key.entry(k).or_insert(entries.len());
+        }
+        entries.push(Entry {
+            path: Some(c.path.clone()),
+            cand: Some(c),
+            key: c.key,
+            deleted: false,
+        });
+    }
+    // Locked inodes not found by the walk: all of them for a system scan; under the
+    // roots, those whose holders' paths lead there (unlinked or replaced lockfiles).
+    let mut locked: Vec<FileKey> = ctx.locks_by_key.keys().copied().collect();
+    locked.sort_unstable();
+    for key in locked {
+        if by_key.contains_key(&key) {
+            continue;
+        }
+        let fds: Vec<&OpenFd> = ctx.fds(key).collect();
+        let own = |f: &OpenFd| f.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
+        let best = fds
+            .iter()
+            .filter(|f| own(f))
+            .min_by_key(|f| (f.deleted, f.locks.is_empty(), f.pid, f.fd))
+            .or_else(|| fds.iter().min_by_key(|f| (f.deleted, f.pid, f.fd)));
+        let path = best.and_then(|f| f.path.clone());
+        if let Some(roots) = roots {
+            match (&path, best) {
+                (Some(p), Some(f)) if own(f) && under_roots(p, roots) => {}
+                _ => continue,
+            }
+        }
+        by_key.insert(key, entries.len());
+        entries.push(Entry {
+            deleted: best.is_some_and(|f| f.deleted),
+            path,
+            cand: None,
+            key: Some(key),
+        });
+    }
+
+    let mut files: Vec<FileReport> = entries
+        .iter()
+        .map(|e| {
+            let cand = e.cand;
+            let key = e.key;
+            let mut locks: Vec<LockReport> = Vec::new();
+            if let Some(k) = key {
+                for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
+                    if snap.locks.lines[i].depth == 0 {
+                        locks.push(ctx.lock_report(i, k));
+                    }
+                }
+            }
+            let mut open_by: Vec<ProcessRef> = key
+                .map(|k| {
+                    ctx.fds(k)
+                        .filter(|f| f.locks.is_empty())
+                        .map(|f| process_ref(snap, f.pid, Some(f)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            open_by.sort_by_key(|p| (p.pid, p.fd));
+            let name_kind = cand.and_then(|c| c.name_kind).or_else(|| {
+                e.path
+                    .as_deref()
+                    .and_then(|p| p.file_name())
+                    .and_then(names::classify)
+                    .map(|r| r.kind)
+            });
+            let kind = match name_kind {
+                Some(k) => k.as_str(),
+                None if !locks.is_empty() => "locked-file",
+                None => "file",
+            };
+            let symlink_target = cand
+                .and_then(|c| c.symlink_target.as_ref())
+                .map(|t| t.to_string_lossy().into_owned());
+            let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
+            let pidfile = pidfile_report(snap, content, name_kind, symlink_target.as_deref());
+            let replaced = match (&e.path, key, cand) {
+                (Some(p), Some(k), None) if !e.deleted => {
+                    matches!(extras.current_keys.get(p), Some(Some(now)) if *now != k)
+                }
+                _ => false,
+            };
+            let st = cand.map(|c| &c.stat);
+            FileReport {
+                path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                kind: kind.to_string(),
+                device: key.map(|k| k.device()),
+                inode: key.map(|k| k.ino).or(st.map(|s| s.ino)),
+                file_type: st.map(|s| s.file_type.to_string()),
+                size: st.map(|s| s.size),
+                mode: st.map(|s| format!("{:04o}", s.mode)),
+                uid: st.map(|s| s.uid),
+                owner: st.and_then(|s| snap.users.get(&s.uid).cloned()),
+                mtime: st.and_then(|s| u64::try_from(s.mtime).ok()).map(rfc3339),
+                deleted: e.deleted,
+                replaced,
+                symlink_target,
+                filesystem: filesystem_report(snap, key, cand),
+                locks,
+                open_by,
+                pidfile,
+                probe: None,
+                findings: Vec::new(),
+            }
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path).then(a.deleted.cmp(&b.deleted)).then(a.inode.cmp(&b.inode)));
+    files
+}

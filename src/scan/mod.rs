@@ -1,0 +1,328 @@
+//! The scan: snapshot → walk → read pidfiles → correlate → probe → diagnose.
+
+pub mod content;
+pub mod correlate;
+pub mod names;
+pub mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::report::*;
+use crate::sys::{self, FileKey, GatherOptions, LockKind, Snapshot};
+use content::PidContent;
+use correlate::Extras;
+use names::NameKind;
+use walk::{Candidate, WalkOptions};
+
+/// Whether (and how) to test locks directly on each file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeMode {
+    /// Only read the kernel's tables (default): nothing is opened for locking.
+    #[default]
+    None,
+    /// `F_OFD_GETLK` on each lockfile: asks the kernel about POSIX/OFD conflicts
+    /// without taking anything.
+    Getlk,
+    /// Also a momentary flock attempt, released at once. Intrusive: while it is
+    /// held, the real owner's non-blocking attempt would fail.
+    Acquire,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Paths as given; empty for the whole system.
+    pub roots: Vec<PathBuf>,
+    pub walk: WalkOptions,
+    pub probe: ProbeMode,
+}
+
+/// Why a scan could not run at all.
+#[derive(Debug)]
+pub enum ScanError {
+    NoSuchPath(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScanError::NoSuchPath(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+/// Resolves a root to an absolute path without symlinks, except that a final
+/// component that is a symlink to a non-directory stays (a symlink lock is examined
+/// as the link itself, never followed).
+fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
+    let err = |e| ScanError::NoSuchPath(root.to_path_buf(), e);
+    let meta = std::fs::symlink_metadata(root).map_err(err)?;
+    let follows_to_dir = meta.file_type().is_symlink() && std::fs::metadata(root).is_ok_and(|m| m.is_dir());
+    if !meta.file_type().is_symlink() || follows_to_dir {
+        return std::fs::canonicalize(root).map_err(err);
+    }
+    let parent = match root.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = root.file_name().unwrap_or(OsStr::new(""));
+    Ok(std::fs::canonicalize(parent).map_err(err)?.join(name))
+}
+
+fn stat_key(snap: &Snapshot, path: &Path) -> Option<FileKey> {
+    let st = rustix::fs::statx(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW | rustix::fs::AtFlags::NO_AUTOMOUNT,
+        rustix::fs::StatxFlags::BASIC_STATS | rustix::fs::StatxFlags::MNT_ID,
+    )
+    .ok()?;
+    let mnt = (st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id);
+    let stat = walk::FileStat {
+        file_type: "regular",
+        size: st.stx_size,
+        mode: 0,
+        uid: 0,
+        mtime: 0,
+        nlink: st.stx_nlink,
+        ino: st.stx_ino,
+        mnt_id: mnt,
+        st_dev: (st.stx_dev_major, st.stx_dev_minor),
+    };
+    walk::key_for(snap, &stat)
+}
+
+/// Keys that carry a lease or delegation: opening them (even O_RDONLY|O_NONBLOCK)
+/// would start a lease break, so their content is never read and they are never probed.
+fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
+    snap.locks
+        .lines
+        .iter()
+        .filter(|l| matches!(l.kind, LockKind::Lease | LockKind::Deleg))
+        .filter_map(|l| l.key)
+        .collect()
+}
+
+/// Reads pidfile content for candidates (and, for a system scan, locked pidfiles).
+fn read_contents(snap: &Snapshot, cands: &[Candidate], system: bool) -> HashMap<PathBuf, PidContent> {
+    let leased = leased_keys(snap);
+    let mut out = HashMap::new();
+    for c in cands {
+        if c.stat.file_type != "regular" || c.key.is_some_and(|k| leased.contains(&k)) {
+            continue;
+        }
+        match c.name_kind {
+            Some(NameKind::Pidfile) => {}
+            // Lockfiles often carry their owner's pid (UUCP LCK.., PostgreSQL socket
+            // locks, many hand-written ones); a short, non-empty one is worth a look.
+            Some(NameKind::Lockfile) if (1..=64).contains(&c.stat.size) => {}
+            _ => continue,
+        }
+        out.insert(c.path.clone(), content::read_pid(&c.path, c.stat.size));
+    }
+    if system {
+        let mut seen = HashSet::new();
+        for fd in &snap.open_fds {
+            let (Some(path), Some(key)) = (&fd.path, fd.key) else { continue };
+            if fd.locks.is_empty() || fd.deleted || leased.contains(&key) || !seen.insert(path.clone()) {
+                continue;
+            }
+            let own = fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
+            let is_pidfile = path
+                .file_name()
+                .and_then(names::classify)
+                .is_some_and(|r| r.kind == NameKind::Pidfile);
+            if own && is_pidfile {
+                if let Ok(meta) = std::fs::symlink_metadata(path) {
+                    if meta.is_file() {
+                        out.insert(path.clone(), content::read_pid(path, meta.len()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What the paths of held locks name now, to tell a replaced lockfile.
+fn current_keys(snap: &Snapshot, cands: &[Candidate]) -> HashMap<PathBuf, Option<FileKey>> {
+    let walked: HashSet<&Path> = cands.iter().map(|c| c.path.as_path()).collect();
+    let mut out = HashMap::new();
+    for fd in &snap.open_fds {
+        let Some(path) = &fd.path else { continue };
+        if fd.locks.is_empty() || fd.deleted || walked.contains(path.as_path()) || out.contains_key(path) {
+            continue;
+        }
+        if fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m)) {
+            out.insert(path.clone(), stat_key(snap, path));
+        }
+    }
+    out
+}
+
+fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
+    use crate::lock::probe;
+    let path = Path::new(file.path.as_ref()?);
+    if file.deleted || file.file_type.as_deref() != Some("regular") {
+        return None;
+    }
+    if file.locks.iter().any(|l| l.kind == "lease" || l.kind == "deleg") {
+        return Some(ProbeReport {
+            method: "getlk".into(),
+            result: "skipped".into(),
+            conflict: None,
+            note: Some("the file carries a lease; opening it would start a lease break".into()),
+        });
+    }
+    let mut report = match probe::probe_path(path) {
+        Ok(None) => ProbeReport {
+            method: "getlk".into(),
+            result: "free".into(),
+            conflict: None,
+            note: Some("no POSIX or OFD lock conflicts with a whole-file write lock (flock locks are invisible to this probe)".into()),
+        },
+        Ok(Some(c)) => ProbeReport {
+            method: "getlk".into(),
+            result: "held".into(),
+            conflict: Some(ProbeConflict {
+                kind: match c.mechanism {
+                    crate::lock::Mechanism::Posix => "posix",
+                    crate::lock::Mechanism::Ofd => "ofd",
+                    crate::lock::Mechanism::Flock => "flock",
+                }
+                .into(),
+                mode: match c.mode {
+                    crate::lock::Mode::Shared => "read",
+                    crate::lock::Mode::Exclusive => "write",
+                }
+                .into(),
+                start: c.start,
+                end: c.end,
+                pid: c.pid,
+            }),
+            note: None,
+        },
+        Err(e) => ProbeReport {
+            method: "getlk".into(),
+            result: "error".into(),
+            conflict: None,
+            note: Some(e.to_string()),
+        },
+    };
+    if mode == ProbeMode::Acquire && report.result != "error" {
+        match probe::probe_flock_acquiring(path) {
+            Ok(r) => {
+                report.method = "getlk+acquire".into();
+                let flock = match r {
+                    probe::FlockProbe::Free => "free",
+                    probe::FlockProbe::HeldShared => "held-shared",
+                    probe::FlockProbe::HeldExclusive => "held-exclusive",
+                };
+                if report.result == "free" {
+                    report.result = flock.into();
+                }
+                report.note = Some(format!("flock probe (momentary, released at once): {flock}"));
+            }
+            Err(e) => report.note = Some(format!("flock probe failed: {e}")),
+        }
+    }
+    Some(report)
+}
+
+/// Runs a whole scan and returns the report plus the snapshot it was built from.
+pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
+    let started = Instant::now();
+    let roots: Vec<PathBuf> = opts.roots.iter().map(|r| resolve_root(r)).collect::<Result<_, _>>()?;
+    let system = roots.is_empty();
+    let mut snap = sys::gather(&GatherOptions::default());
+
+    let walked = if system {
+        walk::WalkResult::default()
+    } else {
+        walk::walk(&snap, &roots, &opts.walk)
+    };
+    let contents = read_contents(&snap, &walked.candidates, system);
+    let mut pids: Vec<i32> = contents
+        .values()
+        .filter_map(|c| match c {
+            PidContent::Pid(p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    pids.extend(walked.candidates.iter().filter_map(|c| {
+        c.symlink_target
+            .as_ref()
+            .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
+    }));
+    sys::add_processes(&mut snap, pids);
+    let extras = Extras {
+        contents,
+        current_keys: current_keys(&snap, &walked.candidates),
+    };
+    let mut files = correlate::build_files(&snap, &walked.candidates, &extras, (!system).then_some(&roots[..]));
+    if opts.probe != ProbeMode::None {
+        for f in &mut files {
+            f.probe = probe_file(f, opts.probe);
+        }
+    }
+
+    let mut errors: Vec<ErrorEntry> = walked.errors;
+    for c in &walked.candidates {
+        if c.stat.file_type != "regular" && c.stat.file_type != "symlink" {
+            errors.push(ErrorEntry {
+                path: c.path.to_string_lossy().into_owned(),
+                error: format!("not a regular file ({}): not read", c.stat.file_type),
+            });
+        }
+    }
+    for e in &snap.errors {
+        errors.push(ErrorEntry {
+            path: e.source.clone(),
+            error: e.error.clone(),
+        });
+    }
+
+    let v = &snap.visibility;
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        lockscan_version: env!("CARGO_PKG_VERSION").to_string(),
+        host: snap.host.clone(),
+        platform: snap.platform.clone(),
+        generated_at: time::rfc3339(snap.taken_at),
+        roots: opts.roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+        files,
+        findings: Vec::new(),
+        errors,
+        visibility: VisibilityReport {
+            root: v.root,
+            proc_locks_read: v.proc_locks_read,
+            proc_locks_skipped: snap
+                .locks
+                .skipped
+                .iter()
+                .map(|s| SkippedLineReport {
+                    line: s.line_no,
+                    text: s.text.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+            processes_seen: v.processes_seen,
+            processes_denied: v.processes_denied,
+            processes_vanished: v.processes_vanished,
+            pid_namespace_filtered: v.pid_namespace_filtered,
+        },
+        stats: Stats {
+            duration_ms: 0,
+            lock_lines: snap.locks.lines.len(),
+            fds_examined: snap.open_fds.len(),
+            entries_walked: walked.entries,
+        },
+    };
+    crate::diagnose::diagnose(&mut report, &snap);
+    report.stats.duration_ms = started.elapsed().as_millis() as u64;
+    Ok((report, snap))
+}

@@ -1,0 +1,371 @@
+//! Walking the given paths without changing or following anything.
+//!
+//! Directories are opened relative to their parent's fd with O_NOFOLLOW, so a
+//! symlink swapped in mid-walk is never followed and symlink loops cannot occur;
+//! bind-mount cycles are cut by remembering every directory's (device, inode).
+//! Entries are looked at by name and the inode number `getdents` already returned:
+//! only names that look like locks, or whose inode number is locked right now, cost
+//! a `statx`. Nothing is opened for reading here.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, StatxFlags};
+use rustix::io::Errno;
+
+use super::names::{self, NameKind};
+use crate::report::ErrorEntry;
+use crate::sys::{FileKey, Snapshot};
+
+/// Walk limits from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    /// Deepest level to enter below a root (the root's entries are level 1).
+    pub max_depth: Option<usize>,
+    /// Do not descend into other mounts.
+    pub one_file_system: bool,
+}
+
+/// Filesystems whose contents are not files anyone locks; walking them is slow or
+/// endless (/proc) and meaningless. Entered only when given as a root.
+const PSEUDO_FS: &[&str] = &[
+    "proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore", "bpf",
+    "configfs", "fusectl", "devpts", "mqueue", "binfmt_misc", "autofs", "efivarfs", "selinuxfs",
+    "hugetlbfs", "rpc_pipefs", "nsfs",
+];
+
+/// Recursion stops here whatever `--max-depth` says (a path can't be deeper anyway).
+const HARD_DEPTH_LIMIT: usize = 2048;
+
+/// What `statx` said about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    pub file_type: &'static str,
+    pub size: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub mtime: i64,
+    pub nlink: u32,
+    pub ino: u64,
+    pub mnt_id: Option<u64>,
+    /// `st_dev` (per-subvolume on btrfs; not the lock-table device).
+    pub st_dev: (u32, u32),
+}
+
+/// A file found under a root that may matter.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub path: PathBuf,
+    /// What the name suggests (None: found only because its inode is locked, or given
+    /// explicitly).
+    pub name_kind: Option<NameKind>,
+    pub convention: Option<&'static str>,
+    pub stat: FileStat,
+    /// The lock-table key, when the mount is known.
+    pub key: Option<FileKey>,
+    pub symlink_target: Option<OsString>,
+    /// Given on the command line rather than found.
+    pub explicit: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct WalkResult {
+    pub candidates: Vec<Candidate>,
+    pub errors: Vec<ErrorEntry>,
+    pub entries: usize,
+}
+
+fn type_name(ft: FileType) -> &'static str {
+    match ft {
+        FileType::RegularFile => "regular",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symlink",
+        FileType::Fifo => "fifo",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "char-device",
+        FileType::BlockDevice => "block-device",
+        FileType::Unknown => "unknown",
+    }
+}
+
+fn errno_text(e: Errno) -> String {
+    std::io::Error::from(e).to_string()
+}
+
+struct Walker<'a> {
+    snap: &'a Snapshot,
+    opts: &'a WalkOptions,
+    /// Inode numbers of every locked file, for the cheap pre-filter on `d_ino`.
+    locked_inos: HashSet<u64>,
+    locked_keys: HashSet<FileKey>,
+    visited: HashSet<(u32, u32, u64)>,
+    root_mnt: Option<u64>,
+    out: WalkResult,
+}
+
+fn statx_at(dirfd: impl AsFd, name: &OsStr, follow: bool) -> rustix::io::Result<FileStat> {
+    let mut flags = AtFlags::NO_AUTOMOUNT;
+    if !follow {
+        flags |= AtFlags::SYMLINK_NOFOLLOW;
+    }
+    if name.is_empty() {
+        flags |= AtFlags::EMPTY_PATH;
+    }
+    let st = rustix::fs::statx(
+        dirfd,
+        name,
+        flags,
+        StatxFlags::BASIC_STATS | StatxFlags::MNT_ID,
+    )?;
+    let mnt_id = (st.stx_mask & StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id);
+    Ok(FileStat {
+        file_type: type_name(FileType::from_raw_mode(st.stx_mode as u32)),
+        size: st.stx_size,
+        mode: st.stx_mode as u32 & 0o7777,
+        uid: st.stx_uid,
+        mtime: st.stx_mtime.tv_sec,
+        nlink: st.stx_nlink,
+        ino: st.stx_ino,
+        mnt_id,
+        st_dev: (st.stx_dev_major, st.stx_dev_minor),
+    })
+}
+
+/// The lock-table key of a file: the mount's superblock device (not `st_dev`, which
+/// differs on btrfs and overlayfs) plus the inode.
+pub fn key_for(snap: &Snapshot, st: &FileStat) -> Option<FileKey> {
+    let (major, minor) = match st.mnt_id.and_then(|id| snap.mounts.get(&id)) {
+        Some(m) => (m.major, m.minor),
+        None if st.mnt_id.is_none() => st.st_dev, // kernel < 5.8: best effort
+        None => return None,
+    };
+    Some(FileKey {
+        major,
+        minor,
+        ino: st.ino,
+    })
+}
+
+impl<'a> Walker<'a> {
+    fn fstype(&self, mnt_id: Option<u64>) -> Option<&str> {
+        mnt_id
+            .and_then(|id| self.snap.mounts.get(&id))
+            .map(|m| m.fstype.as_str())
+    }
+
+    fn error(&mut self, path: &Path, error: String) {
+        self.out.errors.push(ErrorEntry {
+            path: path.to_string_lossy().into_owned(),
+            error,
+        });
+    }
+
+    fn walk_dir(&mut self, dirfd: OwnedFd, path: &Path, depth: usize, dir_stat: &FileStat) {
+        let fstype = self.fstype(dir_stat.mnt_id).unwrap_or("").to_string();
+        // overlayfs may return a d_ino that is not the st_ino: stat every name there.
+        let stat_all = fstype == "overlay";
+        let mut entries: Vec<(OsString, FileType, u64)> = Vec::new();
+        match Dir::read_from(&dirfd) {
+            Ok(mut dir) => {
+                while let Some(entry) = dir.read() {
+                    match entry {
+                        Ok(e) => {
+                            let name = e.file_name().to_bytes();
+                            if name == b"." || name == b".." {
+                                continue;
+                            }
+                            entries.push((OsString::from_vec(name.to_vec()), e.file_type(), e.ino()));
+                        }
+                        Err(e) => {
+                            self.error(path, format!("reading directory: {}", errno_text(e)));
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                self.error(path, format!("reading directory: {}", errno_text(e)));
+                return;
+            }
+        }
+        self.out.entries += entries.len();
+        for (name, ft, d_ino) in entries {
+            let child = path.join(&name);
+            let mut kind = type_name(ft);
+            if ft == FileType::Unknown {
+                // The filesystem does not fill d_type: ask.
+                match statx_at(&dirfd, &name, false) {
+                    Ok(st) => kind = st.file_type,
+                    Err(_) => continue, // vanished
+                }
+            }
+            match kind {
+                "directory" => self.enter(&dirfd, &name, &child, depth + 1),
+                "symlink" => self.symlink(&dirfd, &name, child),
+                _ => {
+                    let rule = names::classify(&name);
+                    if rule.is_none() && !stat_all && !self.locked_inos.contains(&d_ino) {
+                        continue;
+                    }
+                    let st = match statx_at(&dirfd, &name, false) {
+                        Ok(st) => st,
+                        Err(Errno::NOENT) => continue,
+                        Err(e) => {
+                            self.error(&child, errno_text(e));
+                            continue;
+                        }
+                    };
+                    let key = key_for(self.snap, &st);
+                    if rule.is_none() && !key.is_some_and(|k| self.locked_keys.contains(&k)) {
+                        continue;
+                    }
+                    self.out.candidates.push(Candidate {
+                        path: child,
+                        name_kind: rule.map(|r| r.kind),
+                        convention: rule.map(|r| r.convention),
+                        stat: st,
+                        key,
+                        symlink_target: None,
+                        explicit: false,
+                    });
+                }
+            }
+        }
+    }
+
+    fn symlink(&mut self, dirfd: &OwnedFd, name: &OsStr, child: PathBuf) {
+        let rule = names::classify(name);
+        let Ok(target) = rustix::fs::readlinkat(dirfd, name, Vec::new()) else {
+            return;
+        };
+        let target = target.into_bytes();
+        if rule.is_none() && !names::symlink_target_is_lock_data(&target) {
+            return;
+        }
+        let Ok(st) = statx_at(dirfd, name, false) else {
+            return;
+        };
+        self.out.candidates.push(Candidate {
+            path: child,
+            name_kind: Some(NameKind::SymlinkLock),
+            convention: rule.map(|r| r.convention),
+            key: None, // a symlink itself cannot carry a kernel lock
+            stat: st,
+            symlink_target: Some(OsString::from_vec(target)),
+            explicit: false,
+        });
+    }
+
+    fn enter(&mut self, parent: &OwnedFd, name: &OsStr, path: &Path, depth: usize) {
+        if depth > HARD_DEPTH_LIMIT || self.opts.max_depth.is_some_and(|m| depth > m) {
+            return;
+        }
+        let fd = match rustix::fs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return,
+            Err(e) => {
+                self.error(path, format!("cannot open directory: {}", errno_text(e)));
+                return;
+            }
+        };
+        let Ok(st) = statx_at(&fd, OsStr::new(""), false) else {
+            return;
+        };
+        if self.opts.one_file_system && st.mnt_id.is_some() && st.mnt_id != self.root_mnt {
+            return;
+        }
+        if let Some(fstype) = self.fstype(st.mnt_id) {
+            if PSEUDO_FS.contains(&fstype) {
+                return;
+            }
+        }
+        self.descend(fd, path, depth, &st);
+    }
+
+    fn descend(&mut self, fd: OwnedFd, path: &Path, depth: usize, st: &FileStat) {
+        let dev = key_for(self.snap, st)
+            .map(|k| (k.major, k.minor))
+            .unwrap_or(st.st_dev);
+        if !self.visited.insert((dev.0, dev.1, st.ino)) {
+            // The same directory again: a bind mount of an ancestor (a cycle) or twice given.
+            return;
+        }
+        self.walk_dir(fd, path, depth, st);
+    }
+}
+
+/// Walks `roots` (absolute, symlink-free paths) and returns the candidate files.
+pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
+    let locked_keys: HashSet<FileKey> = snap.locks.lines.iter().filter_map(|l| l.key).collect();
+    let mut w = Walker {
+        snap,
+        opts,
+        locked_inos: locked_keys.iter().map(|k| k.ino).collect(),
+        locked_keys,
+        visited: HashSet::new(),
+        root_mnt: None,
+        out: WalkResult::default(),
+    };
+    for root in roots {
+        let root_os = root.as_os_str();
+        // The root itself: a symlink given explicitly is examined as the link.
+        let lst = match statx_at(rustix::fs::CWD, root_os, false) {
+            Ok(st) => st,
+            Err(e) => {
+                w.error(root, errno_text(e));
+                continue;
+            }
+        };
+        if lst.file_type == "directory" {
+            let fd = match rustix::fs::openat(
+                rustix::fs::CWD,
+                root_os,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    w.error(root, format!("cannot open directory: {}", errno_text(e)));
+                    continue;
+                }
+            };
+            w.root_mnt = lst.mnt_id;
+            w.descend(fd, root, 0, &lst);
+            continue;
+        }
+        let name = root.file_name().unwrap_or(root_os);
+        let rule = names::classify(name);
+        let symlink_target = if lst.file_type == "symlink" {
+            rustix::fs::readlinkat(rustix::fs::CWD, root_os, Vec::new())
+                .ok()
+                .map(|t| OsString::from_vec(t.into_bytes()))
+        } else {
+            None
+        };
+        let name_kind = if symlink_target.is_some() {
+            Some(NameKind::SymlinkLock)
+        } else {
+            rule.map(|r| r.kind)
+        };
+        let key = if symlink_target.is_some() { None } else { key_for(snap, &lst) };
+        w.out.entries += 1;
+        w.out.candidates.push(Candidate {
+            path: root.clone(),
+            name_kind,
+            convention: rule.map(|r| r.convention),
+            stat: lst,
+            key,
+            symlink_target,
+            explicit: true,
+        });
+    }
+    w.out
+}

@@ -1,0 +1,295 @@
+//! The process table and every process's open files.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+use procfs::FromRead;
+use rustix::fs::{AtFlags, Dir, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::{fdinfo, merge_foreign_mounts};
+use crate::sys::types::*;
+use crate::sys::{Snapshot, SourceError};
+
+/// The kernel appends this to the readlink of an fd whose file has no link left.
+/// A file may really be named like that, so it is only a hint (kernel.md §5).
+const DELETED_SUFFIX: &[u8] = b" (deleted)";
+
+fn open_dir_at(dirfd: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        dirfd,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
+    let fd = rustix::fs::openat(dirfd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut buf = Vec::with_capacity(1024);
+    File::from(fd).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Opens `/proc` and yields the numeric entries (thread-group leaders).
+fn list_pids() -> std::io::Result<Vec<i32>> {
+    let proc_fd = open_dir_at(rustix::fs::CWD, "/proc")?;
+    let mut dir = Dir::new(proc_fd)?;
+    let mut pids = Vec::new();
+    while let Some(entry) = dir.read() {
+        let entry = entry?;
+        if let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok())
+        {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+/// Walks every process's fd table once and records the fds that refer to paths,
+/// with their fdinfo (flags, mount id, inode and `lock:` lines).
+pub fn scan_fds(snap: &mut Snapshot) {
+    let pids = match list_pids() {
+        Ok(p) => p,
+        Err(e) => {
+            snap.errors.push(SourceError {
+                source: "/proc".into(),
+                error: e.to_string(),
+            });
+            return;
+        }
+    };
+    let self_pid = rustix::process::getpid().as_raw_nonzero().get();
+    let mut foreign_loaded: HashSet<u64> = HashSet::new();
+    let mut foreign_tried: HashSet<i32> = HashSet::new();
+    for pid in pids {
+        snap.visibility.processes_seen += 1;
+        if pid == self_pid {
+            // Our own fds are the scanner's, never a holder's.
+            continue;
+        }
+        let piddir = match open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")) {
+            Ok(fd) => fd,
+            Err(_) => {
+                snap.visibility.processes_vanished += 1;
+                continue;
+            }
+        };
+        let fddir = match open_dir_at(&piddir, "fd") {
+            Ok(fd) => fd,
+            Err(Errno::ACCESS) | Err(Errno::PERM) => {
+                snap.visibility.processes_denied += 1;
+                continue;
+            }
+            Err(_) => {
+                // ENOENT / ESRCH: exited (or a zombie with no fd table).
+                snap.visibility.processes_vanished += 1;
+                continue;
+            }
+        };
+        let Ok(mut dir) = Dir::read_from(&fddir) else {
+            snap.visibility.processes_vanished += 1;
+            continue;
+        };
+        let mut denied = false;
+        while let Some(entry) = dir.read() {
+            let Ok(entry) = entry else { break };
+            let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let name = fd.to_string();
+            let target = match rustix::fs::readlinkat(&fddir, name.as_str(), Vec::new()) {
+                Ok(t) => t.into_bytes(),
+                Err(Errno::ACCESS) | Err(Errno::PERM) => {
+                    denied = true;
+                    break;
+                }
+                Err(_) => continue, // fd closed meanwhile
+            };
+            // Sockets, pipes, anon inodes: no path, no file lock. Skip on the link alone.
+            if target.first() != Some(&b'/') {
+                continue;
+            }
+            let info = match read_at(&piddir, &format!("fdinfo/{fd}")) {
+                Ok(bytes) => fdinfo::parse_fdinfo(&String::from_utf8_lossy(&bytes)),
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                    denied = true;
+                    break;
+                }
+                Err(_) => continue,
+            };
+            let mut path_bytes = target;
+            let mut deleted = false;
+            if path_bytes.ends_with(DELETED_SUFFIX) {
+                // Only a hint: confirm with the link count of the open inode itself.
+                if let Ok(st) = rustix::fs::statat(&fddir, name.as_str(), AtFlags::empty()) {
+                    if st.st_nlink == 0 {
+                        deleted = true;
+                        path_bytes.truncate(path_bytes.len() - DELETED_SUFFIX.len());
+                    }
+                }
+            }
+            let mut key = None;
+            if let (Some(mnt), Some(ino)) = (info.mnt_id, info.ino) {
+                if !snap.mounts.contains_key(&mnt) && foreign_tried.insert(pid) {
+                    // The holder lives in another mount namespace: learn its mounts.
+                    if let Ok(bytes) = read_at(&piddir, "mountinfo") {
+                        merge_foreign_mounts(snap, &String::from_utf8_lossy(&bytes), &mut foreign_loaded);
+                    }
+                }
+                if let Some((major, minor)) = super::device_of_mount(&snap.mounts, mnt) {
+                    key = Some(FileKey { major, minor, ino });
+                }
+            }
+            if key.is_none() {
+                // Older kernels (no `ino:`/`mnt_id:`): the lock lines carry the key.
+                key = info.locks.iter().find_map(|l| l.key);
+            }
+            // Only the holder's own namespace gives its path meaning; keep it either way.
+            snap.open_fds.push(OpenFd {
+                pid,
+                fd,
+                path: Some(PathBuf::from(OsString::from_vec(path_bytes))),
+                deleted,
+                key,
+                mnt_id: info.mnt_id,
+                flags: info.flags,
+                locks: info.locks,
+                open_file_id: None,
+            });
+        }
+        if denied {
+            snap.visibility.processes_denied += 1;
+        }
+    }
+}
+
+/// uid → user name for every local account (read once per scan).
+pub fn user_names() -> HashMap<u32, String> {
+    match sysinfo::Users::new_with_refreshed_list() {
+        Ok(users) => users
+            .iter()
+            .map(|u| (**u.id(), u.name().to_string()))
+            .collect(),
+        Err(_) => HashMap::new(),
+    }
+}
+
+/// Reads one process's context; `None` if it does not exist (any more).
+pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
+    let piddir = open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")).ok()?;
+    let stat_file = rustix::fs::openat(&piddir, "stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let stat = procfs::process::Stat::from_read(File::from(stat_file)).ok()?;
+    let mut info = ProcessInfo {
+        pid,
+        command: stat.comm.clone(),
+        state: Some(stat.state),
+        ppid: Some(stat.ppid),
+        ..Default::default()
+    };
+    let tps = procfs::ticks_per_second();
+    if let (Some(boot), true) = (boot_time, tps > 0) {
+        info.started_at = Some(boot + stat.starttime / tps);
+    }
+    if let Ok(f) = rustix::fs::openat(&piddir, "status", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        if let Ok(status) = procfs::process::Status::from_read(File::from(f)) {
+            info.uid = Some(status.euid);
+        }
+    }
+    if let Ok(bytes) = read_at(&piddir, "cmdline") {
+        let mut parts: Vec<String> = bytes
+            .split(|b| *b == 0)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        while parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        info.cmdline = parts.join(" ");
+    }
+    if let Ok(exe) = rustix::fs::readlinkat(&piddir, "exe", Vec::new()) {
+        info.exe = Some(PathBuf::from(OsString::from_vec(exe.into_bytes())));
+    }
+    Some(info)
+}
+
+/// `kcmp(2)` type: do two fds refer to the same open file description?
+const KCMP_FILE: libc::c_int = 0;
+
+fn same_open_file(a: &OpenFd, b: &OpenFd) -> Option<bool> {
+    // SAFETY: kcmp only compares kernel objects; it reads no user memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            a.pid as libc::pid_t,
+            b.pid as libc::pid_t,
+            KCMP_FILE,
+            a.fd as libc::c_ulong,
+            b.fd as libc::c_ulong,
+        )
+    };
+    (r >= 0).then_some(r == 0)
+}
+
+/// Groups the lock-carrying fds of each locked inode by open file description, so
+/// that identical-looking flock/OFD locks (two shared readers on one file, both
+/// shown as `OFDLCK ... READ -1`) can be told apart: every fd of one description
+/// holds the same lock. Costs one `kcmp` per fd and group, and only runs where a
+/// file carries more than one such fd.
+pub fn assign_open_file_ids(snap: &mut Snapshot) {
+    let mut by_key: HashMap<FileKey, Vec<usize>> = HashMap::new();
+    for (i, fd) in snap.open_fds.iter().enumerate() {
+        if let Some(key) = fd.key {
+            if fd.locks.iter().any(|l| l.kind.owned_by_open_file()) {
+                by_key.entry(key).or_default().push(i);
+            }
+        }
+    }
+    let mut next_id: u64 = 1;
+    for (_, idxs) in by_key {
+        if idxs.len() < 2 {
+            snap.open_fds[idxs[0]].open_file_id = Some(next_id);
+            next_id += 1;
+            continue;
+        }
+        // Representatives of each group found so far: (fd index, group id).
+        let mut groups: Vec<(usize, u64)> = Vec::new();
+        for &i in &idxs {
+            let mut found = None;
+            let mut failed = false;
+            for &(rep, gid) in &groups {
+                match same_open_file(&snap.open_fds[i], &snap.open_fds[rep]) {
+                    Some(true) => {
+                        found = Some(gid);
+                        break;
+                    }
+                    Some(false) => {}
+                    None => failed = true,
+                }
+            }
+            match (found, failed) {
+                (Some(gid), _) => snap.open_fds[i].open_file_id = Some(gid),
+                (None, false) => {
+                    groups.push((i, next_id));
+                    snap.open_fds[i].open_file_id = Some(next_id);
+                    next_id += 1;
+                }
+                // Could not compare (permission, process gone): leave unknown.
+                (None, true) => {}
+            }
+        }
+    }
+}

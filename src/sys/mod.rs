@@ -1,0 +1,120 @@
+//! The system snapshot: every fact a scan needs, gathered once.
+//!
+//! Platform backends (`linux`, later `windows`) fill one [`Snapshot`]; the scanner,
+//! correlation, diagnosis and rendering above it never touch the operating system's
+//! lock tables directly, so they are the same on every platform and testable on
+//! fixtures.
+
+pub mod types;
+
+#[cfg(target_os = "linux")]
+pub mod linux;
+
+use std::collections::HashMap;
+
+pub use types::*;
+
+/// A failure to read one source; the scan continues without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// What was being read (`/proc/locks`, `/proc/1234/fd`, ...).
+    pub source: String,
+    pub error: String,
+}
+
+/// Everything known about the system's locks at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Seconds since the Unix epoch when gathering started.
+    pub taken_at: u64,
+    pub host: String,
+    /// `linux`, `windows`, ...
+    pub platform: String,
+    /// Boot time, seconds since the Unix epoch.
+    pub boot_time: Option<u64>,
+    /// The kernel's lock table (read once).
+    pub locks: ProcLocks,
+    /// Mounts by mount id: ours, plus those of other mount namespaces that holders live in.
+    pub mounts: HashMap<u64, Mount>,
+    /// Mount ids that belong to our own mount namespace (paths from those are valid here).
+    pub own_mount_ids: std::collections::HashSet<u64>,
+    /// Open fds of every process that refer to regular files (with their locks).
+    pub open_fds: Vec<OpenFd>,
+    /// Processes referenced by locks, fds or pidfiles.
+    pub processes: HashMap<i32, ProcessInfo>,
+    /// uid → user name.
+    pub users: HashMap<u32, String>,
+    pub visibility: Visibility,
+    pub errors: Vec<SourceError>,
+}
+
+impl Snapshot {
+    /// Index of locks by file key: granted locks and waiters.
+    pub fn locks_by_key(&self) -> HashMap<FileKey, Vec<usize>> {
+        let mut map: HashMap<FileKey, Vec<usize>> = HashMap::new();
+        for (i, line) in self.locks.lines.iter().enumerate() {
+            if let Some(key) = line.key {
+                map.entry(key).or_default().push(i);
+            }
+        }
+        map
+    }
+
+    /// Index of open fds by file key.
+    pub fn fds_by_key(&self) -> HashMap<FileKey, Vec<usize>> {
+        let mut map: HashMap<FileKey, Vec<usize>> = HashMap::new();
+        for (i, fd) in self.open_fds.iter().enumerate() {
+            if let Some(key) = fd.key {
+                map.entry(key).or_default().push(i);
+            }
+        }
+        map
+    }
+
+    /// The mount that holds files of `key`'s device, preferring one of our own namespace.
+    pub fn mount_for_device(&self, major: u32, minor: u32) -> Option<&Mount> {
+        let mut best: Option<&Mount> = None;
+        for m in self.mounts.values() {
+            if m.major != major || m.minor != minor {
+                continue;
+            }
+            let own = self.own_mount_ids.contains(&m.mount_id);
+            best = match best {
+                None => Some(m),
+                Some(b) => {
+                    let b_own = self.own_mount_ids.contains(&b.mount_id);
+                    // Prefer our namespace, then the mount of the filesystem's root
+                    // (shortest root), then the lowest id for a stable answer.
+                    let better = (own, std::cmp::Reverse(m.root.as_os_str().len()), std::cmp::Reverse(m.mount_id))
+                        > (b_own, std::cmp::Reverse(b.root.as_os_str().len()), std::cmp::Reverse(b.mount_id));
+                    if better { Some(m) } else { Some(b) }
+                }
+            };
+        }
+        best
+    }
+
+    pub fn process(&self, pid: i32) -> Option<&ProcessInfo> {
+        self.processes.get(&pid)
+    }
+}
+
+/// What the scanner wants the backend to look at beyond the lock table.
+#[derive(Debug, Clone, Default)]
+pub struct GatherOptions {
+    /// Extra pids whose process context is wanted (e.g. pids read from pidfiles).
+    pub extra_pids: Vec<i32>,
+}
+
+/// Gathers a snapshot of this system.
+#[cfg(target_os = "linux")]
+pub fn gather(opts: &GatherOptions) -> Snapshot {
+    linux::gather(opts)
+}
+
+/// Adds process context for `pids` (and their parents) to a snapshot, e.g. for pids
+/// read from pidfiles after the snapshot was taken.
+#[cfg(target_os = "linux")]
+pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
+    linux::add_processes(snap, pids)
+}

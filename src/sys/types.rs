@@ -1,0 +1,276 @@
+//! Platform-neutral facts about the system, gathered once per scan.
+//!
+//! Everything above `sys` (scanning, correlation, diagnosis, rendering) works on these
+//! types only, so it can be tested on fixtures and reused by every platform backend.
+
+use std::path::PathBuf;
+
+/// The identity of a locked inode as the kernel's lock tables name it: the
+/// superblock device (major:minor, as printed in `/proc/locks` and in mountinfo
+/// field 3) plus the inode number.
+///
+/// This is deliberately *not* `stat().st_dev`: on btrfs and overlayfs the two
+/// differ, and matching on inode alone attaches locks to the wrong file when two
+/// filesystems share an inode number (lslocks does that on tmpfs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileKey {
+    pub major: u32,
+    pub minor: u32,
+    pub ino: u64,
+}
+
+impl FileKey {
+    pub fn device(&self) -> String {
+        format!("{}:{}", self.major, self.minor)
+    }
+}
+
+/// The kind of a kernel lock, as named by `/proc/locks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockKind {
+    /// flock(2); owned by the open file description.
+    Flock,
+    /// fcntl F_SETLK / lockf(3); owned by the process.
+    Posix,
+    /// fcntl F_OFD_SETLK; owned by the open file description (pid is always -1).
+    Ofd,
+    /// F_SETLEASE (and pNFS layouts); owned by the open file description.
+    Lease,
+    /// NFSv4 delegation (knfsd, or F_SETDELEG since 6.19).
+    Deleg,
+    /// FL_ACCESS probe requests; not produced by normal userspace.
+    Access,
+    /// `UNKNOWN UNKNOWN`: the kernel's own fallback.
+    Unknown,
+}
+
+impl LockKind {
+    /// The JSON/table name (`type` field of the schema).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LockKind::Flock => "flock",
+            LockKind::Posix => "posix",
+            LockKind::Ofd => "ofd",
+            LockKind::Lease => "lease",
+            LockKind::Deleg => "deleg",
+            LockKind::Access => "access",
+            LockKind::Unknown => "unknown",
+        }
+    }
+
+    /// Locks owned by an open file description: every process sharing that
+    /// description (dup, fork, SCM_RIGHTS) holds the lock.
+    pub fn owned_by_open_file(&self) -> bool {
+        matches!(self, LockKind::Flock | LockKind::Ofd | LockKind::Lease | LockKind::Deleg)
+    }
+}
+
+/// Lock mode. `Unlock` only appears on leases being broken (the target type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockMode {
+    Read,
+    Write,
+    Unlock,
+}
+
+impl LockMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LockMode::Read => "read",
+            LockMode::Write => "write",
+            LockMode::Unlock => "unlock",
+        }
+    }
+}
+
+/// State of a lease or delegation line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeaseState {
+    Active,
+    Breaking,
+    /// A process blocked in open()/truncate() waiting for a lease break.
+    Breaker,
+}
+
+impl LeaseState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LeaseState::Active => "active",
+            LeaseState::Breaking => "breaking",
+            LeaseState::Breaker => "breaker",
+        }
+    }
+}
+
+/// One lock line, from `/proc/locks` or from a `lock:` line of `/proc/PID/fdinfo/FD`
+/// (both print the same `lock_get_status()` format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLine {
+    /// The ordinal printed before the colon. Not stable between reads; waiters repeat
+    /// their root blocker's ordinal. In fdinfo it restarts at 1 per fd.
+    pub ordinal: u64,
+    /// 0 for a granted lock; N >= 1 for a waiter N levels below the granted lock.
+    pub depth: u32,
+    pub kind: LockKind,
+    /// `MANDATORY` (kernels before 5.15) instead of `ADVISORY`.
+    pub mandatory: bool,
+    /// Lease/delegation state; `None` for other kinds.
+    pub lease_state: Option<LeaseState>,
+    pub mode: LockMode,
+    /// The pid printed: the creator of the lock (not necessarily a holder), -1 for
+    /// OFD locks, <= 0 for remote owners, the waiter's pid on waiter lines.
+    pub pid: i32,
+    /// `None` for `<none>:0` (lease breakers have no file).
+    pub key: Option<FileKey>,
+    /// First byte (inclusive).
+    pub start: u64,
+    /// Last byte (inclusive); `None` means to end of file (`EOF`).
+    pub end: Option<u64>,
+}
+
+impl LockLine {
+    pub fn is_waiter(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// True when `other` describes the same lock (same file, kind, mode, range and
+    /// creator pid); used to match fdinfo `lock:` lines to `/proc/locks` lines.
+    pub fn same_lock(&self, other: &LockLine) -> bool {
+        self.key == other.key
+            && self.kind == other.kind
+            && self.mode == other.mode
+            && self.start == other.start
+            && self.end == other.end
+            && self.pid == other.pid
+            && self.lease_state == other.lease_state
+    }
+}
+
+/// A line that could not be parsed; kept so the report can say what was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLine {
+    /// 1-based line number in the source.
+    pub line_no: usize,
+    pub text: String,
+    pub reason: String,
+}
+
+/// Result of parsing a whole `/proc/locks` text. Never fails: unknown lines are skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcLocks {
+    /// Lines in file order; each waiter follows its blocker.
+    pub lines: Vec<LockLine>,
+    /// For each entry of `lines`, the index of the line that blocks it (the nearest
+    /// preceding line one level up), or `None` for granted locks.
+    pub blocker: Vec<Option<usize>>,
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// Parsed `/proc/PID/fdinfo/FD`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FdInfo {
+    pub pos: Option<u64>,
+    /// `flags:` (octal in the file); includes O_CLOEXEC (0o2000000) when FD_CLOEXEC is set.
+    pub flags: Option<u32>,
+    pub mnt_id: Option<u64>,
+    pub ino: Option<u64>,
+    /// Granted locks owned through this fd (waiters never appear here).
+    pub locks: Vec<LockLine>,
+    /// `lock:` lines that did not parse.
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// One line of `/proc/PID/mountinfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub mount_id: u64,
+    pub parent_id: u64,
+    /// The superblock device (decimal in mountinfo); the same device `/proc/locks` prints.
+    pub major: u32,
+    pub minor: u32,
+    /// Root of the mount within its filesystem (bind mounts, btrfs subvolumes).
+    pub root: PathBuf,
+    pub mount_point: PathBuf,
+    pub mount_options: String,
+    pub fstype: String,
+    pub source: String,
+    pub super_options: String,
+}
+
+/// How far the lock semantics of a filesystem can be trusted from this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsLocality {
+    /// Local disk or memory filesystem: this kernel sees every lock.
+    Local,
+    /// Network filesystem (NFS, SMB, AFS, 9p, ...): holders on other hosts are invisible.
+    Remote,
+    /// Clustered filesystem (CephFS, Lustre, GPFS, GFS2, OCFS2, ...).
+    Cluster,
+    /// FUSE (incl. virtiofs): semantics depend on the daemon.
+    Fuse,
+}
+
+/// A process as far as it could be read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    /// Short name (`comm`).
+    pub command: String,
+    /// Full command line, arguments joined by spaces (NULs in argv become spaces).
+    pub cmdline: String,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// Start time, seconds since the Unix epoch.
+    pub started_at: Option<u64>,
+    /// One-letter state (R, S, D, T, t, Z, X, I).
+    pub state: Option<char>,
+    pub ppid: Option<i32>,
+    pub exe: Option<PathBuf>,
+}
+
+/// An open fd of a process that refers to a file lockscan cares about (a locked
+/// inode or a scan candidate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFd {
+    pub pid: i32,
+    pub fd: i32,
+    /// Path as the holder sees it (readlink of /proc/PID/fd/N), without a
+    /// " (deleted)" suffix; relative to the holder's mount namespace.
+    pub path: Option<PathBuf>,
+    /// The file behind the fd has no remaining link (nlink == 0).
+    pub deleted: bool,
+    pub key: Option<FileKey>,
+    pub mnt_id: Option<u64>,
+    pub flags: Option<u32>,
+    /// Locks this fd carries (fdinfo `lock:` lines).
+    pub locks: Vec<LockLine>,
+    /// Fds with the same id share one open file description (proved with
+    /// `kcmp(KCMP_FILE)`); `None` when that could not be established.
+    pub open_file_id: Option<u64>,
+}
+
+impl OpenFd {
+    pub const O_CLOEXEC: u32 = 0o2000000;
+
+    /// `Some(true)` when the fd is closed on exec, `None` when flags are unknown.
+    pub fn cloexec(&self) -> Option<bool> {
+        self.flags.map(|f| f & Self::O_CLOEXEC != 0)
+    }
+}
+
+/// What could not be seen, so no verdict is drawn from missing evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// Processes found in /proc.
+    pub processes_seen: usize,
+    /// Processes whose fds could not be read (permission).
+    pub processes_denied: usize,
+    /// Processes that exited while being read.
+    pub processes_vanished: usize,
+    /// `/proc/locks` was readable.
+    pub proc_locks_read: bool,
+    /// The procfs is in a child pid namespace: host locks are hidden.
+    pub pid_namespace_filtered: bool,
+    /// Effective uid was root.
+    pub root: bool,
+}

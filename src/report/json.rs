@@ -6,6 +6,7 @@ use super::Report;
 
 /// Writes the report as one pretty-printed JSON document followed by a newline.
 pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::other)?;
+    // `From<serde_json::Error>` keeps the io error kind (BrokenPipe stays BrokenPipe).
+    serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }

@@ -213,11 +213,15 @@ impl<'a> Ctx<'a> {
             .flatten()
             .map(|&w| {
                 let wl = &self.snap.locks.lines[w];
+                let (wpid, wfd) = match self.snap.resolved_waiters.get(&w) {
+                    Some((pid, fd)) => (*pid, self.snap.open_fds.iter().find(|f| f.pid == *pid && f.fd == *fd)),
+                    None => (wl.pid, None),
+                };
                 let blocked_by = self.snap.locks.blocker[w]
                     .map(|b| self.snap.locks.lines[b].pid)
                     .filter(|p| *p > 0);
                 WaiterRef {
-                    process: process_ref(self.snap, wl.pid, None),
+                    process: process_ref(self.snap, wpid, wfd),
                     mode: wl.mode.as_str().to_string(),
                     start: wl.start,
                     end: wl.end,

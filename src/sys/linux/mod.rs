@@ -102,6 +102,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
 
     process::scan_fds(&mut snap);
     process::assign_open_file_ids(&mut snap);
+    process::resolve_ofd_waiters(&mut snap);
     snap.users = process::user_names();
 
     // Process context for every pid the lock table or the fds mention.
@@ -111,6 +112,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
             wanted.insert(line.pid);
         }
     }
+    wanted.extend(snap.resolved_waiters.values().map(|(pid, _)| *pid));
     for fd in &snap.open_fds {
         if !fd.locks.is_empty() {
             wanted.insert(fd.pid);

@@ -1,0 +1,120 @@
+//! Exit codes, pidfile verdicts and argument errors.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn exit_code_is_0_when_nothing_is_wrong() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::write(root.join("me.pid"), format!("{}\n", std::process::id())).unwrap();
+    let r = run(&[root.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn exit_code_is_1_for_a_stale_pidfile() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::write(root.join("gone.pid"), "999999\n").unwrap();
+    let r = run(&["--json", root.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let f = file(&doc, &root.join("gone.pid"), false);
+    assert_eq!(f["pidfile"]["status"], "dead");
+    assert_eq!(f["pidfile"]["pid"], 999999);
+    assert!(codes(f).contains(&"stale-pidfile".to_string()));
+}
+
+#[test]
+fn missing_path_is_exit_2_with_one_line_on_stderr_and_no_panic() {
+    let r = run(&["/nonexistent/lockscan/path"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/lockscan/path"));
+    assert!(!r.stderr.contains("panicked"));
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn bad_arguments_are_exit_2() {
+    let r = run(&["--format", "yaml"]);
+    assert_eq!(r.code, 2);
+    let r = run(&["--max-depth", "minus-one", "/tmp"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn garbage_pidfiles_are_invalid_never_running() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let cases: &[(&str, &[u8])] = &[
+        ("empty.pid", b""),
+        ("text.pid", b"hello\n"),
+        ("negative.pid", b"-5\n"),
+        ("zero.pid", b"0\n"),
+        ("overflow.pid", b"99999999999999999999\n"),
+        ("binary.pid", b"\x00\x01\x02\xff"),
+        ("self-ish.pid", b"1x\n"),
+    ];
+    for (name, content) in cases {
+        std::fs::write(root.join(name), content).unwrap();
+    }
+    std::fs::write(root.join("spaced.pid"), format!("  {}  \n", std::process::id())).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    for (name, _) in cases {
+        let f = file(&doc, &root.join(name), false);
+        assert_eq!(f["pidfile"]["status"], "invalid", "{name}: {f:#}");
+        assert!(f["pidfile"]["pid"].is_null());
+        assert!(codes(f).contains(&"invalid-pidfile".to_string()), "{name}");
+    }
+    let f = file(&doc, &root.join("spaced.pid"), false);
+    assert_eq!(f["pidfile"]["status"], "running");
+    assert_eq!(f["pidfile"]["process"]["pid"], std::process::id());
+}
+
+#[test]
+fn json_has_the_contract_fields() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("c.lock");
+    let _h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    for k in ["schema_version", "lockscan_version", "host", "platform", "roots", "files", "findings", "errors"] {
+        assert!(doc.get(k).is_some(), "missing top-level {k}");
+    }
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["platform"], "linux");
+    let f = file(&doc, &p, false);
+    for k in ["path", "kind", "device", "inode", "filesystem", "locks", "pidfile", "findings"] {
+        assert!(f.get(k).is_some(), "missing file field {k}");
+    }
+    for k in ["type", "remote", "mount_point", "source"] {
+        assert!(f["filesystem"].get(k).is_some(), "missing filesystem.{k}");
+    }
+    let l = &f["locks"][0];
+    for k in ["type", "mode", "start", "end", "holders", "waiters", "locker_pid"] {
+        assert!(l.get(k).is_some(), "missing lock field {k}");
+    }
+    for k in ["pid", "command", "cmdline", "uid", "user", "started_at", "state", "fd"] {
+        assert!(l["holders"][0].get(k).is_some(), "missing holder field {k}");
+    }
+    let dev = f["device"].as_str().unwrap();
+    assert!(dev.split(':').all(|n| n.parse::<u32>().is_ok()), "{dev}");
+}
+
+#[test]
+fn symlink_lock_with_a_dead_pid_is_dead_and_a_live_one_running() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::os::unix::fs::symlink("127.0.1.1:+999999", root.join("lock")).unwrap();
+    std::os::unix::fs::symlink(format!("127.0.1.1:+{}", std::process::id()), root.join(".parentlock-like.lock")).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let dead = file(&doc, &root.join("lock"), false);
+    assert_eq!(dead["kind"], "symlink-lock");
+    assert_eq!(dead["symlink_target"], "127.0.1.1:+999999");
+    assert_eq!(dead["pidfile"]["status"], "dead");
+    let live = file(&doc, &root.join(".parentlock-like.lock"), false);
+    assert_eq!(live["pidfile"]["status"], "running");
+}

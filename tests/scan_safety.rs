@@ -1,0 +1,211 @@
+//! Scanning changes nothing, never hangs, and reports bad input while finishing the rest.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// (name → inode, size, mtime, ctime, mode) for every entry under `root`.
+fn tree_state(root: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64, i64, u32)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            out.insert(
+                p.clone(),
+                (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime_nsec(), m.mode()),
+            );
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn make_fifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+#[test]
+fn a_scan_changes_nothing_on_disk_and_leaves_no_lock() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::write(root.join("a.pid"), "1\n").unwrap();
+    std::fs::write(root.join("stale.pid"), "999999\n").unwrap();
+    std::fs::write(root.join("sub/.certbot.lock"), "").unwrap();
+    std::fs::write(root.join("sub/index.lock"), "ref: x\n").unwrap();
+    std::os::unix::fs::symlink("127.0.1.1:+999999", root.join("lock")).unwrap();
+    make_fifo(&root.join("fifo.pid"));
+    let h = Holder::start(&[&format!("flock-ex:{}", root.join("held.lock").display())]);
+    let before = tree_state(&root);
+    let locks_before: Vec<String> = std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!(" {} ", h.pid)))
+        .map(|l| l.split_once(':').unwrap().1.to_string())
+        .collect();
+    for args in [vec!["--json"], vec![], vec!["--probe", "getlk"]] {
+        let mut a: Vec<&str> = args.clone();
+        a.push(root.to_str().unwrap());
+        let r = run(&a);
+        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    }
+    assert_eq!(before, tree_state(&root), "the scan changed the tree");
+    let locks_after: Vec<String> = std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!(" {} ", h.pid)))
+        .map(|l| l.split_once(':').unwrap().1.to_string())
+        .collect();
+    assert_eq!(locks_before, locks_after);
+}
+
+#[test]
+fn fifo_device_node_and_huge_sparse_pidfile_are_reported_without_hanging() {
+    let d = tempdir();
+    let root = canon(d.path());
+    make_fifo(&root.join("x.pid"));
+    let big = std::fs::File::create(root.join("big.pid")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    drop(big);
+    let have_dev = is_root() && {
+        let c = std::ffi::CString::new(root.join("null.lock").as_os_str().as_encoded_bytes()).unwrap();
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) == 0 }
+    };
+    std::fs::write(root.join("ok.pid"), format!("{}\n", std::process::id())).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let errors = doc["errors"].as_array().unwrap();
+    let err_for = |name: &str| {
+        errors
+            .iter()
+            .find(|e| e["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no error for {name}: {errors:#?}"))
+            .clone()
+    };
+    assert!(err_for("x.pid")["error"].as_str().unwrap().contains("fifo"));
+    if have_dev {
+        assert!(err_for("null.lock")["error"].as_str().unwrap().contains("char-device"));
+    }
+    let bigf = file(&doc, &root.join("big.pid"), false);
+    assert_eq!(bigf["pidfile"]["status"], "invalid");
+    assert!(bigf["pidfile"]["reason"].as_str().unwrap().contains("too large"));
+    // The rest of the scan is complete.
+    let ok = file(&doc, &root.join("ok.pid"), false);
+    assert_eq!(ok["pidfile"]["status"], "running");
+    assert_eq!(ok["pidfile"]["pid"], std::process::id());
+}
+
+#[test]
+fn symlink_loops_and_links_out_of_the_tree_are_not_followed() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::create_dir(root.join("a")).unwrap();
+    std::os::unix::fs::symlink(&root, root.join("a/up")).unwrap();
+    std::os::unix::fs::symlink("b", root.join("a/c")).unwrap();
+    std::os::unix::fs::symlink("c", root.join("a/b")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("a/etc")).unwrap();
+    std::fs::write(root.join("a/x.lock"), "").unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let paths: Vec<&str> = doc["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, vec![root.join("a/x.lock").to_str().unwrap()]);
+}
+
+#[test]
+fn bind_mount_cycle_is_walked_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root for mount --bind");
+        return;
+    }
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::create_dir_all(root.join("inner/mnt")).unwrap();
+    std::fs::write(root.join("inner/y.lock"), "").unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["--bind", root.to_str().unwrap(), root.join("inner/mnt").to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: mount --bind not permitted here");
+        return;
+    }
+    let r = run(&["--json", root.to_str().unwrap()]);
+    let _ = std::process::Command::new("umount").arg(root.join("inner/mnt")).status();
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let n = doc["files"].as_array().unwrap().len();
+    assert_eq!(n, 1, "{doc:#}");
+}
+
+#[test]
+fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(root.join("secret")).unwrap();
+    std::fs::write(root.join("secret/hidden.lock"), "").unwrap();
+    std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::write(root.join("visible.pid"), "999999\n").unwrap();
+    std::fs::set_permissions(root.join("visible.pid"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    // As root, drop to nobody so the directory really is unreadable.
+    let mut cmd = if is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", lockscan_bin()]);
+        c
+    } else {
+        std::process::Command::new(lockscan_bin())
+    };
+    let r = run_cmd(cmd.args(["--json", root.to_str().unwrap()]));
+    std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(r.code, 1, "stale pidfile expected: {}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let errs = doc["errors"].as_array().unwrap();
+    assert!(
+        errs.iter().any(|e| e["path"].as_str().unwrap().ends_with("/secret")
+            && e["error"].as_str().unwrap().contains("ermission")),
+        "{errs:#?}"
+    );
+    assert_eq!(file(&doc, &root.join("visible.pid"), false)["pidfile"]["status"], "dead");
+    if is_root() {
+        // Not root any more: other users' fds were invisible, and the report says so.
+        let global: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        assert!(global.contains(&"partial-visibility"), "{global:?}");
+    }
+}
+
+#[test]
+fn hostile_file_names_cannot_inject_terminal_escapes() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let evil = "x\u{1b}[2J\u{1b}]0;owned\u{7}\nFAKE ROW\u{9b}1m.lock";
+    std::fs::write(root.join(evil), "").unwrap();
+    let r = run(&["--color", "never", root.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("x\\e[2J"), "{}", r.stdout);
+    for bad in ['\u{1b}', '\u{7}', '\u{9b}'] {
+        assert!(!r.stdout.contains(bad), "raw control char {bad:?} in {}", r.stdout);
+    }
+    assert!(!r.stdout.lines().any(|l| l.starts_with("FAKE ROW")));
+}
+
+#[test]
+fn no_color_env_and_pipes_get_plain_text() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::write(root.join("dead.pid"), "999999").unwrap();
+    let r = run_cmd(
+        std::process::Command::new(lockscan_bin())
+            .env("NO_COLOR", "1")
+            .args(["--color", "always", root.to_str().unwrap()]),
+    );
+    assert!(!r.stdout.contains('\u{1b}'), "{}", r.stdout);
+    let r = run(&[root.to_str().unwrap()]);
+    assert!(!r.stdout.contains('\u{1b}'), "piped output must not be coloured");
+}

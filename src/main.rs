@@ -14,7 +14,11 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit_codes::CANNOT_RUN } else { exit_codes::OK };
+            let code = if e.use_stderr() {
+                exit_codes::CANNOT_RUN
+            } else {
+                exit_codes::OK
+            };
             let _ = e.print();
             std::process::exit(code);
         }
@@ -39,11 +43,12 @@ fn main() {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let tty = stdout.is_terminal();
+    // Block-buffered: stdout is line-buffered, and a pretty JSON document has a line per field.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = match cli.format() {
         Format::Json => report::json::write(&report, &mut out),
         Format::Table => {
-            let tty = stdout.is_terminal();
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = !no_color
                 && match cli.color {
@@ -55,11 +60,11 @@ fn main() {
             report::table::write(&report, &mut out, color, width)
         }
     };
-    if let Err(e) = result.and_then(|_| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("lockscan: writing output: {e}");
-            std::process::exit(exit_codes::CANNOT_RUN);
-        }
+    if let Err(e) = result.and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("lockscan: writing output: {e}");
+        std::process::exit(exit_codes::CANNOT_RUN);
     }
     std::process::exit(exit_codes::for_report(&report, Severity::Warning));
 }

@@ -61,7 +61,11 @@ fn garbage_pidfiles_are_invalid_never_running() {
     for (name, content) in cases {
         std::fs::write(root.join(name), content).unwrap();
     }
-    std::fs::write(root.join("spaced.pid"), format!("  {}  \n", std::process::id())).unwrap();
+    std::fs::write(
+        root.join("spaced.pid"),
+        format!("  {}  \n", std::process::id()),
+    )
+    .unwrap();
     let doc = scan_json(&[root.to_str().unwrap()]);
     for (name, _) in cases {
         let f = file(&doc, &root.join(name), false);
@@ -81,23 +85,58 @@ fn json_has_the_contract_fields() {
     let p = root.join("c.lock");
     let _h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
     let doc = scan_json(&[root.to_str().unwrap()]);
-    for k in ["schema_version", "lockscan_version", "host", "platform", "roots", "files", "findings", "errors"] {
+    for k in [
+        "schema_version",
+        "lockscan_version",
+        "host",
+        "platform",
+        "roots",
+        "files",
+        "findings",
+        "errors",
+    ] {
         assert!(doc.get(k).is_some(), "missing top-level {k}");
     }
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["platform"], "linux");
     let f = file(&doc, &p, false);
-    for k in ["path", "kind", "device", "inode", "filesystem", "locks", "pidfile", "findings"] {
+    for k in [
+        "path",
+        "kind",
+        "device",
+        "inode",
+        "filesystem",
+        "locks",
+        "pidfile",
+        "findings",
+    ] {
         assert!(f.get(k).is_some(), "missing file field {k}");
     }
     for k in ["type", "remote", "mount_point", "source"] {
         assert!(f["filesystem"].get(k).is_some(), "missing filesystem.{k}");
     }
     let l = &f["locks"][0];
-    for k in ["type", "mode", "start", "end", "holders", "waiters", "locker_pid"] {
+    for k in [
+        "type",
+        "mode",
+        "start",
+        "end",
+        "holders",
+        "waiters",
+        "locker_pid",
+    ] {
         assert!(l.get(k).is_some(), "missing lock field {k}");
     }
-    for k in ["pid", "command", "cmdline", "uid", "user", "started_at", "state", "fd"] {
+    for k in [
+        "pid",
+        "command",
+        "cmdline",
+        "uid",
+        "user",
+        "started_at",
+        "state",
+        "fd",
+    ] {
         assert!(l["holders"][0].get(k).is_some(), "missing holder field {k}");
     }
     let dev = f["device"].as_str().unwrap();
@@ -109,7 +148,11 @@ fn symlink_lock_with_a_dead_pid_is_dead_and_a_live_one_running() {
     let d = tempdir();
     let root = canon(d.path());
     std::os::unix::fs::symlink("127.0.1.1:+999999", root.join("lock")).unwrap();
-    std::os::unix::fs::symlink(format!("127.0.1.1:+{}", std::process::id()), root.join(".parentlock-like.lock")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("127.0.1.1:+{}", std::process::id()),
+        root.join(".parentlock-like.lock"),
+    )
+    .unwrap();
     let doc = scan_json(&[root.to_str().unwrap()]);
     let dead = file(&doc, &root.join("lock"), false);
     assert_eq!(dead["kind"], "symlink-lock");

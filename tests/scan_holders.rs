@@ -59,7 +59,10 @@ fn posix_read_lock_to_eof_has_null_end() {
     let h = Holder::start(&[&format!("posix-r:{}:200:0", p.display())]);
     let doc = scan_json(&[d.path().to_str().unwrap()]);
     let l = only_lock(&doc, &p);
-    assert_eq!((l["type"].as_str(), l["mode"].as_str()), (Some("posix"), Some("read")));
+    assert_eq!(
+        (l["type"].as_str(), l["mode"].as_str()),
+        (Some("posix"), Some("read"))
+    );
     assert_eq!(l["start"], 200);
     assert!(l["end"].is_null());
     assert_eq!(holder_pids(&l), vec![h.pid as i64]);
@@ -93,7 +96,11 @@ fn two_shared_flock_readers_are_two_locks_each_with_its_own_holder() {
     let mut want = vec![vec![a.pid as i64], vec![b.pid as i64]];
     want.sort();
     assert_eq!(per_lock, want);
-    assert!(locks.iter().all(|l| l["mode"] == "read" && l["holders_uncertain"] == false));
+    assert!(
+        locks
+            .iter()
+            .all(|l| l["mode"] == "read" && l["holders_uncertain"] == false)
+    );
 }
 
 #[test]
@@ -130,7 +137,9 @@ fn flock_command_and_its_child_both_hold_the_inherited_lock() {
     let doc = loop {
         let doc = scan_json(&[d.path().to_str().unwrap()]);
         let has_child = doc["files"].as_array().unwrap().iter().any(|f| {
-            f["locks"].as_array().is_some_and(|l| l.iter().any(|l| holder_pids(l).len() == 2))
+            f["locks"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|l| holder_pids(l).len() == 2))
         });
         if has_child || std::time::Instant::now() > deadline {
             break doc;
@@ -139,7 +148,10 @@ fn flock_command_and_its_child_both_hold_the_inherited_lock() {
     };
     let l = only_lock(&doc, &p);
     let holders = l["holders"].as_array().unwrap();
-    let cmds: Vec<&str> = holders.iter().map(|h| h["command"].as_str().unwrap()).collect();
+    let cmds: Vec<&str> = holders
+        .iter()
+        .map(|h| h["command"].as_str().unwrap())
+        .collect();
     assert!(cmds.contains(&"flock") && cmds.contains(&"sleep"), "{l:#}");
     assert_eq!(l["locker_pid"], child.id() as i64);
     let sleeper = holders.iter().find(|h| h["command"] == "sleep").unwrap();
@@ -178,7 +190,10 @@ fn blocked_flock_waiter_is_listed_under_the_lock_it_waits_for() {
     assert_eq!(waiter_pids(&l), vec![w.pid as i64]);
     assert_eq!(l["waiters"][0]["depth"], 1);
     assert_eq!(l["waiters"][0]["blocked_by"], h.pid);
-    assert!(!holder_pids(&l).contains(&(w.pid as i64)), "a waiter is not a holder");
+    assert!(
+        !holder_pids(&l).contains(&(w.pid as i64)),
+        "a waiter is not a holder"
+    );
     assert!(codes(file(&doc, &p, false)).contains(&"blocked-waiters".to_string()));
 }
 
@@ -187,7 +202,10 @@ fn blocked_posix_and_ofd_waiters_are_identified() {
     let d = tempdir();
     let px = canon(d.path()).join("px.lock");
     let ofd = canon(d.path()).join("ofd.lock");
-    let h = Holder::start(&[&format!("posix-w:{}", px.display()), &format!("ofd-w:{}", ofd.display())]);
+    let h = Holder::start(&[
+        &format!("posix-w:{}", px.display()),
+        &format!("ofd-w:{}", ofd.display()),
+    ]);
     let wp = Holder::start(&[&format!("wait-posix-w:{}", px.display())]);
     let wo = Holder::start(&[&format!("wait-ofd-w:{}", ofd.display())]);
     wait_blocked(wp.pid);

@@ -13,13 +13,22 @@ fn tree_state(root: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64, i64, u32)> 
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let m = std::fs::symlink_metadata(&p).unwrap();
             out.insert(
                 p.clone(),
-                (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime_nsec(), m.mode()),
+                (
+                    m.ino(),
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime_nsec(),
+                    m.mode(),
+                ),
             );
             if m.is_dir() {
                 stack.push(p);
@@ -78,7 +87,8 @@ fn fifo_device_node_and_huge_sparse_pidfile_are_reported_without_hanging() {
     big.set_len(2 << 30).unwrap();
     drop(big);
     let have_dev = is_root() && {
-        let c = std::ffi::CString::new(root.join("null.lock").as_os_str().as_encoded_bytes()).unwrap();
+        let c =
+            std::ffi::CString::new(root.join("null.lock").as_os_str().as_encoded_bytes()).unwrap();
         unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) == 0 }
     };
     std::fs::write(root.join("ok.pid"), format!("{}\n", std::process::id())).unwrap();
@@ -93,11 +103,21 @@ fn fifo_device_node_and_huge_sparse_pidfile_are_reported_without_hanging() {
     };
     assert!(err_for("x.pid")["error"].as_str().unwrap().contains("fifo"));
     if have_dev {
-        assert!(err_for("null.lock")["error"].as_str().unwrap().contains("char-device"));
+        assert!(
+            err_for("null.lock")["error"]
+                .as_str()
+                .unwrap()
+                .contains("char-device")
+        );
     }
     let bigf = file(&doc, &root.join("big.pid"), false);
     assert_eq!(bigf["pidfile"]["status"], "invalid");
-    assert!(bigf["pidfile"]["reason"].as_str().unwrap().contains("too large"));
+    assert!(
+        bigf["pidfile"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("too large")
+    );
     // The rest of the scan is complete.
     let ok = file(&doc, &root.join("ok.pid"), false);
     assert_eq!(ok["pidfile"]["status"], "running");
@@ -115,7 +135,12 @@ fn symlink_loops_and_links_out_of_the_tree_are_not_followed() {
     std::os::unix::fs::symlink("/etc", root.join("a/etc")).unwrap();
     std::fs::write(root.join("a/x.lock"), "").unwrap();
     let doc = scan_json(&[root.to_str().unwrap()]);
-    let paths: Vec<&str> = doc["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, vec![root.join("a/x.lock").to_str().unwrap()]);
 }
 
@@ -130,7 +155,11 @@ fn bind_mount_cycle_is_walked_once() {
     std::fs::create_dir_all(root.join("inner/mnt")).unwrap();
     std::fs::write(root.join("inner/y.lock"), "").unwrap();
     let ok = std::process::Command::new("mount")
-        .args(["--bind", root.to_str().unwrap(), root.join("inner/mnt").to_str().unwrap()])
+        .args([
+            "--bind",
+            root.to_str().unwrap(),
+            root.join("inner/mnt").to_str().unwrap(),
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
@@ -138,7 +167,9 @@ fn bind_mount_cycle_is_walked_once() {
         return;
     }
     let r = run(&["--json", root.to_str().unwrap()]);
-    let _ = std::process::Command::new("umount").arg(root.join("inner/mnt")).status();
+    let _ = std::process::Command::new("umount")
+        .arg(root.join("inner/mnt"))
+        .status();
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let n = doc["files"].as_array().unwrap().len();
     assert_eq!(n, 1, "{doc:#}");
@@ -153,11 +184,20 @@ fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
     std::fs::write(root.join("secret/hidden.lock"), "").unwrap();
     std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
     std::fs::write(root.join("visible.pid"), "999999\n").unwrap();
-    std::fs::set_permissions(root.join("visible.pid"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        root.join("visible.pid"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     // As root, drop to nobody so the directory really is unreadable.
     let mut cmd = if is_root() {
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", lockscan_bin()]);
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            lockscan_bin(),
+        ]);
         c
     } else {
         std::process::Command::new(lockscan_bin())
@@ -168,14 +208,23 @@ fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let errs = doc["errors"].as_array().unwrap();
     assert!(
-        errs.iter().any(|e| e["path"].as_str().unwrap().ends_with("/secret")
-            && e["error"].as_str().unwrap().contains("ermission")),
+        errs.iter()
+            .any(|e| e["path"].as_str().unwrap().ends_with("/secret")
+                && e["error"].as_str().unwrap().contains("ermission")),
         "{errs:#?}"
     );
-    assert_eq!(file(&doc, &root.join("visible.pid"), false)["pidfile"]["status"], "dead");
+    assert_eq!(
+        file(&doc, &root.join("visible.pid"), false)["pidfile"]["status"],
+        "dead"
+    );
     if is_root() {
         // Not root any more: other users' fds were invisible, and the report says so.
-        let global: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        let global: Vec<&str> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
         assert!(global.contains(&"partial-visibility"), "{global:?}");
     }
 }
@@ -190,7 +239,11 @@ fn hostile_file_names_cannot_inject_terminal_escapes() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("x\\e[2J"), "{}", r.stdout);
     for bad in ['\u{1b}', '\u{7}', '\u{9b}'] {
-        assert!(!r.stdout.contains(bad), "raw control char {bad:?} in {}", r.stdout);
+        assert!(
+            !r.stdout.contains(bad),
+            "raw control char {bad:?} in {}",
+            r.stdout
+        );
     }
     assert!(!r.stdout.lines().any(|l| l.starts_with("FAKE ROW")));
 }
@@ -207,5 +260,8 @@ fn no_color_env_and_pipes_get_plain_text() {
     );
     assert!(!r.stdout.contains('\u{1b}'), "{}", r.stdout);
     let r = run(&[root.to_str().unwrap()]);
-    assert!(!r.stdout.contains('\u{1b}'), "piped output must not be coloured");
+    assert!(
+        !r.stdout.contains('\u{1b}'),
+        "piped output must not be coloured"
+    );
 }

@@ -8,7 +8,10 @@ use std::os::unix::fs::MetadataExt;
 use common::*;
 
 fn lslocks_json() -> Option<serde_json::Value> {
-    let out = std::process::Command::new("lslocks").args(["-J", "-o", "COMMAND,PID,TYPE,INODE,MAJ:MIN,PATH"]).output().ok()?;
+    let out = std::process::Command::new("lslocks")
+        .args(["-J", "-o", "COMMAND,PID,TYPE,INODE,MAJ:MIN,PATH"])
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -28,7 +31,10 @@ fn every_live_pid_inode_pair_lslocks_reports_is_in_the_system_view() {
         &format!("posix-w:{}:0:10", root.join("p.lock").display()),
         &format!("ofd-w:{}", root.join("o.lock").display()),
     ]);
-    let orphan = Holder::start(&[&format!("inherit-flock-orphan:{}", root.join("orphan.lock").display())]);
+    let orphan = Holder::start(&[&format!(
+        "inherit-flock-orphan:{}",
+        root.join("orphan.lock").display()
+    )]);
     let sleeper = orphan.info("child") as i64;
     let dead_locker = orphan.info("locker") as i64;
     let Some(ls) = lslocks_json() else {
@@ -39,7 +45,9 @@ fn every_live_pid_inode_pair_lslocks_reports_is_in_the_system_view() {
     // (pid, inode) pairs lockscan names, as holder or as original locker.
     let mut pairs: HashSet<(i64, u64)> = HashSet::new();
     for f in ours["files"].as_array().unwrap() {
-        let Some(ino) = f["inode"].as_u64() else { continue };
+        let Some(ino) = f["inode"].as_u64() else {
+            continue;
+        };
         for l in f["locks"].as_array().unwrap() {
             for h in l["holders"].as_array().unwrap() {
                 pairs.insert((h["pid"].as_i64().unwrap(), ino));
@@ -61,10 +69,16 @@ fn every_live_pid_inode_pair_lslocks_reports_is_in_the_system_view() {
         if pid <= 0 || !alive(pid) || !test_inodes.contains(&ino) {
             continue;
         }
-        assert!(pairs.contains(&(pid, ino)), "lslocks reports pid {pid} on inode {ino}, lockscan does not: {l}");
+        assert!(
+            pairs.contains(&(pid, ino)),
+            "lslocks reports pid {pid} on inode {ino}, lockscan does not: {l}"
+        );
         checked += 1;
     }
-    assert!(checked >= 2, "lslocks should show at least our flock and POSIX locks: {ls:#}");
+    assert!(
+        checked >= 2,
+        "lslocks should show at least our flock and POSIX locks: {ls:#}"
+    );
     // lslocks names the dead locker of the orphaned flock; lockscan names the real holder.
     let orphan_ino = std::fs::metadata(root.join("orphan.lock")).unwrap().ino();
     assert!(pairs.contains(&(sleeper, orphan_ino)));
@@ -110,7 +124,8 @@ fn same_inode_number_on_two_tmpfs_mounts_is_not_confused() {
     }
     std::fs::write(t1.join("a.lock"), "").unwrap();
     std::fs::write(t2.join("b.lock"), "").unwrap();
-    let same = std::fs::metadata(t1.join("a.lock")).unwrap().ino() == std::fs::metadata(t2.join("b.lock")).unwrap().ino();
+    let same = std::fs::metadata(t1.join("a.lock")).unwrap().ino()
+        == std::fs::metadata(t2.join("b.lock")).unwrap().ino();
     let h = Holder::start(&[&format!("flock-ex:{}", t2.join("b.lock").display())]);
     let doc = scan_json(&[root.to_str().unwrap()]);
     let sys = scan_json(&[]);
@@ -121,10 +136,19 @@ fn same_inode_number_on_two_tmpfs_mounts_is_not_confused() {
         eprintln!("note: tmpfs gave different inode numbers; identity still checked");
     }
     let a = file(&doc, &t1.join("a.lock"), false);
-    assert!(a["locks"].as_array().unwrap().is_empty(), "lock attached to the wrong file: {a:#}");
+    assert!(
+        a["locks"].as_array().unwrap().is_empty(),
+        "lock attached to the wrong file: {a:#}"
+    );
     let b = file(&doc, &t2.join("b.lock"), false);
     assert_eq!(b["locks"].as_array().unwrap().len(), 1);
     // System view: the lock is on t2/b.lock, never on t1/a.lock.
-    assert!(sys["files"].as_array().unwrap().iter().all(|f| f["path"] != t1.join("a.lock").to_str().unwrap()));
+    assert!(
+        sys["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["path"] != t1.join("a.lock").to_str().unwrap())
+    );
     file(&sys, &t2.join("b.lock"), false);
 }

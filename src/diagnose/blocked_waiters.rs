@@ -1,6 +1,6 @@
 use super::{Rule, Verdict, describe_pid};
-use crate::report::{FileReport, Severity};
 use crate::report::time::human_duration;
+use crate::report::{FileReport, Severity};
 use crate::sys::Snapshot;
 
 pub static RULE: Rule = Rule {

@@ -47,32 +47,32 @@ pub fn diagnose(report: &mut Report, snap: &Snapshot) {
     for file in &mut report.files {
         let mut found = Vec::new();
         for rule in RULES {
-            if let Some(check) = rule.file {
-                if let Some(v) = check(file, snap) {
-                    found.push(Finding {
-                        code: rule.code.to_string(),
-                        severity: rule.severity.clone(),
-                        message: v.message,
-                        hint: v.hint,
-                        path: file.path.clone(),
-                    });
-                }
+            if let Some(check) = rule.file
+                && let Some(v) = check(file, snap)
+            {
+                found.push(Finding {
+                    code: rule.code.to_string(),
+                    severity: rule.severity.clone(),
+                    message: v.message,
+                    hint: v.hint,
+                    path: file.path.clone(),
+                });
             }
         }
         file.findings.extend(found);
     }
     let mut global = Vec::new();
     for rule in RULES {
-        if let Some(check) = rule.global {
-            if let Some(v) = check(report, snap) {
-                global.push(Finding {
-                    code: rule.code.to_string(),
-                    severity: rule.severity.clone(),
-                    message: v.message,
-                    hint: v.hint,
-                    path: None,
-                });
-            }
+        if let Some(check) = rule.global
+            && let Some(v) = check(report, snap)
+        {
+            global.push(Finding {
+                code: rule.code.to_string(),
+                severity: rule.severity.clone(),
+                message: v.message,
+                hint: v.hint,
+                path: None,
+            });
         }
     }
     report.findings.extend(global);

@@ -25,7 +25,9 @@ fn check(_report: &Report, snap: &Snapshot) -> Option<Verdict> {
         ));
     }
     if v.pid_namespace_filtered {
-        parts.push("/proc belongs to a child pid namespace, which hides locks held outside it".into());
+        parts.push(
+            "/proc belongs to a child pid namespace, which hides locks held outside it".into(),
+        );
     }
     if parts.is_empty() {
         return None;

@@ -29,8 +29,9 @@ fn check(file: &FileReport, _snap: &Snapshot) -> Option<Verdict> {
         } else {
             format!("names pid {pid}, which is not running")
         },
-        hint: "No process holds it: remove the file (or let the program's own start-up replace it) \
+        hint:
+            "No process holds it: remove the file (or let the program's own start-up replace it) \
 and start the service again."
-            .into(),
+                .into(),
     })
 }

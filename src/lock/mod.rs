@@ -3,6 +3,13 @@ pub mod fs;
 pub mod pidfile;
 pub mod probe;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism { Flock, Posix, Ofd }
+pub enum Mechanism {
+    Flock,
+    Posix,
+    Ofd,
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode { Shared, Exclusive }
+pub enum Mode {
+    Shared,
+    Exclusive,
+}

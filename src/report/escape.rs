@@ -10,7 +10,8 @@ use std::borrow::Cow;
 /// True for characters that must not reach a terminal verbatim: C0 and C1 controls,
 /// DEL, and the bidirectional overrides that can reorder what is shown.
 fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Escapes control characters as `\n`, `\t`, `\e`, `\xNN` or `\u{NNNN}`; a backslash
@@ -27,7 +28,9 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\u{1b}' => out.push_str("\\e"),
-            c if is_unsafe(c) && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_unsafe(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if is_unsafe(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
             c => out.push(c),
         }
@@ -41,7 +44,10 @@ mod tests {
 
     #[test]
     fn plain_names_pass_through_unchanged() {
-        assert!(matches!(for_terminal("/var/lib/dpkg/lock-frontend"), Cow::Borrowed(_)));
+        assert!(matches!(
+            for_terminal("/var/lib/dpkg/lock-frontend"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(for_terminal("C:\\x\\y"), "C:\\x\\y");
     }
 
@@ -50,6 +56,9 @@ mod tests {
         let hostile = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}.lock\nnext\u{9b}31m\u{202e}kcol";
         let safe = for_terminal(hostile);
         assert!(!safe.chars().any(is_unsafe), "{safe:?}");
-        assert_eq!(safe, "evil\\e[2J\\e]0;pwned\\x07.lock\\nnext\\x9b31m\\u{202e}kcol");
+        assert_eq!(
+            safe,
+            "evil\\e[2J\\e]0;pwned\\x07.lock\\nnext\\x9b31m\\u{202e}kcol"
+        );
     }
 }

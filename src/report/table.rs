@@ -35,7 +35,11 @@ fn proc_label(p: &ProcessRef) -> String {
     if let Some(fd) = p.fd {
         s.push_str(&format!(" fd {fd}"));
     }
-    if let Some(st) = p.state.as_deref().filter(|s| matches!(*s, "T" | "t" | "D" | "Z")) {
+    if let Some(st) = p
+        .state
+        .as_deref()
+        .filter(|s| matches!(*s, "T" | "t" | "D" | "Z"))
+    {
         s.push_str(match st {
             "T" | "t" => " STOPPED",
             "D" => " D-STATE",
@@ -60,7 +64,11 @@ fn col_path(r: &Row) -> Vec<String> {
     if !r.first {
         return Vec::new();
     }
-    let mut p = r.file.path.clone().unwrap_or_else(|| "(unknown path)".into());
+    let mut p = r
+        .file
+        .path
+        .clone()
+        .unwrap_or_else(|| "(unknown path)".into());
     if r.file.deleted {
         p.push_str(" (deleted)");
     } else if r.file.replaced {
@@ -76,7 +84,11 @@ fn col_path(r: &Row) -> Vec<String> {
 }
 
 fn col_kind(r: &Row) -> Vec<String> {
-    if r.first { vec![r.file.kind.clone()] } else { Vec::new() }
+    if r.first {
+        vec![r.file.kind.clone()]
+    } else {
+        Vec::new()
+    }
 }
 
 fn col_lock(r: &Row) -> Vec<String> {
@@ -95,7 +107,11 @@ fn col_lock(r: &Row) -> Vec<String> {
 fn col_holders(r: &Row) -> Vec<String> {
     let Some(l) = r.lock else {
         return if r.first {
-            r.file.open_by.iter().map(|p| format!("open: {}", proc_label(p))).collect()
+            r.file
+                .open_by
+                .iter()
+                .map(|p| format!("open: {}", proc_label(p)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -107,7 +123,11 @@ fn col_holders(r: &Row) -> Vec<String> {
     if let Some(pid) = l.locker_pid {
         let is_holder = l.holders.iter().any(|h| h.pid == pid);
         if !is_holder {
-            let alive = if l.locker_alive == Some(true) { "alive" } else { "exited" };
+            let alive = if l.locker_alive == Some(true) {
+                "alive"
+            } else {
+                "exited"
+            };
             lines.push(format!("(locked by {pid}, {alive})"));
         }
     }
@@ -121,7 +141,14 @@ fn col_waiters(r: &Row) -> Vec<String> {
     let Some(l) = r.lock else { return Vec::new() };
     l.waiters
         .iter()
-        .map(|w| format!("{} ({} {})", proc_label(&w.process), w.mode, if w.depth > 1 { "queued" } else { "waiting" }))
+        .map(|w| {
+            format!(
+                "{} ({} {})",
+                proc_label(&w.process),
+                w.mode,
+                if w.depth > 1 { "queued" } else { "waiting" }
+            )
+        })
         .collect()
 }
 
@@ -133,7 +160,11 @@ fn col_status(r: &Row) -> Vec<String> {
     if let Some(pf) = &r.file.pidfile {
         let s = match (pf.pid, pf.status.as_str()) {
             (Some(pid), "running") => {
-                let cmd = pf.process.as_ref().and_then(|p| p.command.clone()).unwrap_or_default();
+                let cmd = pf
+                    .process
+                    .as_ref()
+                    .and_then(|p| p.command.clone())
+                    .unwrap_or_default();
                 format!("pid {pid} running {cmd}")
             }
             (Some(pid), status) => format!("pid {pid} {status}"),
@@ -152,12 +183,30 @@ fn col_status(r: &Row) -> Vec<String> {
 
 /// The table's columns, in order.
 pub static COLUMNS: &[Column] = &[
-    Column { header: "PATH", cell: col_path },
-    Column { header: "KIND", cell: col_kind },
-    Column { header: "LOCK", cell: col_lock },
-    Column { header: "HOLDERS", cell: col_holders },
-    Column { header: "WAITERS", cell: col_waiters },
-    Column { header: "STATUS", cell: col_status },
+    Column {
+        header: "PATH",
+        cell: col_path,
+    },
+    Column {
+        header: "KIND",
+        cell: col_kind,
+    },
+    Column {
+        header: "LOCK",
+        cell: col_lock,
+    },
+    Column {
+        header: "HOLDERS",
+        cell: col_holders,
+    },
+    Column {
+        header: "WAITERS",
+        cell: col_waiters,
+    },
+    Column {
+        header: "STATUS",
+        cell: col_status,
+    },
 ];
 
 fn severity_color(s: &Severity) -> Color {
@@ -169,11 +218,21 @@ fn severity_color(s: &Severity) -> Color {
 }
 
 /// Renders the report for a person. `color` is decided by the caller (terminal, NO_COLOR).
-pub fn write(report: &Report, out: &mut dyn Write, color: bool, width: Option<u16>) -> std::io::Result<()> {
+pub fn write(
+    report: &Report,
+    out: &mut dyn Write,
+    color: bool,
+    width: Option<u16>,
+) -> std::io::Result<()> {
     let scope = if report.roots.is_empty() {
         "the whole system".to_string()
     } else {
-        report.roots.iter().map(|r| for_terminal(r).into_owned()).collect::<Vec<_>>().join(", ")
+        report
+            .roots
+            .iter()
+            .map(|r| for_terminal(r).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     if report.files.is_empty() {
         writeln!(out, "No locks, lockfiles or pidfiles found in {scope}.")?;
@@ -193,12 +252,20 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool, width: Option<u1
         for file in &report.files {
             let worst = file.findings.iter().map(|f| &f.severity).max();
             let rows: Vec<Row> = if file.locks.is_empty() {
-                vec![Row { file, lock: None, first: true }]
+                vec![Row {
+                    file,
+                    lock: None,
+                    first: true,
+                }]
             } else {
                 file.locks
                     .iter()
                     .enumerate()
-                    .map(|(i, l)| Row { file, lock: Some(l), first: i == 0 })
+                    .map(|(i, l)| Row {
+                        file,
+                        lock: Some(l),
+                        first: i == 0,
+                    })
                     .collect()
             };
             for row in rows {
@@ -225,7 +292,11 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool, width: Option<u1
         writeln!(out)?;
         writeln!(out, "Findings:")?;
         for f in findings {
-            let where_ = f.path.as_deref().map(|p| format!("{}: ", for_terminal(p))).unwrap_or_default();
+            let where_ = f
+                .path
+                .as_deref()
+                .map(|p| format!("{}: ", for_terminal(p)))
+                .unwrap_or_default();
             let sev = if color {
                 let code = match f.severity {
                     Severity::Info => "36",
@@ -236,7 +307,12 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool, width: Option<u1
             } else {
                 f.severity.as_str().to_string()
             };
-            writeln!(out, "  {sev} [{}] {where_}{}", f.code, for_terminal(&f.message))?;
+            writeln!(
+                out,
+                "  {sev} [{}] {where_}{}",
+                f.code,
+                for_terminal(&f.message)
+            )?;
             writeln!(out, "      hint: {}", for_terminal(&f.hint))?;
         }
     }
@@ -244,7 +320,12 @@ pub fn write(report: &Report, out: &mut dyn Write, color: bool, width: Option<u1
         writeln!(out)?;
         writeln!(out, "Not examined:")?;
         for e in &report.errors {
-            writeln!(out, "  {}: {}", for_terminal(&e.path), for_terminal(&e.error))?;
+            writeln!(
+                out,
+                "  {}: {}",
+                for_terminal(&e.path),
+                for_terminal(&e.error)
+            )?;
         }
     }
     let locks: usize = report.files.iter().map(|f| f.locks.len()).sum();

@@ -73,7 +73,11 @@ fn root_lines(locks: &ProcLocks) -> Vec<usize> {
     roots
 }
 
-fn filesystem_report(snap: &Snapshot, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<FilesystemReport> {
+fn filesystem_report(
+    snap: &Snapshot,
+    key: Option<FileKey>,
+    cand: Option<&Candidate>,
+) -> Option<FilesystemReport> {
     let mount = cand
         .and_then(|c| c.stat.mnt_id)
         .and_then(|id| snap.mounts.get(&id))
@@ -191,7 +195,11 @@ impl<'a> Ctx<'a> {
                 out.push(process_ref(self.snap, fd.pid, Some(fd)));
             }
         }
-        if line.kind == LockKind::Posix && out.is_empty() && line.pid > 0 && self.snap.process(line.pid).is_some() {
+        if line.kind == LockKind::Posix
+            && out.is_empty()
+            && line.pid > 0
+            && self.snap.process(line.pid).is_some()
+        {
             // The owner is alive but no fd shows the line (fds not readable, or the
             // lock was set through an fd since closed by another thread): still the owner.
             out.push(process_ref(self.snap, line.pid, None));
@@ -214,8 +222,13 @@ impl<'a> Ctx<'a> {
             .map(|&w| {
                 let wl = &self.snap.locks.lines[w];
                 let (wpid, wfd) = match self.snap.resolved_waiters.get(&w) {
-                    Some((pid, fd)) => (*pid, self.snap.open_fds.iter().find(|f| f.pid == *pid && f.fd == *fd)),
-                    None => (wl.pid, None),
+                    Some((pid, fd)) => (*pid, self.fds(key).find(|f| f.pid == *pid && f.fd == *fd)),
+                    // The fd it waits through: its open fd on this file without a lock.
+                    None => (
+                        wl.pid,
+                        self.fds(key)
+                            .find(|f| f.pid == wl.pid && f.locks.is_empty()),
+                    ),
                 };
                 let blocked_by = self.snap.locks.blocker[w]
                     .map(|b| self.snap.locks.lines[b].pid)
@@ -246,7 +259,12 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn pidfile_report(snap: &Snapshot, content: Option<&PidContent>, kind: Option<NameKind>, symlink_target: Option<&str>) -> Option<PidfileReport> {
+fn pidfile_report(
+    snap: &Snapshot,
+    content: Option<&PidContent>,
+    kind: Option<NameKind>,
+    symlink_target: Option<&str>,
+) -> Option<PidfileReport> {
     let verdict = |pid: i32, note: Option<String>| {
         let proc_ = snap.process(pid);
         let status = match proc_ {
@@ -270,16 +288,25 @@ fn pidfile_report(snap: &Snapshot, content: Option<&PidContent>, kind: Option<Na
         let host = target
             .split_once('@')
             .map(|(_, r)| r.rsplit_once('.').map(|(h, _)| h).unwrap_or(r))
-            .or_else(|| target.rsplit_once('-').map(|(h, _)| h).filter(|_| !target.contains(':')));
-        if let Some(h) = host {
-            if !h.is_empty() && h != snap.host {
-                return Some(PidfileReport {
-                    pid: Some(pid),
-                    status: "unknown".into(),
-                    reason: Some(format!("written on host {h:?}, not this host ({:?})", snap.host)),
-                    process: None,
-                });
-            }
+            .or_else(|| {
+                target
+                    .rsplit_once('-')
+                    .map(|(h, _)| h)
+                    .filter(|_| !target.contains(':'))
+            });
+        if let Some(h) = host
+            && !h.is_empty()
+            && h != snap.host
+        {
+            return Some(PidfileReport {
+                pid: Some(pid),
+                status: "unknown".into(),
+                reason: Some(format!(
+                    "written on host {h:?}, not this host ({:?})",
+                    snap.host
+                )),
+                process: None,
+            });
         }
         return Some(verdict(pid, None));
     }
@@ -302,7 +329,12 @@ fn pidfile_report(snap: &Snapshot, content: Option<&PidContent>, kind: Option<Na
 }
 
 /// Builds the file reports. `roots` is `None` for a whole-system scan.
-pub fn build_files(snap: &Snapshot, cands: &[Candidate], extras: &Extras, roots: Option<&[PathBuf]>) -> Vec<FileReport> {
+pub fn build_files(
+    snap: &Snapshot,
+    cands: &[Candidate],
+    extras: &Extras,
+    roots: Option<&[PathBuf]>,
+) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
     let mut entries: Vec<Entry> = Vec::new();
     let mut by_key: HashMap<FileKey, usize> = HashMap::new();
@@ -364,10 +396,20 @@ pub fn build_files(snap: &Snapshot, cands: &[Candidate], extras: &Extras, roots:
                     }
                 }
             }
+            // Holders and waiters are listed with their locks; open_by is everyone else.
+            let listed: HashSet<i32> = locks
+                .iter()
+                .flat_map(|l| {
+                    l.holders
+                        .iter()
+                        .map(|h| h.pid)
+                        .chain(l.waiters.iter().map(|w| w.process.pid))
+                })
+                .collect();
             let mut open_by: Vec<ProcessRef> = key
                 .map(|k| {
                     ctx.fds(k)
-                        .filter(|f| f.locks.is_empty())
+                        .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
                         .map(|f| process_ref(snap, f.pid, Some(f)))
                         .collect()
                 })
@@ -420,6 +462,11 @@ pub fn build_files(snap: &Snapshot, cands: &[Candidate], extras: &Extras, roots:
             }
         })
         .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path).then(a.deleted.cmp(&b.deleted)).then(a.inode.cmp(&b.inode)));
+    files.sort_by(|a, b| {
+        a.path
+            .cmp(&b.path)
+            .then(a.deleted.cmp(&b.deleted))
+            .then(a.inode.cmp(&b.inode))
+    });
     files
 }

@@ -61,7 +61,8 @@ impl std::error::Error for ScanError {}
 fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
     let err = |e| ScanError::NoSuchPath(root.to_path_buf(), e);
     let meta = std::fs::symlink_metadata(root).map_err(err)?;
-    let follows_to_dir = meta.file_type().is_symlink() && std::fs::metadata(root).is_ok_and(|m| m.is_dir());
+    let follows_to_dir =
+        meta.file_type().is_symlink() && std::fs::metadata(root).is_ok_and(|m| m.is_dir());
     if !meta.file_type().is_symlink() || follows_to_dir {
         return std::fs::canonicalize(root).map_err(err);
     }
@@ -108,7 +109,11 @@ fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
 }
 
 /// Reads pidfile content for candidates (and, for a system scan, locked pidfiles).
-fn read_contents(snap: &Snapshot, cands: &[Candidate], system: bool) -> HashMap<PathBuf, PidContent> {
+fn read_contents(
+    snap: &Snapshot,
+    cands: &[Candidate],
+    system: bool,
+) -> HashMap<PathBuf, PidContent> {
     let leased = leased_keys(snap);
     let mut out = HashMap::new();
     for c in cands {
@@ -127,8 +132,14 @@ fn read_contents(snap: &Snapshot, cands: &[Candidate], system: bool) -> HashMap<
     if system {
         let mut seen = HashSet::new();
         for fd in &snap.open_fds {
-            let (Some(path), Some(key)) = (&fd.path, fd.key) else { continue };
-            if fd.locks.is_empty() || fd.deleted || leased.contains(&key) || !seen.insert(path.clone()) {
+            let (Some(path), Some(key)) = (&fd.path, fd.key) else {
+                continue;
+            };
+            if fd.locks.is_empty()
+                || fd.deleted
+                || leased.contains(&key)
+                || !seen.insert(path.clone())
+            {
                 continue;
             }
             let own = fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
@@ -136,12 +147,12 @@ fn read_contents(snap: &Snapshot, cands: &[Candidate], system: bool) -> HashMap<
                 .file_name()
                 .and_then(names::classify)
                 .is_some_and(|r| r.kind == NameKind::Pidfile);
-            if own && is_pidfile {
-                if let Ok(meta) = std::fs::symlink_metadata(path) {
-                    if meta.is_file() {
-                        out.insert(path.clone(), content::read_pid(path, meta.len()));
-                    }
-                }
+            if own
+                && is_pidfile
+                && let Ok(meta) = std::fs::symlink_metadata(path)
+                && meta.is_file()
+            {
+                out.insert(path.clone(), content::read_pid(path, meta.len()));
             }
         }
     }
@@ -154,7 +165,11 @@ fn current_keys(snap: &Snapshot, cands: &[Candidate]) -> HashMap<PathBuf, Option
     let mut out = HashMap::new();
     for fd in &snap.open_fds {
         let Some(path) = &fd.path else { continue };
-        if fd.locks.is_empty() || fd.deleted || walked.contains(path.as_path()) || out.contains_key(path) {
+        if fd.locks.is_empty()
+            || fd.deleted
+            || walked.contains(path.as_path())
+            || out.contains_key(path)
+        {
             continue;
         }
         if fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m)) {
@@ -170,7 +185,11 @@ fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
     if file.deleted || file.file_type.as_deref() != Some("regular") {
         return None;
     }
-    if file.locks.iter().any(|l| l.kind == "lease" || l.kind == "deleg") {
+    if file
+        .locks
+        .iter()
+        .any(|l| l.kind == "lease" || l.kind == "deleg")
+    {
         return Some(ProbeReport {
             method: "getlk".into(),
             result: "skipped".into(),
@@ -225,7 +244,9 @@ fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
                 if report.result == "free" {
                     report.result = flock.into();
                 }
-                report.note = Some(format!("flock probe (momentary, released at once): {flock}"));
+                report.note = Some(format!(
+                    "flock probe (momentary, released at once): {flock}"
+                ));
             }
             Err(e) => report.note = Some(format!("flock probe failed: {e}")),
         }
@@ -236,7 +257,11 @@ fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
 /// Runs a whole scan and returns the report plus the snapshot it was built from.
 pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
     let started = Instant::now();
-    let roots: Vec<PathBuf> = opts.roots.iter().map(|r| resolve_root(r)).collect::<Result<_, _>>()?;
+    let roots: Vec<PathBuf> = opts
+        .roots
+        .iter()
+        .map(|r| resolve_root(r))
+        .collect::<Result<_, _>>()?;
     let system = roots.is_empty();
     let mut snap = sys::gather(&GatherOptions::default());
 
@@ -263,7 +288,12 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
         contents,
         current_keys: current_keys(&snap, &walked.candidates),
     };
-    let mut files = correlate::build_files(&snap, &walked.candidates, &extras, (!system).then_some(&roots[..]));
+    let mut files = correlate::build_files(
+        &snap,
+        &walked.candidates,
+        &extras,
+        (!system).then_some(&roots[..]),
+    );
     if opts.probe != ProbeMode::None {
         for f in &mut files {
             f.probe = probe_file(f, opts.probe);
@@ -293,7 +323,11 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
         host: snap.host.clone(),
         platform: snap.platform.clone(),
         generated_at: time::rfc3339(snap.taken_at),
-        roots: opts.roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+        roots: opts
+            .roots
+            .iter()
+            .map(|r| r.to_string_lossy().into_owned())
+            .collect(),
         files,
         findings: Vec::new(),
         errors,

@@ -115,10 +115,12 @@ pub fn symlink_target_is_lock_data(target: &[u8]) -> bool {
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     // Firefox: IP ":" ["+"] PID
-    if let Some((host, pid)) = t.rsplit_once(':') {
-        if !host.is_empty() && digits(pid.strip_prefix('+').unwrap_or(pid)) && !host.contains('@') {
-            return true;
-        }
+    if let Some((host, pid)) = t.rsplit_once(':')
+        && !host.is_empty()
+        && digits(pid.strip_prefix('+').unwrap_or(pid))
+        && !host.contains('@')
+    {
+        return true;
     }
     // Emacs: user "@" host "." PID [":" BOOT]
     if let Some((_, rest)) = t.split_once('@') {
@@ -182,12 +184,17 @@ mod tests {
     #[test]
     fn symlink_lock_targets_are_recognised_and_paths_are_not() {
         assert!(symlink_target_is_lock_data(b"127.0.1.1:+4242"));
-        assert!(symlink_target_is_lock_data(b"alice@buildhost.4242:1718000000"));
+        assert!(symlink_target_is_lock_data(
+            b"alice@buildhost.4242:1718000000"
+        ));
         assert!(!symlink_target_is_lock_data(b"/usr/bin/python3"));
         assert!(!symlink_target_is_lock_data(b"python3.11"));
         assert_eq!(pid_from_symlink_target("buildhost-4242"), Some(4242));
         assert_eq!(pid_from_symlink_target("127.0.1.1:+4242"), Some(4242));
-        assert_eq!(pid_from_symlink_target("alice@buildhost.4242:1718000000"), Some(4242));
+        assert_eq!(
+            pid_from_symlink_target("alice@buildhost.4242:1718000000"),
+            Some(4242)
+        );
         assert_eq!(pid_from_symlink_target("nonsense"), None);
     }
 }

@@ -32,9 +32,26 @@ pub struct WalkOptions {
 /// Filesystems whose contents are not files anyone locks; walking them is slow or
 /// endless (/proc) and meaningless. Entered only when given as a root.
 const PSEUDO_FS: &[&str] = &[
-    "proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore", "bpf",
-    "configfs", "fusectl", "devpts", "mqueue", "binfmt_misc", "autofs", "efivarfs", "selinuxfs",
-    "hugetlbfs", "rpc_pipefs", "nsfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "configfs",
+    "fusectl",
+    "devpts",
+    "mqueue",
+    "binfmt_misc",
+    "autofs",
+    "efivarfs",
+    "selinuxfs",
+    "hugetlbfs",
+    "rpc_pipefs",
+    "nsfs",
 ];
 
 /// Recursion stops here whatever `--max-depth` says (a path can't be deeper anyway).
@@ -177,7 +194,11 @@ impl<'a> Walker<'a> {
                             if name == b"." || name == b".." {
                                 continue;
                             }
-                            entries.push((OsString::from_vec(name.to_vec()), e.file_type(), e.ino()));
+                            entries.push((
+                                OsString::from_vec(name.to_vec()),
+                                e.file_type(),
+                                e.ino(),
+                            ));
                         }
                         Err(e) => {
                             self.error(path, format!("reading directory: {}", errno_text(e)));
@@ -266,7 +287,11 @@ impl<'a> Walker<'a> {
         let fd = match rustix::fs::openat(
             parent,
             name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            OFlags::RDONLY
+                | OFlags::DIRECTORY
+                | OFlags::NOFOLLOW
+                | OFlags::CLOEXEC
+                | OFlags::NONBLOCK,
             Mode::empty(),
         ) {
             Ok(fd) => fd,
@@ -282,10 +307,10 @@ impl<'a> Walker<'a> {
         if self.opts.one_file_system && st.mnt_id.is_some() && st.mnt_id != self.root_mnt {
             return;
         }
-        if let Some(fstype) = self.fstype(st.mnt_id) {
-            if PSEUDO_FS.contains(&fstype) {
-                return;
-            }
+        if let Some(fstype) = self.fstype(st.mnt_id)
+            && PSEUDO_FS.contains(&fstype)
+        {
+            return;
         }
         self.descend(fd, path, depth, &st);
     }
@@ -355,7 +380,11 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
         } else {
             rule.map(|r| r.kind)
         };
-        let key = if symlink_target.is_some() { None } else { key_for(snap, &lst) };
+        let key = if symlink_target.is_some() {
+            None
+        } else {
+            key_for(snap, &lst)
+        };
         w.out.entries += 1;
         w.out.candidates.push(Candidate {
             path: root.clone(),

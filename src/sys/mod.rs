@@ -88,8 +88,15 @@ impl Snapshot {
                     let b_own = self.own_mount_ids.contains(&b.mount_id);
                     // Prefer our namespace, then the mount of the filesystem's root
                     // (shortest root), then the lowest id for a stable answer.
-                    let better = (own, std::cmp::Reverse(m.root.as_os_str().len()), std::cmp::Reverse(m.mount_id))
-                        > (b_own, std::cmp::Reverse(b.root.as_os_str().len()), std::cmp::Reverse(b.mount_id));
+                    let better = (
+                        own,
+                        std::cmp::Reverse(m.root.as_os_str().len()),
+                        std::cmp::Reverse(m.mount_id),
+                    ) > (
+                        b_own,
+                        std::cmp::Reverse(b.root.as_os_str().len()),
+                        std::cmp::Reverse(b.mount_id),
+                    );
                     if better { Some(m) } else { Some(b) }
                 }
             };

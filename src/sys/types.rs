@@ -61,7 +61,10 @@ impl LockKind {
     /// Locks owned by an open file description: every process sharing that
     /// description (dup, fork, SCM_RIGHTS) holds the lock.
     pub fn owned_by_open_file(&self) -> bool {
-        matches!(self, LockKind::Flock | LockKind::Ofd | LockKind::Lease | LockKind::Deleg)
+        matches!(
+            self,
+            LockKind::Flock | LockKind::Ofd | LockKind::Lease | LockKind::Deleg
+        )
     }
 }
 

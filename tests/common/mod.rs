@@ -40,7 +40,11 @@ impl Holder {
         loop {
             let mut line = String::new();
             let n = reader.read_line(&mut line).unwrap();
-            assert!(n > 0, "holder {actions:?} exited before ready: {:?}", child.wait());
+            assert!(
+                n > 0,
+                "holder {actions:?} exited before ready: {:?}",
+                child.wait()
+            );
             let line = line.trim();
             let (k, v) = line.split_once(' ').unwrap_or((line, ""));
             if k == "ready" {
@@ -97,7 +101,10 @@ pub fn wait_blocked(pid: i32) {
         if state == Some('S') && (wchan.contains("lock") || wchan.contains("fcntl")) {
             return;
         }
-        assert!(Instant::now() < deadline, "pid {pid} never blocked (wchan {wchan:?})");
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} never blocked (wchan {wchan:?})"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -153,7 +160,12 @@ pub fn scan_json(args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let r = run(&all);
-    assert!(r.code == 0 || r.code == 1, "lockscan failed ({}): {}", r.code, r.stderr);
+    assert!(
+        r.code == 0 || r.code == 1,
+        "lockscan failed ({}): {}",
+        r.code,
+        r.stderr
+    );
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", r.stdout))
 }
 
@@ -202,7 +214,10 @@ pub fn codes(file: &Value) -> Vec<String> {
 
 /// A fresh directory under /tmp (tmpfs or disk, both fine), canonicalized.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("lockscan-test-").tempdir_in("/tmp").unwrap()
+    tempfile::Builder::new()
+        .prefix("lockscan-test-")
+        .tempdir_in("/tmp")
+        .unwrap()
 }
 
 pub fn canon(p: &Path) -> PathBuf {

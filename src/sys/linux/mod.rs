@@ -10,8 +10,8 @@
 
 pub mod fdinfo;
 pub mod mountinfo;
-pub mod process;
 pub mod proc_locks;
+pub mod process;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -135,10 +135,10 @@ pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
         }
         if let Some(mut info) = process::read_process(pid, boot) {
             info.user = info.uid.and_then(|u| snap.users.get(&u).cloned());
-            if let Some(pp) = info.ppid {
-                if pp > 1 {
-                    queue.push(pp);
-                }
+            if let Some(pp) = info.ppid
+                && pp > 1
+            {
+                queue.push(pp);
             }
             snap.processes.insert(pid, info);
         }

@@ -3,7 +3,6 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
@@ -29,11 +28,30 @@ fn open_dir_at(dirfd: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
     )
 }
 
+/// Reads a whole proc file. Plain `read` calls until EOF: `File::read_to_end` would
+/// add an `fstat` and an `lseek` per file, which doubles the syscalls per fd.
+/// fdinfo of an fd with thousands of POSIX ranges is large and generated whole on
+/// open, so the buffer grows as needed.
 fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
     let fd = rustix::fs::openat(dirfd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut buf = Vec::with_capacity(1024);
-    File::from(fd).read_to_end(&mut buf)?;
-    Ok(buf)
+    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    loop {
+        if buf.capacity() - buf.len() < 256 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        let n = loop {
+            match rustix::io::read(&fd, buf.spare_capacity_mut()) {
+                Ok((init, _)) => break init.len(),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if n == 0 {
+            return Ok(buf);
+        }
+        // SAFETY: `read` initialised `n` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
+    }
 }
 
 /// Opens `/proc` and yields the numeric entries (thread-group leaders).
@@ -136,11 +154,11 @@ pub fn scan_fds(snap: &mut Snapshot) {
             let mut deleted = false;
             if path_bytes.ends_with(DELETED_SUFFIX) {
                 // Only a hint: confirm with the link count of the open inode itself.
-                if let Ok(st) = rustix::fs::statat(&fddir, name.as_str(), AtFlags::empty()) {
-                    if st.st_nlink == 0 {
-                        deleted = true;
-                        path_bytes.truncate(path_bytes.len() - DELETED_SUFFIX.len());
-                    }
+                if let Ok(st) = rustix::fs::statat(&fddir, name.as_str(), AtFlags::empty())
+                    && st.st_nlink == 0
+                {
+                    deleted = true;
+                    path_bytes.truncate(path_bytes.len() - DELETED_SUFFIX.len());
                 }
             }
             let mut key = None;
@@ -148,7 +166,11 @@ pub fn scan_fds(snap: &mut Snapshot) {
                 if !snap.mounts.contains_key(&mnt) && foreign_tried.insert(pid) {
                     // The holder lives in another mount namespace: learn its mounts.
                     if let Ok(bytes) = read_at(&piddir, "mountinfo") {
-                        merge_foreign_mounts(snap, &String::from_utf8_lossy(&bytes), &mut foreign_loaded);
+                        merge_foreign_mounts(
+                            snap,
+                            &String::from_utf8_lossy(&bytes),
+                            &mut foreign_loaded,
+                        );
                     }
                 }
                 if let Some((major, minor)) = super::device_of_mount(&snap.mounts, mnt) {
@@ -192,7 +214,13 @@ pub fn user_names() -> HashMap<u32, String> {
 /// Reads one process's context; `None` if it does not exist (any more).
 pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     let piddir = open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")).ok()?;
-    let stat_file = rustix::fs::openat(&piddir, "stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let stat_file = rustix::fs::openat(
+        &piddir,
+        "stat",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
     let stat = procfs::process::Stat::from_read(File::from(stat_file)).ok()?;
     let mut info = ProcessInfo {
         pid,
@@ -205,10 +233,14 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     if let (Some(boot), true) = (boot_time, tps > 0) {
         info.started_at = Some(boot + stat.starttime / tps);
     }
-    if let Ok(f) = rustix::fs::openat(&piddir, "status", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-        if let Ok(status) = procfs::process::Status::from_read(File::from(f)) {
-            info.uid = Some(status.euid);
-        }
+    if let Ok(f) = rustix::fs::openat(
+        &piddir,
+        "status",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) && let Ok(status) = procfs::process::Status::from_read(File::from(f))
+    {
+        info.uid = Some(status.euid);
     }
     if let Ok(bytes) = read_at(&piddir, "cmdline") {
         let mut parts: Vec<String> = bytes
@@ -252,10 +284,10 @@ fn same_open_file(a: &OpenFd, b: &OpenFd) -> Option<bool> {
 pub fn assign_open_file_ids(snap: &mut Snapshot) {
     let mut by_key: HashMap<FileKey, Vec<usize>> = HashMap::new();
     for (i, fd) in snap.open_fds.iter().enumerate() {
-        if let Some(key) = fd.key {
-            if fd.locks.iter().any(|l| l.kind.owned_by_open_file()) {
-                by_key.entry(key).or_default().push(i);
-            }
+        if let Some(key) = fd.key
+            && fd.locks.iter().any(|l| l.kind.owned_by_open_file())
+        {
+            by_key.entry(key).or_default().push(i);
         }
     }
     let mut next_id: u64 = 1;
@@ -333,10 +365,12 @@ pub fn resolve_ofd_waiters(snap: &mut Snapshot) {
     for (key, lines) in lines_by_key {
         let mut found: Vec<(i32, i32)> = Vec::new();
         for fd in snap.open_fds.iter().filter(|f| f.key == Some(key)) {
-            if let Some((nr, a0, a1)) = blocked_syscall(fd.pid) {
-                if nr == libc::SYS_fcntl as i64 && a0 == fd.fd as u64 && a1 == F_OFD_SETLKW {
-                    found.push((fd.pid, fd.fd));
-                }
+            if let Some((nr, a0, a1)) = blocked_syscall(fd.pid)
+                && nr == libc::SYS_fcntl
+                && a0 == fd.fd as u64
+                && a1 == F_OFD_SETLKW
+            {
+                found.push((fd.pid, fd.fd));
             }
         }
         found.sort_unstable();

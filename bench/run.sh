@@ -70,6 +70,18 @@ fi
 TMP=$(mktemp -d /tmp/lockscan-bench.XXXXXX) || die "mktemp failed"
 HOLDER_PIDS=()
 CTL=
+CUR=
+
+# run_bg CMD...: run CMD as a background child and wait for it, so that the
+# INT/TERM traps fire at once instead of after a 60 s lslocks run.
+run_bg() {
+    if [ -n "$CTL" ]; then "$@" {CTL}>&- & else "$@" & fi
+    CUR=$!
+    wait "$CUR"
+    local rc=$?
+    CUR=
+    return "$rc"
+}
 
 stop_holders() {
     # EOF on the control fifo ends every holder; then make sure.
@@ -88,6 +100,13 @@ stop_holders() {
 
 # shellcheck disable=SC2317  # invoked from the EXIT trap
 cleanup() {
+    if [ -n "$CUR" ]; then
+        # hyperfine runs under setsid: end its whole session (timeout(1) puts
+        # lslocks into a process group of its own, so a group kill is not enough).
+        local p
+        for p in $(ps -o pid= -s "$CUR" 2>/dev/null) "$CUR"; do kill -TERM "$p" 2>/dev/null; done
+        wait "$CUR" 2>/dev/null
+    fi
     stop_holders
     rm -rf "$TMP"
 }
@@ -135,7 +154,7 @@ measure() {
         local json="$TMP/$SCEN-$name.json" cmdline
         cmdline=$(printf '%q ' "${cmd[@]}")
         [ "${#HF_SHELL[@]}" = 0 ] && cmdline="$cmdline >/dev/null 2>&1"
-        hyperfine "${HF_SHELL[@]}" -i --style basic --warmup "$warmup" --runs "$runs" \
+        run_bg setsid -w hyperfine "${HF_SHELL[@]}" -i --style basic --warmup "$warmup" --runs "$runs" \
             --command-name "$name" --export-json "$json" "$cmdline" >&2 \
             || { echo "bench: hyperfine failed for $name" >&2; status=fail:hyperfine; }
         if [ -s "$json" ]; then
@@ -153,10 +172,10 @@ EOF
         fi
     else
         local i t0 t1 rc times=()
-        for ((i = 0; i < warmup; i++)); do "${cmd[@]}" >/dev/null 2>&1; done
+        for ((i = 0; i < warmup; i++)); do run_bg "${cmd[@]}" >/dev/null 2>&1; done
         for ((i = 0; i < runs; i++)); do
             t0=$(date +%s%N)
-            "${cmd[@]}" >/dev/null 2>&1
+            run_bg "${cmd[@]}" >/dev/null 2>&1
             rc=$?
             t1=$(date +%s%N)
             times+=($((t1 - t0)))
@@ -229,7 +248,7 @@ run_scenario() {   # ID LABEL HOLDERS PER_HOLDER
     echo "setup: $holders holder(s) x $per flocks ready in $((SECONDS - t0)) s; /proc/locks now: $(proc_locks_lines) lines"
     RESULTS="$TMP/$SCEN.results"; : >"$RESULTS"
     local rc
-    "${LOCKSCAN_CMD[@]}" >"$TMP/lockscan.out" 2>"$TMP/lockscan.err"; rc=$?
+    run_bg "${LOCKSCAN_CMD[@]}" >"$TMP/lockscan.out" 2>"$TMP/lockscan.err"; rc=$?
     echo "lockscan output: $(wc -c <"$TMP/lockscan.out") bytes, exit $rc"
     [ "$rc" = 0 ] || head -5 "$TMP/lockscan.err" >&2
     measure lockscan "$RUNS_LOCKSCAN" 1 0 "${LOCKSCAN_CMD[@]}"

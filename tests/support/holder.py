@@ -208,6 +208,14 @@ def open_file(path, flags=os.O_RDWR, cloexec=True):
     return fd
 
 
+def close_file(fd):
+    _keep.remove(fd)
+    for k, v in list(_by_inode.items()):
+        if v == fd:
+            del _by_inode[k]
+    os.close(fd)
+
+
 def pack_flock(l_type, start, length):
     return struct.pack(FLOCK_FMT, l_type, os.SEEK_SET, start, length, 0)
 
@@ -328,8 +336,7 @@ def a_inherit(arg):
     do_flock(fd, arg, fcntl.LOCK_EX | fcntl.LOCK_NB)
     pid = spawn_sleep(fd)
     register_child(pid, reap=True)
-    _keep.remove(fd)
-    os.close(fd)
+    close_file(fd)
     out("child %d" % pid)
 
 

@@ -1,0 +1,213 @@
+//! Correlation on a hand-built snapshot: platform-neutral, no live system needed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use lockscan::scan::correlate::{Extras, build_files};
+use lockscan::sys::linux::proc_locks::parse_proc_locks;
+use lockscan::sys::*;
+
+fn key(ino: u64) -> FileKey {
+    FileKey {
+        major: 254,
+        minor: 0,
+        ino,
+    }
+}
+
+fn fd(pid: i32, fd: i32, path: &str, ino: u64, lock_lines: &[&str], flags: u32) -> OpenFd {
+    OpenFd {
+        pid,
+        fd,
+        path: Some(PathBuf::from(path)),
+        deleted: false,
+        key: Some(key(ino)),
+        mnt_id: Some(27),
+        flags: Some(flags),
+        locks: lock_lines
+            .iter()
+            .map(|l| lockscan::sys::linux::proc_locks::parse_lock_line(l).unwrap())
+            .collect(),
+        open_file_id: None,
+    }
+}
+
+fn process(pid: i32, comm: &str, ppid: i32) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        command: comm.into(),
+        cmdline: comm.into(),
+        uid: Some(0),
+        user: Some("root".into()),
+        started_at: Some(1_000),
+        state: Some('S'),
+        ppid: Some(ppid),
+        exe: None,
+    }
+}
+
+fn snapshot() -> Snapshot {
+    // 8074 took the flock and died; its child 8075 (sleep) holds it through an
+    // inherited fd. 7000 holds an OFD lock (pid -1) and a POSIX range; 7100 waits.
+    let locks = parse_proc_locks(
+        "1: FLOCK  ADVISORY  WRITE 8074 fe:00:100 0 EOF\n\
+         2: OFDLCK ADVISORY  WRITE -1 fe:00:200 0 63\n\
+         3: POSIX  ADVISORY  WRITE 7000 fe:00:300 10 29\n\
+         3: -> POSIX  ADVISORY  WRITE 7100 fe:00:300 0 EOF\n\
+         4: FLOCK  ADVISORY  WRITE 7200 fe:00:400 0 EOF\n",
+    );
+    assert!(locks.skipped.is_empty());
+    let mut mounts = HashMap::new();
+    mounts.insert(
+        27,
+        Mount {
+            mount_id: 27,
+            parent_id: 1,
+            major: 254,
+            minor: 0,
+            root: "/".into(),
+            mount_point: "/".into(),
+            mount_options: "rw".into(),
+            fstype: "ext4".into(),
+            source: "/dev/vda".into(),
+            super_options: "rw".into(),
+        },
+    );
+    let mut processes = HashMap::new();
+    for p in [
+        process(8075, "sleep", 1),
+        process(7000, "app", 1),
+        process(7100, "app2", 1),
+        process(7200, "old", 1),
+    ] {
+        processes.insert(p.pid, p);
+    }
+    let mut deleted = fd(
+        7200,
+        4,
+        "/srv/app.lock",
+        400,
+        &["1: FLOCK  ADVISORY  WRITE 7200 fe:00:400 0 EOF"],
+        0o2100001,
+    );
+    deleted.deleted = true;
+    Snapshot {
+        taken_at: 2_000,
+        host: "h".into(),
+        platform: "linux".into(),
+        locks,
+        own_mount_ids: [27].into_iter().collect(),
+        mounts,
+        open_fds: vec![
+            fd(
+                8075,
+                5,
+                "/srv/inherited.lock",
+                100,
+                &["1: FLOCK  ADVISORY  WRITE 8074 fe:00:100 0 EOF"],
+                0o100001,
+            ),
+            fd(
+                7000,
+                3,
+                "/srv/ofd.lock",
+                200,
+                &["1: OFDLCK ADVISORY  WRITE -1 fe:00:200 0 63"],
+                0o2100002,
+            ),
+            fd(
+                7000,
+                4,
+                "/srv/range.db",
+                300,
+                &["1: POSIX  ADVISORY  WRITE 7000 fe:00:300 10 29"],
+                0o2100002,
+            ),
+            fd(7100, 3, "/srv/range.db", 300, &[], 0o2100002),
+            deleted,
+        ],
+        processes,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn system_view_attributes_every_lock_to_its_real_holder() {
+    let snap = snapshot();
+    let files = build_files(&snap, &[], &Extras::default(), None);
+    let by_path = |p: &str, deleted: bool| {
+        files
+            .iter()
+            .find(|f| f.path.as_deref() == Some(p) && f.deleted == deleted)
+            .unwrap_or_else(|| panic!("{p}: {files:#?}"))
+    };
+    let inh = &by_path("/srv/inherited.lock", false).locks[0];
+    assert_eq!(
+        inh.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
+        vec![8075]
+    );
+    assert_eq!(inh.holders[0].cloexec, Some(false));
+    assert_eq!(
+        (inh.locker_pid, inh.locker_alive),
+        (Some(8074), Some(false))
+    );
+
+    let ofd = &by_path("/srv/ofd.lock", false).locks[0];
+    assert_eq!(ofd.kind, "ofd");
+    assert_eq!(ofd.locker_pid, None);
+    assert_eq!(ofd.holders[0].pid, 7000);
+    assert_eq!((ofd.start, ofd.end), (0, Some(63)));
+
+    let db = by_path("/srv/range.db", false);
+    assert_eq!(db.kind, "locked-file");
+    let l = &db.locks[0];
+    assert_eq!(
+        l.holders.iter().map(|h| (h.pid, h.fd)).collect::<Vec<_>>(),
+        vec![(7000, Some(4))]
+    );
+    assert_eq!(l.waiters.len(), 1);
+    assert_eq!(l.waiters[0].process.pid, 7100);
+    assert_eq!(l.waiters[0].process.fd, Some(3));
+    assert_eq!(l.waiters[0].blocked_by, Some(7000));
+    assert!(
+        db.open_by.is_empty(),
+        "the waiter is listed as a waiter, not as an opener"
+    );
+
+    let gone = by_path("/srv/app.lock", true);
+    assert!(gone.deleted);
+    assert_eq!(gone.locks[0].holders[0].pid, 7200);
+    assert_eq!(gone.filesystem.as_ref().unwrap().fstype, "ext4");
+}
+
+#[test]
+fn path_scan_includes_deleted_locked_files_under_the_roots_only() {
+    let snap = snapshot();
+    let inside = build_files(
+        &snap,
+        &[],
+        &Extras::default(),
+        Some(&[PathBuf::from("/srv")]),
+    );
+    assert_eq!(inside.len(), 4, "{inside:#?}");
+    let elsewhere = build_files(
+        &snap,
+        &[],
+        &Extras::default(),
+        Some(&[PathBuf::from("/var")]),
+    );
+    assert!(elsewhere.is_empty());
+}
+
+#[test]
+fn posix_owner_without_a_visible_fd_is_still_the_holder() {
+    let mut snap = snapshot();
+    snap.open_fds.retain(|f| f.pid != 7000);
+    let files = build_files(&snap, &[], &Extras::default(), None);
+    let range = files
+        .iter()
+        .find(|f| f.locks.iter().any(|l| l.kind == "posix"))
+        .unwrap();
+    assert_eq!(range.locks[0].holders[0].pid, 7000);
+    assert_eq!(range.locks[0].holders[0].fd, None);
+}

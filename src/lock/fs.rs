@@ -1,8 +1,276 @@
+//! Which filesystem a lock file lives on, and whether this host's view of
+//! its locks can be trusted (kernel.md §4.1–4.2).
+//!
+//! `/proc/locks`, fdinfo and `F_GETLK` only ever show **this node's** locks.
+//! On network filesystems another client's lock is invisible here, and
+//! several setups make locks node-local altogether (`local_lock=`, `nobrl`,
+//! `localflock`, virtiofs, QEMU's 9p server). FUSE locks are either local to
+//! the FUSE inode or forwarded to the daemon, depending on the daemon.
+//!
+//! Two sources of truth exist: the mountinfo fstype string
+//! ([`classify_fstype`]), which can tell FUSE subtypes (and so GlusterFS)
+//! apart, and the `statfs` magic number ([`classify_magic`]), which needs no
+//! mountinfo lookup but lumps every FUSE filesystem and virtiofs together.
+
 use crate::sys::types::FsLocality;
+
+/// Classify a filesystem by its mountinfo fstype (field after the `-`
+/// separator, e.g. `nfs4`, `fuse.sshfs`). Matching is exact and
+/// case-sensitive, as the kernel prints these names in lower case.
+/// Unknown names are assumed [`FsLocality::Local`].
 pub fn classify_fstype(fstype: &str) -> FsLocality {
     match fstype {
-        "nfs" | "nfs4" | "cifs" | "smb3" | "9p" => FsLocality::Remote,
-        f if f.starts_with("fuse") => FsLocality::Fuse,
+        // Network filesystems: holders on other hosts are invisible here.
+        "nfs" | "nfs4" | "cifs" | "smb3" | "smb2" | "smbfs" | "smb" | "afs" | "9p" | "coda"
+        | "ncpfs" | "ncp" | "davfs" | "davfs2" => FsLocality::Remote,
+        // Hypervisor host shares: node-local and unreliable semantics.
+        "vboxsf" | "vmhgfs" | "prl_fs" => FsLocality::Remote,
+        // Cluster filesystems: coherent through a lock manager (MDS, DLM),
+        // which this host's lock tables do not show.
+        "ceph" | "lustre" | "gpfs" | "gfs" | "gfs2" | "ocfs2" | "pvfs2" | "orangefs" | "beegfs"
+        | "glusterfs" | "panfs" | "acfs" => FsLocality::Cluster,
+        // FUSE-backed clustered filesystems are named by their subtype.
+        "fuse.glusterfs" | "fuse.ceph-fuse" | "fuse.ceph" | "fuse.beegfs" | "fuse.lustre" => {
+            FsLocality::Cluster
+        }
+        // Lock semantics depend on the daemon (virtiofsd: guest-local).
+        "fuse" | "fuseblk" | "virtiofs" | "sshfs" => FsLocality::Fuse,
+        s if s.starts_with("fuse.") || s.starts_with("fuseblk.") => FsLocality::Fuse,
         _ => FsLocality::Local,
+    }
+}
+
+/// Known `statfs(2)` `f_type` magic numbers: (magic, name, locality).
+///
+/// Remote and cluster entries follow kernel.md §4.1 (linux/magic.h, the
+/// coreutils table, filesystem sources). The local entries are common
+/// filesystems so that [`classify_magic`] can say "known local" rather than
+/// "unknown" for them.
+const MAGICS: &[(u64, &str, FsLocality)] = &[
+    // Network filesystems.
+    (0x6969, "nfs", FsLocality::Remote),
+    (0xFF53_4D42, "cifs", FsLocality::Remote),
+    (0xFE53_4D42, "smb2", FsLocality::Remote),
+    (0x517B, "smbfs", FsLocality::Remote),
+    (0x6B41_4653, "afs", FsLocality::Remote), // kAFS, "kAFS"
+    (0x5346_414F, "afs", FsLocality::Remote), // OpenAFS / AFS_SUPER_MAGIC
+    (0x0102_1997, "9p", FsLocality::Remote),
+    (0x7375_7245, "coda", FsLocality::Remote),
+    (0x564C, "ncpfs", FsLocality::Remote),
+    (0x786F_4256, "vboxsf", FsLocality::Remote),
+    (0xBACB_ACBC, "vmhgfs", FsLocality::Remote),
+    (0x7C7C_6673, "prl_fs", FsLocality::Remote),
+    // Cluster filesystems.
+    (0x00C3_6400, "ceph", FsLocality::Cluster),
+    (0x0BD0_0BD0, "lustre", FsLocality::Cluster),
+    (0x4750_4653, "gpfs", FsLocality::Cluster),
+    (0x7461_636F, "ocfs2", FsLocality::Cluster),
+    (0x0116_1970, "gfs2", FsLocality::Cluster),
+    (0x2003_0528, "orangefs", FsLocality::Cluster),
+    (0x1983_0326, "beegfs", FsLocality::Cluster),
+    (0xAAD7_AAEA, "panfs", FsLocality::Cluster),
+    (0x0131_11A8, "ibrix", FsLocality::Cluster),
+    (0xBEEF_DEAD, "snfs", FsLocality::Cluster),
+    (0x6163_6673, "acfs", FsLocality::Cluster),
+    // FUSE, including virtiofs and every fuse.<subtype> (GlusterFS too:
+    // only the mountinfo fstype can tell them apart).
+    (0x6573_5546, "fuse", FsLocality::Fuse),
+    // Local filesystems.
+    (0xEF53, "ext4", FsLocality::Local), // ext2/ext3/ext4 share it
+    (0x5846_5342, "xfs", FsLocality::Local),
+    (0x9123_683E, "btrfs", FsLocality::Local),
+    (0x0102_1994, "tmpfs", FsLocality::Local),
+    (0x8584_58F6, "ramfs", FsLocality::Local),
+    (0x2FC1_2FC1, "zfs", FsLocality::Local),
+    (0x794C_7630, "overlay", FsLocality::Local),
+    (0xF2F5_2010, "f2fs", FsLocality::Local),
+    (0xCA45_1A4E, "bcachefs", FsLocality::Local),
+    (0x4D44, "vfat", FsLocality::Local),
+    (0x2011_BAB0, "exfat", FsLocality::Local),
+    (0x7371_7368, "squashfs", FsLocality::Local),
+    (0xE0F5_E1E2, "erofs", FsLocality::Local),
+    (0x9660, "iso9660", FsLocality::Local),
+    (0x1501_3346, "udf", FsLocality::Local),
+    (0x3434, "nilfs2", FsLocality::Local),
+    (0x5265_4973, "reiserfs", FsLocality::Local),
+    (0xF15F, "ecryptfs", FsLocality::Local),
+    (0x6573_5543, "fusectl", FsLocality::Local),
+    (0x9FA0, "proc", FsLocality::Local),
+    (0x6265_6572, "sysfs", FsLocality::Local),
+    (0x1CD1, "devpts", FsLocality::Local),
+    (0x9584_58F6, "hugetlbfs", FsLocality::Local),
+];
+
+/// `f_type` values are 32-bit magics, but `f_type` is a signed `long`, so on
+/// 32-bit targets magics with the top bit set (CIFS, SMB2, vmhgfs, ...)
+/// arrive sign-extended. Compare on the low 32 bits only.
+fn normalize(f_type: u64) -> u64 {
+    f_type & 0xFFFF_FFFF
+}
+
+/// Classify a `statfs` `f_type` magic number. `None` when the magic is not
+/// in the table (treat it as local, but you cannot be sure).
+pub fn classify_magic(f_type: u64) -> Option<FsLocality> {
+    let f_type = normalize(f_type);
+    MAGICS
+        .iter()
+        .find(|(magic, _, _)| *magic == f_type)
+        .map(|&(_, _, locality)| locality)
+}
+
+/// Filesystem name for a magic number, for messages (`"nfs"`, `"fuse"`...).
+pub fn magic_name(f_type: u64) -> Option<&'static str> {
+    let f_type = normalize(f_type);
+    MAGICS
+        .iter()
+        .find(|(magic, _, _)| *magic == f_type)
+        .map(|&(_, name, _)| name)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn f_type_from_statfs(st: &rustix::fs::StatFs) -> u64 {
+    // `f_type` is `long`/`u32` depending on the target; see `normalize`.
+    #[allow(clippy::unnecessary_cast)]
+    normalize(st.f_type as u64)
+}
+
+/// `fstatfs(2)` `f_type` of the filesystem `file` lives on (low 32 bits).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn fs_type_of(file: &std::fs::File) -> std::io::Result<u64> {
+    let st = rustix::fs::fstatfs(file)?;
+    Ok(f_type_from_statfs(&st))
+}
+
+/// Locality of the filesystem holding `path` (`statfs(2)`, follows
+/// symlinks). Unknown magics are reported as [`FsLocality::Local`]; FUSE
+/// filesystems, including virtiofs and GlusterFS, all come back as
+/// [`FsLocality::Fuse`] because they share one magic. Use
+/// [`classify_fstype`] on the mountinfo fstype for a finer answer.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn locality_of(path: &std::path::Path) -> std::io::Result<FsLocality> {
+    let st = rustix::fs::statfs(path)?;
+    Ok(classify_magic(f_type_from_statfs(&st)).unwrap_or(FsLocality::Local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fstype_names_from_kernel_md_are_classified() {
+        for name in [
+            "nfs", "nfs4", "cifs", "smb3", "smbfs", "afs", "9p", "coda", "ncpfs", "davfs",
+            "vboxsf", "vmhgfs", "prl_fs",
+        ] {
+            assert_eq!(classify_fstype(name), FsLocality::Remote, "{name}");
+        }
+        for name in [
+            "ceph",
+            "lustre",
+            "gpfs",
+            "gfs2",
+            "ocfs2",
+            "pvfs2",
+            "orangefs",
+            "beegfs",
+            "glusterfs",
+            "fuse.glusterfs",
+        ] {
+            assert_eq!(classify_fstype(name), FsLocality::Cluster, "{name}");
+        }
+        for name in [
+            "fuse",
+            "fuseblk",
+            "virtiofs",
+            "fuse.sshfs",
+            "fuse.bindfs",
+            "fuse.gcsfuse",
+            "sshfs",
+        ] {
+            assert_eq!(classify_fstype(name), FsLocality::Fuse, "{name}");
+        }
+        for name in [
+            "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "fusectl", "nfsd", "proc", "",
+        ] {
+            assert_eq!(classify_fstype(name), FsLocality::Local, "{name}");
+        }
+    }
+
+    #[test]
+    fn magic_table_matches_kernel_md() {
+        let cases: &[(u64, FsLocality, &str)] = &[
+            (0x6969, FsLocality::Remote, "nfs"),
+            (0xFF534D42, FsLocality::Remote, "cifs"),
+            (0xFE534D42, FsLocality::Remote, "smb2"),
+            (0x517B, FsLocality::Remote, "smbfs"),
+            (0x00C36400, FsLocality::Cluster, "ceph"),
+            (0x6B414653, FsLocality::Remote, "afs"),
+            (0x5346414F, FsLocality::Remote, "afs"),
+            (0x65735546, FsLocality::Fuse, "fuse"),
+            (0x01021997, FsLocality::Remote, "9p"),
+            (0x0BD00BD0, FsLocality::Cluster, "lustre"),
+            (0x47504653, FsLocality::Cluster, "gpfs"),
+            (0x7461636F, FsLocality::Cluster, "ocfs2"),
+            (0x01161970, FsLocality::Cluster, "gfs2"),
+            (0x73757245, FsLocality::Remote, "coda"),
+            (0x564C, FsLocality::Remote, "ncpfs"),
+            (0x20030528, FsLocality::Cluster, "orangefs"),
+            (0x19830326, FsLocality::Cluster, "beegfs"),
+            (0xAAD7AAEA, FsLocality::Cluster, "panfs"),
+            (0x013111A8, FsLocality::Cluster, "ibrix"),
+            (0xBEEFDEAD, FsLocality::Cluster, "snfs"),
+            (0x61636673, FsLocality::Cluster, "acfs"),
+            (0x786F4256, FsLocality::Remote, "vboxsf"),
+            (0xBACBACBC, FsLocality::Remote, "vmhgfs"),
+            (0x7C7C6673, FsLocality::Remote, "prl_fs"),
+            (0x794C7630, FsLocality::Local, "overlay"),
+            (0xEF53, FsLocality::Local, "ext4"),
+            (0x58465342, FsLocality::Local, "xfs"),
+            (0x9123683E, FsLocality::Local, "btrfs"),
+            (0x01021994, FsLocality::Local, "tmpfs"),
+            (0x2FC12FC1, FsLocality::Local, "zfs"),
+        ];
+        for &(magic, locality, name) in cases {
+            assert_eq!(classify_magic(magic), Some(locality), "{magic:#x}");
+            assert_eq!(magic_name(magic), Some(name), "{magic:#x}");
+        }
+        assert_eq!(classify_magic(0x1234_5678), None);
+        assert_eq!(magic_name(0), None);
+    }
+
+    #[test]
+    fn sign_extended_magic_from_32bit_long_still_matches() {
+        // 0xFF534D42 stored in a 32-bit signed long, then widened.
+        let widened = (0xFF53_4D42u32 as i32) as i64 as u64;
+        assert_eq!(widened, 0xFFFF_FFFF_FF53_4D42);
+        assert_eq!(classify_magic(widened), Some(FsLocality::Remote));
+    }
+
+    #[test]
+    fn magic_table_has_no_duplicate_magics() {
+        for (i, (a, _, _)) in MAGICS.iter().enumerate() {
+            for (b, _, _) in &MAGICS[i + 1..] {
+                assert_ne!(a, b, "duplicate magic {a:#x}");
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn temp_dir_and_proc_are_known_locals() {
+        let dir = std::env::temp_dir();
+        let file = std::fs::File::open(&dir).unwrap();
+        let magic = fs_type_of(&file).unwrap();
+        // Whatever backs the temp dir here, the fd and path answers agree.
+        assert_eq!(
+            classify_magic(magic).unwrap_or(FsLocality::Local),
+            locality_of(&dir).unwrap()
+        );
+        assert_eq!(
+            locality_of(std::path::Path::new("/proc")).unwrap(),
+            FsLocality::Local
+        );
+        let proc = std::fs::File::open("/proc/self/status").unwrap();
+        assert_eq!(fs_type_of(&proc).unwrap(), 0x9FA0);
     }
 }

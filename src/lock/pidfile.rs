@@ -1,14 +1,379 @@
-pub fn parse_pid(content: &[u8]) -> Result<i32, String> {
-    let s = String::from_utf8_lossy(content);
-    let t = s
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .next()
-        .unwrap_or("");
-    t.parse::<i32>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("not a pid: {t:?}"))
+//! Pidfiles guarded by `flock`: claim one for the current process, or read
+//! one to find out whether (and by whom) it is held.
+//!
+//! The lock, not the file's existence or content, says whether the pidfile
+//! is live. The pid in the file is information for humans and signal
+//! senders, and it can be stale (see [`PidFileRead::HeldBy`]).
+//!
+//! # Never unlink a pidfile
+//!
+//! It is tempting to delete the pidfile on shutdown. That reopens a race in
+//! which two "singletons" run at once (described in neon's `pid_file.rs`):
+//!
+//! 1. A holds the flock on `svc.pid`. B starts, opens `svc.pid` (same inode)
+//!    and blocks in `flock`.
+//! 2. A unlinks `svc.pid` and exits, which releases its lock.
+//! 3. B is granted the lock on the now *unlinked* inode and writes its pid
+//!    into a file nobody can find.
+//! 4. C starts, `open(O_CREAT)` makes a **new** `svc.pid`, locks it without
+//!    contention and writes its pid. B and C both believe they are alone.
+//!
+//! So this module never unlinks, and [`claim`] additionally re-checks after
+//! locking that the path still names the locked inode (in case some other
+//! program deletes or replaces the file anyway). A stale pidfile is
+//! harmless: it is recognised by nobody holding its lock.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use rustix::fs::{FlockOperation, OFlags};
+use rustix::io::Errno;
+
+use super::unix::{context, not_regular, retry_eintr};
+use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait};
+
+/// Largest pid Linux can ever hand out (`PID_MAX_LIMIT`, 4 Mi on 64-bit);
+/// `/proc/sys/kernel/pid_max` cannot be raised beyond it.
+pub const PID_MAX_LIMIT: i32 = 4_194_304;
+
+/// Pidfiles are tiny; never read more than this of a file that claims to be
+/// one.
+const READ_LIMIT: u64 = 4096;
+
+/// A claimed pidfile. The exclusive flock lasts as long as this guard;
+/// dropping it closes the file, which releases the claim. The file is left
+/// in place, content included.
+#[derive(Debug)]
+#[must_use = "dropping the guard releases the pidfile claim at once"]
+pub struct PidFileGuard {
+    lock: LockGuard,
+    pid: i32,
+}
+
+impl PidFileGuard {
+    /// The pidfile's path.
+    pub fn path(&self) -> &Path {
+        self.lock.path()
+    }
+
+    /// The open pidfile (read-write, `O_CLOEXEC`, flock held).
+    pub fn file(&self) -> &File {
+        self.lock.file()
+    }
+
+    /// The pid written into the file.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+}
+
+/// Why [`claim`] failed.
+#[derive(Debug)]
+pub enum ClaimError {
+    /// Another open of the pidfile holds a lock on it. `pid` is parsed from
+    /// the file content and may be `None` (empty or garbage content, e.g.
+    /// the holder has locked but not yet written) or stale.
+    HeldBy {
+        /// Pid found in the file, if it parsed.
+        pid: Option<i32>,
+    },
+    /// Opening, locking or writing failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClaimError::HeldBy { pid: Some(pid) } => {
+                write!(
+                    f,
+                    "pidfile is already claimed (by pid {pid} according to the file)"
+                )
+            }
+            ClaimError::HeldBy { pid: None } => {
+                f.write_str("pidfile is already claimed (no valid pid in the file)")
+            }
+            ClaimError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClaimError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClaimError::Io(e) => Some(e),
+            ClaimError::HeldBy { .. } => None,
+        }
+    }
+}
+
+/// Claim `path` as the pidfile of the current process.
+///
+/// Opens or creates the file (`O_CLOEXEC`, mode 0o644 before umask, never
+/// truncated by the open), takes an exclusive non-blocking `flock` with the
+/// inode re-check of [`LockOptions::recheck_inode`], then replaces the
+/// content with `"<pid>\n"` and `fsync`s it.
+///
+/// The pid is written at offset 0 *before* the file is truncated to the new
+/// length, so a concurrent reader sees either the old content or the new pid
+/// on the first line, never an empty file (a truncate-then-write order would
+/// expose an empty file between the two calls).
+///
+/// If writing fails the guard is dropped, which releases the lock.
+pub fn claim(path: &Path) -> Result<PidFileGuard, ClaimError> {
+    let opts = LockOptions::new(Mechanism::Flock, Mode::Exclusive)
+        .wait(Wait::Try)
+        .create(true)
+        .create_mode(0o644)
+        .recheck_inode(true);
+    let lock = match super::acquire(path, &opts) {
+        Ok(lock) => lock,
+        Err(LockError::WouldBlock { .. }) => {
+            let pid = read_head_at(path)
+                .ok()
+                .and_then(|content| parse_pid(&content).ok());
+            return Err(ClaimError::HeldBy { pid });
+        }
+        Err(LockError::Io(e)) => return Err(ClaimError::Io(e)),
+        Err(e @ (LockError::TimedOut | LockError::Remote { .. })) => {
+            return Err(ClaimError::Io(io::Error::other(e.to_string())));
+        }
+    };
+    let pid = i32::try_from(std::process::id())
+        .map_err(|_| ClaimError::Io(io::Error::other("own pid does not fit in i32")))?;
+    let content = format!("{pid}\n");
+    let file = lock.file();
+    file.write_all_at(content.as_bytes(), 0)
+        .and_then(|()| file.set_len(content.len() as u64))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| ClaimError::Io(context(e, "write pid to", path)))?;
+    Ok(PidFileGuard { lock, pid })
+}
+
+/// State of a pidfile, as found by [`read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidFileRead {
+    /// Nothing exists at the path.
+    NotExist,
+    /// The file exists but nobody holds a lock on it: whoever wrote
+    /// `pid_in_file` is gone (or never claimed it properly).
+    NotHeld {
+        /// Pid parsed from the content, if any.
+        pid_in_file: Option<i32>,
+    },
+    /// Somebody holds an exclusive lock on the file.
+    ///
+    /// Caveats: the pid is whatever the file says. The holder may have
+    /// locked but not yet written (old or empty content), it may exit at any
+    /// moment, and the kernel may then recycle the pid for an unrelated
+    /// process, so signalling it is inherently racy. Only a supervising
+    /// parent (or a pidfd obtained while the holder is known alive) avoids
+    /// that.
+    HeldBy {
+        /// Pid parsed from the content, if any.
+        pid_in_file: Option<i32>,
+    },
+}
+
+/// Inspect a pidfile without claiming it.
+///
+/// "Held" is decided by a `flock(LOCK_SH | LOCK_NB)` attempt on a fresh
+/// `O_RDONLY | O_CLOEXEC` open (also `O_NONBLOCK | O_NOCTTY`, so a FIFO at
+/// the path cannot hang the call), released immediately with `LOCK_UN`.
+/// This momentarily takes a **shared lock**: a [`claim`] racing with it in
+/// another process can fail with [`ClaimError::HeldBy`] during that window.
+/// The content is read after the test, so a holder that has just claimed
+/// has had the longest possible time to write its pid.
+///
+/// Only regular files are accepted.
+pub fn read(path: &Path) -> io::Result<PidFileRead> {
+    let fd = match rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(PidFileRead::NotExist),
+        Err(e) => return Err(context(e.into(), "open", path)),
+    };
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| context(e, "fstat", path))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    let held = match retry_eintr(|| rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared))
+    {
+        Ok(()) => {
+            retry_eintr(|| rustix::fs::flock(&file, FlockOperation::Unlock))
+                .map_err(|e| context(e.into(), "flock(LOCK_UN)", path))?;
+            false
+        }
+        Err(Errno::WOULDBLOCK) => true,
+        Err(e) => return Err(context(e.into(), "flock(LOCK_SH|LOCK_NB)", path)),
+    };
+    let content = read_head(&file).map_err(|e| context(e, "read", path))?;
+    let pid_in_file = parse_pid(&content).ok();
+    Ok(if held {
+        PidFileRead::HeldBy { pid_in_file }
+    } else {
+        PidFileRead::NotHeld { pid_in_file }
+    })
+}
+
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    let mut content = Vec::new();
+    file.take(READ_LIMIT).read_to_end(&mut content)?;
+    Ok(content)
+}
+
+/// Read the start of the pidfile at `path` for an error report.
+fn read_head_at(path: &Path) -> io::Result<Vec<u8>> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    )?;
+    let file = File::from(fd);
+    if !file.metadata()?.file_type().is_file() {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    read_head(&file)
+}
+
+/// Why a pidfile's content is not a pid. See [`parse_pid`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidParseError {
+    /// The first line is empty or only whitespace.
+    Empty,
+    /// The first token is not a plain decimal number (letters, `+`, hex...).
+    NotANumber,
+    /// The number is zero (pid 0 is the idle task, never a process).
+    Zero,
+    /// The number has a minus sign.
+    Negative,
+    /// The number exceeds [`PID_MAX_LIMIT`].
+    TooLarge,
+    /// The first token contains NUL, control or non-ASCII bytes (a binary,
+    /// zero-filled or corrupted file).
+    Binary,
+}
+
+impl fmt::Display for PidParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PidParseError::Empty => "pidfile has no pid on its first line",
+            PidParseError::NotANumber => "pidfile's first token is not a decimal number",
+            PidParseError::Zero => "pidfile contains pid 0, which is not a process",
+            PidParseError::Negative => "pidfile contains a negative number",
+            PidParseError::TooLarge => "pidfile contains a number above PID_MAX_LIMIT (4194304)",
+            PidParseError::Binary => "pidfile contains binary data where a pid was expected",
+        })
+    }
+}
+
+impl std::error::Error for PidParseError {}
+
+/// Parse pidfile content.
+///
+/// Rules: take the first line (up to the first `\n`), trim ASCII whitespace,
+/// and take the first whitespace-separated token; trailing tokens are
+/// ignored (`"4242 buildhost"` → 4242; surrounding blanks as in UUCP
+/// `LCK..` files, `"      4242\n"`, are fine). The token must be plain
+/// decimal digits (leading zeros allowed; no sign, `+` included) with a
+/// value in `1..=PID_MAX_LIMIT`.
+pub fn parse_pid(content: &[u8]) -> Result<i32, PidParseError> {
+    let line = content.split(|&b| b == b'\n').next().unwrap_or_default();
+    let token = line
+        .split(|b| b.is_ascii_whitespace())
+        .find(|t| !t.is_empty())
+        .ok_or(PidParseError::Empty)?;
+    if token.iter().any(|&b| !b.is_ascii() || b.is_ascii_control()) {
+        return Err(PidParseError::Binary);
+    }
+    if let Some(rest) = token.strip_prefix(b"-") {
+        return Err(if !rest.is_empty() && rest.iter().all(u8::is_ascii_digit) {
+            PidParseError::Negative
+        } else {
+            PidParseError::NotANumber
+        });
+    }
+    if !token.iter().all(u8::is_ascii_digit) {
+        return Err(PidParseError::NotANumber);
+    }
+    let significant = match token.iter().position(|&b| b != b'0') {
+        Some(i) => &token[i..],
+        None => return Err(PidParseError::Zero),
+    };
+    // PID_MAX_LIMIT has 7 digits; anything longer is too large and would
+    // overflow the accumulation below.
+    if significant.len() > 7 {
+        return Err(PidParseError::TooLarge);
+    }
+    let value = significant
+        .iter()
+        .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
+    if value > PID_MAX_LIMIT {
+        return Err(PidParseError::TooLarge);
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_pid_rules() {
+        assert_eq!(parse_pid(b"4242\n"), Ok(4242));
+        assert_eq!(parse_pid(b"  4242\n"), Ok(4242));
+        assert_eq!(parse_pid(b"      4242\n"), Ok(4242));
+        assert_eq!(parse_pid(b"4242"), Ok(4242));
+        assert_eq!(parse_pid(b"4242\r\n"), Ok(4242));
+        assert_eq!(parse_pid(b"\t4242 buildhost\nmore\n"), Ok(4242));
+        assert_eq!(parse_pid(b"0042"), Ok(42));
+        assert_eq!(parse_pid(b"1"), Ok(1));
+        assert_eq!(parse_pid(b"4194304"), Ok(PID_MAX_LIMIT));
+        assert_eq!(parse_pid(b"4194305"), Err(PidParseError::TooLarge));
+        assert_eq!(parse_pid(b"9999999"), Err(PidParseError::TooLarge));
+        assert_eq!(parse_pid(b"10000000"), Err(PidParseError::TooLarge));
+        assert_eq!(
+            parse_pid(b"99999999999999999999"),
+            Err(PidParseError::TooLarge)
+        );
+        assert_eq!(parse_pid(b""), Err(PidParseError::Empty));
+        assert_eq!(parse_pid(b"   \n4242\n"), Err(PidParseError::Empty));
+        assert_eq!(parse_pid(b"\n"), Err(PidParseError::Empty));
+        assert_eq!(parse_pid(b"abc"), Err(PidParseError::NotANumber));
+        assert_eq!(parse_pid(b"12abc"), Err(PidParseError::NotANumber));
+        assert_eq!(parse_pid(b"0x10"), Err(PidParseError::NotANumber));
+        assert_eq!(parse_pid(b"+5"), Err(PidParseError::NotANumber));
+        assert_eq!(parse_pid(b"-"), Err(PidParseError::NotANumber));
+        assert_eq!(parse_pid(b"-x"), Err(PidParseError::NotANumber));
+        assert_eq!(parse_pid(b"-5"), Err(PidParseError::Negative));
+        assert_eq!(parse_pid(b"-0"), Err(PidParseError::Negative));
+        assert_eq!(parse_pid(b"0"), Err(PidParseError::Zero));
+        assert_eq!(parse_pid(b"000\n"), Err(PidParseError::Zero));
+        assert_eq!(parse_pid(b"\x00\x01"), Err(PidParseError::Binary));
+        assert_eq!(parse_pid(b"\x00\x00\x00\x00"), Err(PidParseError::Binary));
+        assert_eq!(parse_pid(b"42\x00"), Err(PidParseError::Binary));
+        assert_eq!(parse_pid("42é".as_bytes()), Err(PidParseError::Binary));
+        assert_eq!(parse_pid(b"\xff\xfe"), Err(PidParseError::Binary));
+    }
+
+    #[test]
+    fn parse_errors_display_something_useful() {
+        for e in [
+            PidParseError::Empty,
+            PidParseError::NotANumber,
+            PidParseError::Zero,
+            PidParseError::Negative,
+            PidParseError::TooLarge,
+            PidParseError::Binary,
+        ] {
+            assert!(e.to_string().starts_with("pidfile"), "{e}");
+        }
+    }
 }

@@ -1,32 +1,283 @@
-use super::{Mechanism, Mode};
+//! Looking at other processes' locks on a known file without disturbing
+//! them (kernel.md §3).
+//!
+//! [`getlk`], [`open_for_probe`] and [`probe_path`] are non-intrusive: they
+//! take no lock, open nothing that can block, and only read lock state
+//! through `F_OFD_GETLK`/`F_GETLK`, which take just the per-inode spinlock
+//! (unlike reading `/proc/locks`, which stalls every locker on the system).
+//!
+//! `flock` locks are invisible to `GETLK`. The only way to test them on a
+//! specific file without `/proc` is to try to take one, which is what the
+//! clearly labelled [`probe_flock_acquiring`] does.
+//!
+//! # Caveat for callers that hold POSIX locks themselves
+//!
+//! Closing *any* fd of an inode releases all POSIX locks the calling process
+//! holds on it (the open+close trap, kernel.md §3.2). The `O_PATH` fd used
+//! internally is harmless (its close does not touch locks), but the file
+//! returned by [`open_for_probe`] is a real open: dropping it releases this
+//! process's own POSIX locks on that file. A scanner process is unaffected
+//! (it cannot release other processes' POSIX locks); a library user that
+//! holds `fcntl` locks should probe through an fd it already has.
+
 use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use rustix::fs::{FlockOperation, OFlags};
+use rustix::io::Errno;
+
+use super::unix::{context, fcntl_lock_retrying, lock_type, not_regular, retry_eintr};
+use super::{Mechanism, Mode};
+
+/// One lock that conflicts with a hypothetical whole-file request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conflict {
+    /// [`Mechanism::Posix`] or [`Mechanism::Ofd`] (the kernel reports OFD
+    /// owners with pid -1). Never `Flock`: GETLK does not see flock locks.
     pub mechanism: Mechanism,
+    /// Shared (read lock) or exclusive (write lock).
     pub mode: Mode,
+    /// First locked byte.
     pub start: u64,
+    /// Last locked byte, inclusive; `None` means "to end of file, however
+    /// far it grows" (`l_len == 0`).
     pub end: Option<u64>,
+    /// Owner pid: `None` when the kernel reported -1 (OFD locks), `Some(0)`
+    /// when the owner is outside our pid namespace. On network filesystems
+    /// non-local owners may also be reported as `<= 0`.
     pub pid: Option<i32>,
 }
+
+/// Is there a POSIX or OFD lock on `file` that conflicts with a whole-file
+/// lock in `mode`? Returns one such lock (the kernel reports only the
+/// first it finds) or `None`.
+///
+/// Uses `F_OFD_GETLK`, which works on an `O_RDONLY` fd even for
+/// [`Mode::Exclusive`] (GETLK never checks the access mode; only SETLK
+/// does), and which sees POSIX locks with their real pid, OFD locks with
+/// pid -1, and also POSIX locks held by the calling process itself (an OFD
+/// request conflicts with them). On kernels before 3.15 `F_OFD_GETLK` gives
+/// `EINVAL` and this falls back to `F_GETLK`, which cannot see the calling
+/// process's own POSIX locks.
+///
+/// The answer may be stale by the time it is returned.
+pub fn getlk(file: &File, mode: Mode) -> io::Result<Option<Conflict>> {
+    let fl = match fcntl_lock_retrying(file, libc::F_OFD_GETLK, lock_type(mode)) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            fcntl_lock_retrying(file, libc::F_GETLK, lock_type(mode))?
+        }
+        other => other?,
+    };
+    Ok(conflict_from(&fl))
+}
+
+fn conflict_from(fl: &libc::flock) -> Option<Conflict> {
+    if fl.l_type == libc::F_UNLCK as libc::c_short {
+        return None;
+    }
+    let mode = if fl.l_type == libc::F_WRLCK as libc::c_short {
+        Mode::Exclusive
+    } else {
+        Mode::Shared
+    };
+    // The kernel answers with l_whence = SEEK_SET, l_start >= 0 and
+    // l_len = 0 (to EOF) or the positive length of the range.
+    let start = u64::try_from(fl.l_start).unwrap_or(0);
+    let end = match u64::try_from(fl.l_len) {
+        Ok(0) | Err(_) => None,
+        Ok(len) => Some(start.saturating_add(len - 1)),
+    };
+    let (mechanism, pid) = if fl.l_pid == -1 {
+        (Mechanism::Ofd, None)
+    } else {
+        (Mechanism::Posix, Some(fl.l_pid))
+    };
+    Some(Conflict {
+        mechanism,
+        mode,
+        start,
+        end,
+        pid,
+    })
+}
+
+/// Open a candidate lock file for probing, safely.
+///
+/// 1. `open(O_PATH | O_NOFOLLOW | O_CLOEXEC)`: an `O_PATH` open touches
+///    nothing. It does not open a FIFO or device, does not break leases,
+///    does not update atime and does not fire inotify `IN_OPEN`.
+///    `O_NOFOLLOW` makes a symlink in the last path component come back as
+///    the link itself, which is then refused: following it could lead the
+///    probe anywhere. Directories higher up in the path are still followed.
+/// 2. `fstat` that fd and refuse anything that is not a regular file, with
+///    an `InvalidInput` error naming the type (FIFO, socket, device,
+///    directory, symbolic link).
+/// 3. Reopen **the same inode** through `/proc/self/fd/N` with
+///    `O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC`. Going through the
+///    magic link means a rename between the checks cannot substitute a
+///    different file. `O_RDONLY` is enough for `getlk` in either mode.
+///    `O_NONBLOCK` guarantees the open never waits: a file with a lease gives
+///    `EAGAIN` at once instead of waiting up to `lease-break-time` (45 s).
+///    `O_NOCTTY` is belt and braces for a terminal. `O_CLOEXEC` keeps the fd
+///    out of programs we spawn.
+///
+/// Caveats: a non-`O_PATH` open of a file with a write lease **starts** a
+/// lease break even though `O_NONBLOCK` makes it fail fast; the lease holder
+/// gets `SIGIO`, whose default action kills it. Callers should skip files
+/// that `/proc/locks` lists with a `LEASE` or `DELEG` entry. On NFS, SMB and
+/// FUSE the reopen costs server round trips. See also the module-level
+/// caveat about the calling process's own POSIX locks. Needs `/proc`.
+///
+/// The returned file keeps `O_NONBLOCK`, which does not affect regular file
+/// reads.
+pub fn open_for_probe(path: &Path) -> io::Result<File> {
+    let opath = rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| context(e.into(), "open (O_PATH)", path))?;
+    let opath = File::from(opath);
+    let meta = opath.metadata().map_err(|e| context(e, "fstat", path))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    let magic = format!("/proc/self/fd/{}", opath.as_raw_fd());
+    let fd = rustix::fs::open(
+        magic.as_str(),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::AGAIN => io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "open {}: the file has a lease (a lease break was started)",
+                path.display()
+            ),
+        ),
+        Errno::NOENT => io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "reopen {} via {magic}: /proc does not seem to be mounted",
+                path.display()
+            ),
+        ),
+        e => context(e.into(), "reopen", path),
+    })?;
+    let file = File::from(fd);
+    // The magic link resolves to the inode the O_PATH fd pins, so this
+    // cannot differ; checked anyway because everything after relies on it.
+    let reopened = file.metadata().map_err(|e| context(e, "fstat", path))?;
+    if reopened.dev() != meta.dev() || reopened.ino() != meta.ino() {
+        return Err(io::Error::other(format!(
+            "reopen {}: got a different inode",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// [`open_for_probe`] + [`getlk`] for an exclusive request: "is any POSIX or
+/// OFD lock held on this file?".
+pub fn probe_path(path: &Path) -> io::Result<Option<Conflict>> {
+    let file = open_for_probe(path)?;
+    getlk(&file, Mode::Exclusive)
+}
+
+/// Result of [`probe_flock_acquiring`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlockProbe {
+    /// Neither a shared nor an exclusive flock was held at probe time.
     Free,
+    /// At least one shared flock was held (and no exclusive one).
     HeldShared,
+    /// An exclusive flock was held.
     HeldExclusive,
 }
-pub fn open_for_probe(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let m = std::fs::symlink_metadata(path)?;
-    if !m.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+
+/// **Intrusive** flock probe: find out whether `path` is flock-locked by
+/// briefly taking a lock. Only call this behind an explicit user option.
+///
+/// From a fresh open file description ([`open_for_probe`]; never a dup of
+/// anybody's fd, because flock on the owner's own description would convert
+/// the owner's lock and unlocking would release it):
+/// 1. `LOCK_SH | LOCK_NB`: `EWOULDBLOCK` means an exclusive holder
+///    ([`FlockProbe::HeldExclusive`]); otherwise `LOCK_UN` at once.
+/// 2. `LOCK_EX | LOCK_NB`: `EWOULDBLOCK` means shared holders
+///    ([`FlockProbe::HeldShared`]); otherwise `LOCK_UN` at once
+///    ([`FlockProbe::Free`]).
+///
+/// Why it is intrusive: while the probe holds its lock (microseconds), the
+/// real owners' `LOCK_NB` attempts fail and blocking lockers queue behind
+/// it; during step 2 it excludes even shared lockers. The state can also
+/// change between the two steps. On NFS, flock is emulated with POSIX locks
+/// and `LOCK_EX` on this read-only fd fails with `EBADF`.
+pub fn probe_flock_acquiring(path: &Path) -> io::Result<FlockProbe> {
+    let file = open_for_probe(path)?;
+    let flock = |op| retry_eintr(|| rustix::fs::flock(&file, op));
+    match flock(FlockOperation::NonBlockingLockShared) {
+        Err(Errno::WOULDBLOCK) => return Ok(FlockProbe::HeldExclusive),
+        Err(e) => return Err(context(e.into(), "flock(LOCK_SH|LOCK_NB)", path)),
+        Ok(()) => {
+            flock(FlockOperation::Unlock).map_err(|e| context(e.into(), "flock(LOCK_UN)", path))?
+        }
     }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
+    match flock(FlockOperation::NonBlockingLockExclusive) {
+        Err(Errno::WOULDBLOCK) => Ok(FlockProbe::HeldShared),
+        Err(e) => Err(context(e.into(), "flock(LOCK_EX|LOCK_NB)", path)),
+        Ok(()) => {
+            flock(FlockOperation::Unlock).map_err(|e| context(e.into(), "flock(LOCK_UN)", path))?;
+            Ok(FlockProbe::Free)
+        }
+    }
+    // Dropping `file` closes our private open file description, which would
+    // release its flock even if an unlock above had failed.
 }
-pub fn probe_path(_path: &Path) -> std::io::Result<Option<Conflict>> {
-    Ok(None)
-}
-pub fn probe_flock_acquiring(_path: &Path) -> std::io::Result<FlockProbe> {
-    Ok(FlockProbe::Free)
+
+#[cfg(test)]
+mod tests {
+    use super::super::unix::whole_file;
+    use super::*;
+
+    fn fl(l_type: i32, start: i64, len: i64, pid: i32) -> libc::flock {
+        let mut fl = whole_file(l_type as libc::c_short);
+        fl.l_start = start;
+        fl.l_len = len;
+        fl.l_pid = pid;
+        fl
+    }
+
+    #[test]
+    fn conflict_decoding() {
+        assert_eq!(conflict_from(&fl(libc::F_UNLCK, 0, 0, 0)), None);
+        assert_eq!(
+            conflict_from(&fl(libc::F_WRLCK, 10, 20, 42)),
+            Some(Conflict {
+                mechanism: Mechanism::Posix,
+                mode: Mode::Exclusive,
+                start: 10,
+                end: Some(29),
+                pid: Some(42),
+            })
+        );
+        assert_eq!(
+            conflict_from(&fl(libc::F_RDLCK, 5, 0, -1)),
+            Some(Conflict {
+                mechanism: Mechanism::Ofd,
+                mode: Mode::Shared,
+                start: 5,
+                end: None,
+                pid: None,
+            })
+        );
+        // Owner outside our pid namespace.
+        assert_eq!(
+            conflict_from(&fl(libc::F_RDLCK, 0, 1, 0)).unwrap().pid,
+            Some(0)
+        );
+    }
 }

@@ -80,9 +80,10 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
         }),
     }
 
-    match std::fs::read_to_string("/proc/self/mountinfo") {
-        Ok(text) => {
-            let (mounts, skipped) = mountinfo::parse_mountinfo(&text);
+    match std::fs::read("/proc/self/mountinfo") {
+        Ok(bytes) => {
+            // Bytes, not text: the kernel prints non-UTF-8 mount paths raw.
+            let (mounts, skipped) = mountinfo::parse_mountinfo_bytes(&bytes);
             for m in mounts {
                 snap.own_mount_ids.insert(m.mount_id);
                 snap.mounts.insert(m.mount_id, m);
@@ -146,8 +147,8 @@ pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
 }
 
 /// Mounts of another mount namespace, read from a process that lives in it.
-pub(crate) fn merge_foreign_mounts(snap: &mut Snapshot, text: &str, loaded: &mut HashSet<u64>) {
-    let (mounts, _) = mountinfo::parse_mountinfo(text);
+pub(crate) fn merge_foreign_mounts(snap: &mut Snapshot, bytes: &[u8], loaded: &mut HashSet<u64>) {
+    let (mounts, _) = mountinfo::parse_mountinfo_bytes(bytes);
     for m in mounts {
         loaded.insert(m.mount_id);
         snap.mounts.entry(m.mount_id).or_insert(m);

@@ -166,11 +166,7 @@ pub fn scan_fds(snap: &mut Snapshot) {
                 if !snap.mounts.contains_key(&mnt) && foreign_tried.insert(pid) {
                     // The holder lives in another mount namespace: learn its mounts.
                     if let Ok(bytes) = read_at(&piddir, "mountinfo") {
-                        merge_foreign_mounts(
-                            snap,
-                            &String::from_utf8_lossy(&bytes),
-                            &mut foreign_loaded,
-                        );
+                        merge_foreign_mounts(snap, &bytes, &mut foreign_loaded);
                     }
                 }
                 if let Some((major, minor)) = super::device_of_mount(&snap.mounts, mnt) {

@@ -8,17 +8,39 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// (name → inode, size, mtime, ctime, mode) for every entry under `root`.
-fn tree_state(root: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64, i64, u32)> {
+/// (name → inode, size, mtime, ctime, atime, mode) for every entry under `root`.
+/// The access time counts too: the files are fresh, so relatime would update it on
+/// the first read. This function lists directories with O_NOATIME itself, so that
+/// taking the "before" picture does not change what it measures. A symlink's atime
+/// is left out: the kernel updates it on every readlink, and reading the target of a
+/// symlink lock is the only way to know what it says.
+type State = (u64, u64, i64, i64, i64, i64, u32);
+
+fn tree_state(root: &Path) -> BTreeMap<PathBuf, State> {
+    use rustix::fs::{Mode, OFlags};
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
+        let fd = rustix::fs::open(
+            &dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOATIME | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let mut rd = rustix::fs::Dir::new(fd).unwrap();
+        while let Some(e) = rd.read() {
+            let e = e.unwrap();
+            let name = e.file_name().to_str().unwrap().to_string();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let p = dir.join(name);
             let m = std::fs::symlink_metadata(&p).unwrap();
+            let atime = if m.file_type().is_symlink() {
+                0
+            } else {
+                m.atime() * 1_000_000_000 + m.atime_nsec()
+            };
             out.insert(
                 p.clone(),
                 (
@@ -27,6 +49,7 @@ fn tree_state(root: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64, i64, u32)> 
                     m.mtime(),
                     m.mtime_nsec(),
                     m.ctime_nsec(),
+                    atime,
                     m.mode(),
                 ),
             );

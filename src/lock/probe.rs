@@ -146,11 +146,18 @@ pub fn open_for_probe(path: &Path) -> io::Result<File> {
         return Err(not_regular(path, meta.file_type()));
     }
     let magic = format!("/proc/self/fd/{}", opath.as_raw_fd());
-    let fd = rustix::fs::open(
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    // O_NOATIME: reading a pidfile should not even touch its access time (the scan
+    // changes nothing). Only the owner (or CAP_FOWNER) may ask for it: EPERM means
+    // read without it.
+    let fd = match rustix::fs::open(
         magic.as_str(),
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        flags | OFlags::NOATIME,
         rustix::fs::Mode::empty(),
-    )
+    ) {
+        Err(Errno::PERM) => rustix::fs::open(magic.as_str(), flags, rustix::fs::Mode::empty()),
+        other => other,
+    }
     .map_err(|e| match e {
         Errno::AGAIN => io::Error::new(
             io::ErrorKind::WouldBlock,

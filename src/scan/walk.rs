@@ -151,6 +151,17 @@ fn statx_at(dirfd: impl AsFd, name: &OsStr, follow: bool) -> rustix::io::Result<
     })
 }
 
+/// Opens a directory for listing. O_NOATIME keeps the walk from touching the
+/// directory's access time (the scan changes nothing); only the owner or
+/// CAP_FOWNER may ask for it, so EPERM falls back to a plain open.
+fn open_dir(parent: impl AsFd, name: &OsStr, extra: OFlags) -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK | extra;
+    match rustix::fs::openat(&parent, name, flags | OFlags::NOATIME, Mode::empty()) {
+        Err(Errno::PERM) => rustix::fs::openat(&parent, name, flags, Mode::empty()),
+        other => other,
+    }
+}
+
 /// The lock-table key of a file: the mount's superblock device (not `st_dev`, which
 /// differs on btrfs and overlayfs) plus the inode.
 pub fn key_for(snap: &Snapshot, st: &FileStat) -> Option<FileKey> {
@@ -284,16 +295,7 @@ impl<'a> Walker<'a> {
         if depth > HARD_DEPTH_LIMIT || self.opts.max_depth.is_some_and(|m| depth > m) {
             return;
         }
-        let fd = match rustix::fs::openat(
-            parent,
-            name,
-            OFlags::RDONLY
-                | OFlags::DIRECTORY
-                | OFlags::NOFOLLOW
-                | OFlags::CLOEXEC
-                | OFlags::NONBLOCK,
-            Mode::empty(),
-        ) {
+        let fd = match open_dir(parent, name, OFlags::NOFOLLOW) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return,
             Err(e) => {
@@ -350,12 +352,7 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             }
         };
         if lst.file_type == "directory" {
-            let fd = match rustix::fs::openat(
-                rustix::fs::CWD,
-                root_os,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK,
-                Mode::empty(),
-            ) {
+            let fd = match open_dir(rustix::fs::CWD, root_os, OFlags::empty()) {
                 Ok(fd) => fd,
                 Err(e) => {
                     w.error(root, format!("cannot open directory: {}", errno_text(e)));

@@ -81,12 +81,13 @@ fn ofd_lock_is_attributed_although_the_kernel_prints_pid_minus_one() {
     assert_eq!(holder_pids(&l), vec![h.pid as i64]);
 }
 
-#[test]
-fn two_shared_flock_readers_are_two_locks_each_with_its_own_holder() {
+/// Two processes each take `action` (a shared lock) on one file: the report must
+/// show two locks, each held by exactly one of them.
+fn assert_two_readers_told_apart(action: &str, name: &str) {
     let d = tempdir();
-    let p = canon(d.path()).join("shared.lock");
-    let a = Holder::start(&[&format!("flock-sh:{}", p.display())]);
-    let b = Holder::start(&[&format!("flock-sh:{}", p.display())]);
+    let p = canon(d.path()).join(name);
+    let a = Holder::start(&[&format!("{action}:{}", p.display())]);
+    let b = Holder::start(&[&format!("{action}:{}", p.display())]);
     let doc = scan_json(&[d.path().to_str().unwrap()]);
     let f = file(&doc, &p, false);
     let locks = f["locks"].as_array().unwrap();
@@ -104,21 +105,14 @@ fn two_shared_flock_readers_are_two_locks_each_with_its_own_holder() {
 }
 
 #[test]
+fn two_shared_flock_readers_are_two_locks_each_with_its_own_holder() {
+    assert_two_readers_told_apart("flock-sh", "shared.lock");
+}
+
+#[test]
 fn two_shared_ofd_readers_are_told_apart_by_open_file_description() {
     // Both lines read `OFDLCK ADVISORY READ -1 ...`: only kcmp can split them.
-    let d = tempdir();
-    let p = canon(d.path()).join("ofd-shared.lock");
-    let a = Holder::start(&[&format!("ofd-r:{}", p.display())]);
-    let b = Holder::start(&[&format!("ofd-r:{}", p.display())]);
-    let doc = scan_json(&[d.path().to_str().unwrap()]);
-    let f = file(&doc, &p, false);
-    let locks = f["locks"].as_array().unwrap();
-    assert_eq!(locks.len(), 2, "{f:#}");
-    let mut per_lock: Vec<Vec<i64>> = locks.iter().map(holder_pids).collect();
-    per_lock.sort();
-    let mut want = vec![vec![a.pid as i64], vec![b.pid as i64]];
-    want.sort();
-    assert_eq!(per_lock, want);
+    assert_two_readers_told_apart("ofd-r", "ofd-shared.lock");
 }
 
 #[test]

@@ -42,39 +42,32 @@ pub static RULES: &[&Rule] = &[
     &unparsed_lock_lines::RULE,
 ];
 
+fn finding(rule: &Rule, v: Verdict, path: Option<String>) -> Finding {
+    Finding {
+        code: rule.code.to_string(),
+        severity: rule.severity.clone(),
+        message: v.message,
+        hint: v.hint,
+        path,
+    }
+}
+
 /// Runs every rule over the report and attaches the findings.
 pub fn diagnose(report: &mut Report, snap: &Snapshot) {
     for file in &mut report.files {
-        let mut found = Vec::new();
-        for rule in RULES {
-            if let Some(check) = rule.file
-                && let Some(v) = check(file, snap)
-            {
-                found.push(Finding {
-                    code: rule.code.to_string(),
-                    severity: rule.severity.clone(),
-                    message: v.message,
-                    hint: v.hint,
-                    path: file.path.clone(),
-                });
-            }
-        }
+        let found: Vec<Finding> = RULES
+            .iter()
+            .filter_map(|rule| {
+                let v = (rule.file?)(file, snap)?;
+                Some(finding(rule, v, file.path.clone()))
+            })
+            .collect();
         file.findings.extend(found);
     }
-    let mut global = Vec::new();
-    for rule in RULES {
-        if let Some(check) = rule.global
-            && let Some(v) = check(report, snap)
-        {
-            global.push(Finding {
-                code: rule.code.to_string(),
-                severity: rule.severity.clone(),
-                message: v.message,
-                hint: v.hint,
-                path: None,
-            });
-        }
-    }
+    let global: Vec<Finding> = RULES
+        .iter()
+        .filter_map(|rule| Some(finding(rule, (rule.global?)(report, snap)?, None)))
+        .collect();
     report.findings.extend(global);
 }
 

@@ -180,8 +180,9 @@ pub fn file<'a>(doc: &'a Value, path: &Path, deleted: bool) -> &'a Value {
         .unwrap_or_else(|| panic!("{p} (deleted={deleted}) not in report: {doc:#}"))
 }
 
-pub fn holder_pids(lock: &Value) -> Vec<i64> {
-    let mut v: Vec<i64> = lock["holders"]
+/// Sorted, deduplicated pids of a lock's `holders` or `waiters`.
+fn pids(lock: &Value, field: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = lock[field]
         .as_array()
         .unwrap()
         .iter()
@@ -192,15 +193,12 @@ pub fn holder_pids(lock: &Value) -> Vec<i64> {
     v
 }
 
+pub fn holder_pids(lock: &Value) -> Vec<i64> {
+    pids(lock, "holders")
+}
+
 pub fn waiter_pids(lock: &Value) -> Vec<i64> {
-    let mut v: Vec<i64> = lock["waiters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["pid"].as_i64().unwrap())
-        .collect();
-    v.sort_unstable();
-    v
+    pids(lock, "waiters")
 }
 
 pub fn codes(file: &Value) -> Vec<String> {

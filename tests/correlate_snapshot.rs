@@ -21,6 +21,7 @@ fn fd(pid: i32, fd: i32, path: &str, ino: u64, lock_lines: &[&str], flags: u32) 
         fd,
         path: Some(PathBuf::from(path)),
         deleted: false,
+        replaced: false,
         key: Some(key(ino)),
         mnt_id: Some(27),
         flags: Some(flags),

@@ -282,3 +282,30 @@ fn lease_holder_is_reported_and_never_broken() {
     let locks = std::fs::read_to_string("/proc/locks").unwrap();
     assert!(!locks.contains("BREAKING"), "{locks}");
 }
+
+#[test]
+fn lockfile_renamed_over_while_another_link_lives_is_reported_replaced() {
+    let d = tempdir();
+    let root = canon(d.path()).join("scanned");
+    std::fs::create_dir(&root).unwrap();
+    let p = root.join("svc.lock");
+    let h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    // Keep the old inode linked outside the scanned tree, then put a new file at the path.
+    std::fs::hard_link(&p, canon(d.path()).join("old-copy")).unwrap();
+    std::fs::write(root.join("new"), "").unwrap();
+    std::fs::rename(root.join("new"), &p).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let files = doc["files"].as_array().unwrap();
+    let old = files
+        .iter()
+        .find(|f| f["path"] == p.to_str().unwrap() && f["replaced"] == true)
+        .unwrap_or_else(|| panic!("no replaced entry: {doc:#}"));
+    assert_eq!(holder_pids(&old["locks"][0]), vec![h.pid as i64]);
+    assert!(codes(old).contains(&"deleted-lockfile".to_string()));
+    let new = files
+        .iter()
+        .find(|f| f["path"] == p.to_str().unwrap() && f["replaced"] == false)
+        .unwrap_or_else(|| panic!("no entry for the new file: {doc:#}"));
+    assert!(new["locks"].as_array().unwrap().is_empty());
+    assert_ne!(new["inode"], old["inode"]);
+}

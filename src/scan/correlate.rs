@@ -19,8 +19,6 @@ use crate::sys::*;
 pub struct Extras {
     /// Pidfile/lockfile content verdicts.
     pub contents: HashMap<PathBuf, PidContent>,
-    /// What each path of a locked-but-not-walked file names now (for "replaced").
-    pub current_keys: HashMap<PathBuf, Option<FileKey>>,
 }
 
 /// One file of the report before rendering.
@@ -29,6 +27,7 @@ struct Entry<'a> {
     cand: Option<&'a Candidate>,
     key: Option<FileKey>,
     deleted: bool,
+    replaced: bool,
 }
 
 pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
@@ -350,6 +349,7 @@ pub fn build_files(
             cand: Some(c),
             key: c.key,
             deleted: false,
+            replaced: false,
         });
     }
     // Locked inodes not found by the walk: all of them for a system scan; under the
@@ -377,6 +377,7 @@ pub fn build_files(
         by_key.insert(key, entries.len());
         entries.push(Entry {
             deleted: best.is_some_and(|f| f.deleted),
+            replaced: best.is_some_and(|f| f.replaced),
             path,
             cand: None,
             key: Some(key),
@@ -432,12 +433,6 @@ pub fn build_files(
                 .map(|t| t.to_string_lossy().into_owned());
             let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
             let pidfile = pidfile_report(snap, content, name_kind, symlink_target.as_deref());
-            let replaced = match (&e.path, key, cand) {
-                (Some(p), Some(k), None) if !e.deleted => {
-                    matches!(extras.current_keys.get(p), Some(Some(now)) if *now != k)
-                }
-                _ => false,
-            };
             let st = cand.map(|c| &c.stat);
             FileReport {
                 path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -451,7 +446,7 @@ pub fn build_files(
                 owner: st.and_then(|s| snap.users.get(&s.uid).cloned()),
                 mtime: st.and_then(|s| u64::try_from(s.mtime).ok()).map(rfc3339),
                 deleted: e.deleted,
-                replaced,
+                replaced: e.replaced,
                 symlink_target,
                 filesystem: filesystem_report(snap, key, cand),
                 locks,

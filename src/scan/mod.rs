@@ -74,29 +74,6 @@ fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
     Ok(std::fs::canonicalize(parent).map_err(err)?.join(name))
 }
 
-fn stat_key(snap: &Snapshot, path: &Path) -> Option<FileKey> {
-    let st = rustix::fs::statx(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW | rustix::fs::AtFlags::NO_AUTOMOUNT,
-        rustix::fs::StatxFlags::BASIC_STATS | rustix::fs::StatxFlags::MNT_ID,
-    )
-    .ok()?;
-    let mnt = (st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id);
-    let stat = walk::FileStat {
-        file_type: "regular",
-        size: st.stx_size,
-        mode: 0,
-        uid: 0,
-        mtime: 0,
-        nlink: st.stx_nlink,
-        ino: st.stx_ino,
-        mnt_id: mnt,
-        st_dev: (st.stx_dev_major, st.stx_dev_minor),
-    };
-    walk::key_for(snap, &stat)
-}
-
 /// Keys that carry a lease or delegation: opening them (even O_RDONLY|O_NONBLOCK)
 /// would start a lease break, so their content is never read and they are never probed.
 fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
@@ -154,26 +131,6 @@ fn read_contents(
             {
                 out.insert(path.clone(), content::read_pid(path, meta.len()));
             }
-        }
-    }
-    out
-}
-
-/// What the paths of held locks name now, to tell a replaced lockfile.
-fn current_keys(snap: &Snapshot, cands: &[Candidate]) -> HashMap<PathBuf, Option<FileKey>> {
-    let walked: HashSet<&Path> = cands.iter().map(|c| c.path.as_path()).collect();
-    let mut out = HashMap::new();
-    for fd in &snap.open_fds {
-        let Some(path) = &fd.path else { continue };
-        if fd.locks.is_empty()
-            || fd.deleted
-            || walked.contains(path.as_path())
-            || out.contains_key(path)
-        {
-            continue;
-        }
-        if fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m)) {
-            out.insert(path.clone(), stat_key(snap, path));
         }
     }
     out
@@ -284,10 +241,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
     }));
     sys::add_processes(&mut snap, pids);
-    let extras = Extras {
-        contents,
-        current_keys: current_keys(&snap, &walked.candidates),
-    };
+    let extras = Extras { contents };
     let mut files = correlate::build_files(
         &snap,
         &walked.candidates,

@@ -242,6 +242,9 @@ pub struct OpenFd {
     pub path: Option<PathBuf>,
     /// The file behind the fd has no remaining link (nlink == 0).
     pub deleted: bool,
+    /// The name it was opened by now leads to another file or nowhere, though the
+    /// inode still has a link elsewhere.
+    pub replaced: bool,
     pub key: Option<FileKey>,
     pub mnt_id: Option<u64>,
     pub flags: Option<u32>,

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use procfs::FromRead;
@@ -34,7 +34,7 @@ fn open_dir_at(dirfd: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
 /// open, so the buffer grows as needed.
 fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
     let fd = rustix::fs::openat(dirfd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
         if buf.capacity() - buf.len() < 256 {
             buf.reserve(buf.capacity().max(4096));
@@ -49,8 +49,14 @@ fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
         if n == 0 {
             return Ok(buf);
         }
+        let asked = buf.capacity() - buf.len();
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
         unsafe { buf.set_len(buf.len() + n) };
+        // A seq_file read returns less than asked only when the text is exhausted, so a
+        // short read is the end: this saves the extra `read` returning 0 on every fd.
+        if n < asked {
+            return Ok(buf);
+        }
     }
 }
 
@@ -151,14 +157,28 @@ pub fn scan_fds(snap: &mut Snapshot) {
                 Err(_) => continue,
             };
             let mut path_bytes = target;
-            let mut deleted = false;
+            let (mut deleted, mut replaced) = (false, false);
             if path_bytes.ends_with(DELETED_SUFFIX) {
-                // Only a hint: confirm with the link count of the open inode itself.
-                if let Ok(st) = rustix::fs::statat(&fddir, name.as_str(), AtFlags::empty())
-                    && st.st_nlink == 0
-                {
-                    deleted = true;
-                    path_bytes.truncate(path_bytes.len() - DELETED_SUFFIX.len());
+                // Only a hint (a file may be named so): confirm on the open inode itself.
+                // nlink 0: unlinked. Otherwise the name it was opened by is gone (renamed
+                // over, or unlinked while another hard link lives): it was replaced when
+                // the name now leads elsewhere or nowhere.
+                if let Ok(st) = rustix::fs::statat(&fddir, name.as_str(), AtFlags::empty()) {
+                    let stripped = &path_bytes[..path_bytes.len() - DELETED_SUFFIX.len()];
+                    if st.st_nlink == 0 {
+                        deleted = true;
+                    } else {
+                        let now = rustix::fs::statat(
+                            rustix::fs::CWD,
+                            std::ffi::OsStr::from_bytes(stripped),
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        );
+                        replaced =
+                            !now.is_ok_and(|n| n.st_ino == st.st_ino && n.st_dev == st.st_dev);
+                    }
+                    if deleted || replaced {
+                        path_bytes.truncate(stripped.len());
+                    }
                 }
             }
             let mut key = None;
@@ -183,6 +203,7 @@ pub fn scan_fds(snap: &mut Snapshot) {
                 fd,
                 path: Some(PathBuf::from(OsString::from_vec(path_bytes))),
                 deleted,
+                replaced,
                 key,
                 mnt_id: info.mnt_id,
                 flags: info.flags,

@@ -1,0 +1,165 @@
+//! Walk limits, probes and filesystem classification.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn max_depth_limits_how_far_below_a_root_the_walk_goes() {
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("top.pid"), "999999").unwrap();
+    std::fs::write(root.join("a/mid.pid"), "999999").unwrap();
+    std::fs::write(root.join("a/b/deep.pid"), "999999").unwrap();
+    let names = |doc: &serde_json::Value| -> Vec<String> {
+        doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let r = root.to_str().unwrap();
+    assert_eq!(names(&scan_json(&["--max-depth", "0", r])), vec!["top.pid"]);
+    assert_eq!(
+        names(&scan_json(&["--max-depth", "1", r])),
+        vec!["mid.pid", "top.pid"]
+    );
+    assert_eq!(
+        names(&scan_json(&[r])),
+        vec!["deep.pid", "mid.pid", "top.pid"]
+    );
+}
+
+#[test]
+fn one_file_system_does_not_enter_other_mounts() {
+    if !is_root() {
+        eprintln!("skipped: needs root to mount tmpfs");
+        return;
+    }
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::create_dir(root.join("mnt")).unwrap();
+    std::fs::write(root.join("here.pid"), "999999").unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs", root.join("mnt").to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: tmpfs mount not permitted");
+        return;
+    }
+    std::fs::write(root.join("mnt/there.pid"), "999999").unwrap();
+    let r = root.to_str().unwrap();
+    let all = scan_json(&[r]);
+    let one = scan_json(&["-x", r]);
+    let _ = std::process::Command::new("umount")
+        .arg(root.join("mnt"))
+        .status();
+    assert_eq!(all["files"].as_array().unwrap().len(), 2);
+    let one_files = one["files"].as_array().unwrap();
+    assert_eq!(one_files.len(), 1, "{one:#}");
+    assert!(one_files[0]["path"].as_str().unwrap().ends_with("here.pid"));
+    let there = file(&all, &root.join("mnt/there.pid"), false);
+    assert_eq!(there["filesystem"]["type"], "tmpfs");
+    assert_eq!(there["filesystem"]["remote"], false);
+}
+
+#[test]
+fn getlk_probe_reports_a_posix_conflict_with_its_pid_and_takes_nothing() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let held = root.join("held.lock");
+    let free = root.join("free.lock");
+    std::fs::write(&free, "").unwrap();
+    let h = Holder::start(&[&format!("posix-w:{}:10:20", held.display())]);
+    let doc = scan_json(&["--probe", "getlk", root.to_str().unwrap()]);
+    let p = &file(&doc, &held, false)["probe"];
+    assert_eq!(p["method"], "getlk");
+    assert_eq!(p["result"], "held");
+    assert_eq!(p["conflict"]["type"], "posix");
+    assert_eq!(p["conflict"]["pid"], h.pid);
+    assert_eq!(
+        (
+            p["conflict"]["start"].as_u64(),
+            p["conflict"]["end"].as_u64()
+        ),
+        (Some(10), Some(29))
+    );
+    assert_eq!(file(&doc, &free, false)["probe"]["result"], "free");
+    // Without --probe there is no probe field at all.
+    let plain = scan_json(&[root.to_str().unwrap()]);
+    assert!(file(&plain, &free, false).get("probe").is_none());
+}
+
+#[test]
+fn acquire_probe_tells_shared_from_exclusive_flock_and_releases_at_once() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let ex = root.join("ex.lock");
+    let sh = root.join("sh.lock");
+    let _a = Holder::start(&[
+        &format!("flock-ex:{}", ex.display()),
+        &format!("flock-sh:{}", sh.display()),
+    ]);
+    let doc = scan_json(&["--probe", "acquire", root.to_str().unwrap()]);
+    assert_eq!(file(&doc, &ex, false)["probe"]["result"], "held-exclusive");
+    assert_eq!(file(&doc, &sh, false)["probe"]["result"], "held-shared");
+    // The probe left nothing behind: the only flocks on these files are the holder's.
+    let doc2 = scan_json(&[root.to_str().unwrap()]);
+    for p in [&ex, &sh] {
+        let locks = file(&doc2, p, false)["locks"].as_array().unwrap().clone();
+        assert_eq!(locks.len(), 1);
+        assert_eq!(holder_pids(&locks[0]), vec![_a.pid as i64]);
+    }
+}
+
+#[test]
+fn fuse_mount_is_reported_remote() {
+    if !is_root()
+        || std::process::Command::new("bindfs")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
+        return;
+    }
+    let d = tempdir();
+    let root = canon(d.path());
+    let (src, mnt) = (root.join("src"), root.join("mnt"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(src.join("app.lock"), "").unwrap();
+    let ok = std::process::Command::new("bindfs")
+        .args([src.to_str().unwrap(), mnt.to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: bindfs could not mount (no /dev/fuse?)");
+        return;
+    }
+    let doc = scan_json(&[mnt.to_str().unwrap()]);
+    let _ = std::process::Command::new("fusermount")
+        .args(["-u", mnt.to_str().unwrap()])
+        .status();
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    let f = file(&doc, &mnt.join("app.lock"), false);
+    assert_eq!(f["filesystem"]["remote"], true, "{f:#}");
+    assert_eq!(f["filesystem"]["locality"], "fuse");
+    assert!(
+        f["filesystem"]["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("fuse")
+    );
+}

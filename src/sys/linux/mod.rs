@@ -13,7 +13,7 @@ pub mod mountinfo;
 pub mod proc_locks;
 pub mod process;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 
@@ -144,18 +144,4 @@ pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
             snap.processes.insert(pid, info);
         }
     }
-}
-
-/// Mounts of another mount namespace, read from a process that lives in it.
-pub(crate) fn merge_foreign_mounts(snap: &mut Snapshot, bytes: &[u8], loaded: &mut HashSet<u64>) {
-    let (mounts, _) = mountinfo::parse_mountinfo_bytes(bytes);
-    for m in mounts {
-        loaded.insert(m.mount_id);
-        snap.mounts.entry(m.mount_id).or_insert(m);
-    }
-}
-
-/// Maps a mount id to the superblock device.
-pub(crate) fn device_of_mount(mounts: &HashMap<u64, Mount>, mnt_id: u64) -> Option<(u32, u32)> {
-    mounts.get(&mnt_id).map(|m| (m.major, m.minor))
 }

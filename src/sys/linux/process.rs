@@ -11,7 +11,8 @@ use procfs::FromRead;
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{fdinfo, merge_foreign_mounts};
+use super::fdinfo;
+use super::mountinfo::parse_mountinfo_bytes;
 use crate::sys::types::*;
 use crate::sys::{Snapshot, SourceError};
 
@@ -79,8 +80,22 @@ fn list_pids() -> std::io::Result<Vec<i32>> {
     Ok(pids)
 }
 
+/// What the fd walk found.
+#[derive(Default)]
+struct FdScanPart {
+    fds: Vec<OpenFd>,
+    seen: usize,
+    denied: usize,
+    vanished: usize,
+    /// Mounts of other mount namespaces, learnt from holders living in them.
+    foreign_mounts: HashMap<u64, Mount>,
+}
+
 /// Walks every process's fd table once and records the fds that refer to paths,
 /// with their fdinfo (flags, mount id, inode and `lock:` lines).
+///
+/// One thread: splitting the walk over threads by pid was measured (20,000 locked
+/// fds in 50 processes, 2 CPUs) and gained nothing; the cost is kernel work per fd.
 pub fn scan_fds(snap: &mut Snapshot) {
     let pids = match list_pids() {
         Ok(p) => p,
@@ -93,10 +108,25 @@ pub fn scan_fds(snap: &mut Snapshot) {
         }
     };
     let self_pid = rustix::process::getpid().as_raw_nonzero().get();
-    let mut foreign_loaded: HashSet<u64> = HashSet::new();
+    let part = scan_pids(pids.into_iter(), self_pid, &snap.mounts);
+    snap.visibility.processes_seen += part.seen;
+    snap.visibility.processes_denied += part.denied;
+    snap.visibility.processes_vanished += part.vanished;
+    snap.open_fds.extend(part.fds);
+    for (id, m) in part.foreign_mounts {
+        snap.mounts.entry(id).or_insert(m);
+    }
+}
+
+fn scan_pids(
+    pids: impl Iterator<Item = i32>,
+    self_pid: i32,
+    mounts: &HashMap<u64, Mount>,
+) -> FdScanPart {
+    let mut part = FdScanPart::default();
     let mut foreign_tried: HashSet<i32> = HashSet::new();
     for pid in pids {
-        snap.visibility.processes_seen += 1;
+        part.seen += 1;
         if pid == self_pid {
             // Our own fds are the scanner's, never a holder's.
             continue;
@@ -104,24 +134,24 @@ pub fn scan_fds(snap: &mut Snapshot) {
         let piddir = match open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")) {
             Ok(fd) => fd,
             Err(_) => {
-                snap.visibility.processes_vanished += 1;
+                part.vanished += 1;
                 continue;
             }
         };
         let fddir = match open_dir_at(&piddir, "fd") {
             Ok(fd) => fd,
             Err(Errno::ACCESS) | Err(Errno::PERM) => {
-                snap.visibility.processes_denied += 1;
+                part.denied += 1;
                 continue;
             }
             Err(_) => {
                 // ENOENT / ESRCH: exited (or a zombie with no fd table).
-                snap.visibility.processes_vanished += 1;
+                part.vanished += 1;
                 continue;
             }
         };
         let Ok(mut dir) = Dir::read_from(&fddir) else {
-            snap.visibility.processes_vanished += 1;
+            part.vanished += 1;
             continue;
         };
         let mut denied = false;
@@ -183,14 +213,23 @@ pub fn scan_fds(snap: &mut Snapshot) {
             }
             let mut key = None;
             if let (Some(mnt), Some(ino)) = (info.mnt_id, info.ino) {
-                if !snap.mounts.contains_key(&mnt) && foreign_tried.insert(pid) {
+                if !mounts.contains_key(&mnt)
+                    && !part.foreign_mounts.contains_key(&mnt)
+                    && foreign_tried.insert(pid)
+                {
                     // The holder lives in another mount namespace: learn its mounts.
                     if let Ok(bytes) = read_at(&piddir, "mountinfo") {
-                        merge_foreign_mounts(snap, &bytes, &mut foreign_loaded);
+                        for m in parse_mountinfo_bytes(&bytes).0 {
+                            part.foreign_mounts.entry(m.mount_id).or_insert(m);
+                        }
                     }
                 }
-                if let Some((major, minor)) = super::device_of_mount(&snap.mounts, mnt) {
-                    key = Some(FileKey { major, minor, ino });
+                if let Some(m) = mounts.get(&mnt).or_else(|| part.foreign_mounts.get(&mnt)) {
+                    key = Some(FileKey {
+                        major: m.major,
+                        minor: m.minor,
+                        ino,
+                    });
                 }
             }
             if key.is_none() {
@@ -198,7 +237,7 @@ pub fn scan_fds(snap: &mut Snapshot) {
                 key = info.locks.iter().find_map(|l| l.key);
             }
             // Only the holder's own namespace gives its path meaning; keep it either way.
-            snap.open_fds.push(OpenFd {
+            part.fds.push(OpenFd {
                 pid,
                 fd,
                 path: Some(PathBuf::from(OsString::from_vec(path_bytes))),
@@ -212,9 +251,10 @@ pub fn scan_fds(snap: &mut Snapshot) {
             });
         }
         if denied {
-            snap.visibility.processes_denied += 1;
+            part.denied += 1;
         }
     }
+    part
 }
 
 /// uid → user name for every local account (read once per scan).

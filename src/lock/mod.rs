@@ -25,6 +25,29 @@
 //!   Linux.
 //!
 //! Every lock taken here covers the whole file (`l_start = 0`, `l_len = 0`).
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(target_os = "linux")] {
+//! use std::time::Duration;
+//! use lockscan::lock::{acquire, LockError, LockOptions, Mechanism, Mode, Wait};
+//!
+//! let dir = std::env::temp_dir().join(format!("lockscan-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("app.lock");
+//! let opts = LockOptions::new(Mechanism::Ofd, Mode::Exclusive)
+//!     .create(true)
+//!     .wait(Wait::Timeout(Duration::from_secs(2)));
+//! let guard = acquire(&path, &opts).expect("nobody else holds it");
+//! // A second OFD lock conflicts, even in the same process.
+//! let again = acquire(&path, &LockOptions::new(Mechanism::Ofd, Mode::Exclusive));
+//! assert!(matches!(again, Err(LockError::WouldBlock { .. })));
+//! drop(guard); // released by closing; the file is never unlinked
+//! assert!(path.exists());
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # }
+//! ```
 
 use std::fmt;
 use std::fs::File;

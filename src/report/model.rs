@@ -159,10 +159,35 @@ pub struct FileReport {
     /// Processes that have the file open without holding any lock on it.
     pub open_by: Vec<ProcessRef>,
     pub pidfile: Option<PidfileReport>,
+    /// The program convention the file follows, when recognised.
+    pub convention: Option<ConventionReport>,
+    /// Whether removing the file is safe, and why.
+    pub safe_to_delete: Option<SafeToDelete>,
     /// Result of an explicit `--probe`; absent when no probe was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeReport>,
     pub findings: Vec<Finding>,
+}
+
+/// A recognised program convention (from the built-in catalog).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConventionReport {
+    /// Stable catalog name, e.g. `certbot-dir-lock`, `dpkg-lock-frontend`.
+    pub name: String,
+    pub program: String,
+    /// `kernel-lock-kept`, `kernel-lock-deleted-on-release`, `existence-pid`,
+    /// `existence-only`, `symlink`, `heartbeat-dir`, `data-file`.
+    pub discipline: String,
+    /// What the program prints to a second instance.
+    pub error_message: Option<String>,
+}
+
+/// Verdict on removing a file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SafeToDelete {
+    /// `yes`, `no` or `unknown`.
+    pub verdict: String,
+    pub reason: String,
 }
 
 /// What an explicit probe of the file found.

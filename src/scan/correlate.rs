@@ -452,6 +452,8 @@ pub fn build_files(
                 locks,
                 open_by,
                 pidfile,
+                convention: None,
+                safe_to_delete: None,
                 probe: None,
                 findings: Vec::new(),
             }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -30,26 +30,46 @@ pub enum Probe {
     Acquire,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+}
+
 /// Who holds every lock under a path, which lockfiles and pidfiles are stale, and what to do.
 ///
 /// With no PATH, reports every lock on the system. With PATHs (files or directories,
 /// walked recursively), reports the lockfiles, pidfiles and locked files found there.
 /// Scanning changes nothing and takes no lock unless --probe=acquire is given.
+/// A PATH named like a subcommand is written `./codes`.
 #[derive(Debug, Parser)]
-#[command(name = "lockscan", version, about, long_about = None)]
+#[command(name = "lockscan", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// Files or directories to scan (default: the whole system's locks).
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
 
-    /// Shorthand for --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain one file (or every file under a directory) in plain words: who holds it,
+    /// who waits, what the program will say, and what to do.
+    Explain {
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        opts: CommonArgs,
+    },
+    /// List every finding code with what it means.
+    Codes,
+}
 
+/// Options shared by the scan and `explain`.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
     /// Descend at most N directory levels below each PATH.
     #[arg(long, value_name = "N")]
     pub max_depth: Option<usize>,
@@ -62,13 +82,74 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Probe::None)]
     pub probe: Probe,
 
+    /// Report locks held longer than this (`held-long`): seconds, or with a unit
+    /// (90s, 30m, 12h, 2d).
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub max_age: Option<u64>,
+
+    /// The lowest severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan (default: the whole system's locks).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Shorthand for --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
     /// When to colour the table (never when NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
-impl Cli {
+impl ScanArgs {
     pub fn format(&self) -> Format {
         if self.json { Format::Json } else { self.format }
+    }
+}
+
+/// Parses `90`, `90s`, `30m`, `12h`, `2d` into seconds.
+pub fn parse_age(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not an age like 90, 90s, 30m, 12h or 2d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_take_units_and_reject_garbage() {
+        assert_eq!(parse_age("90"), Ok(90));
+        assert_eq!(parse_age("90s"), Ok(90));
+        assert_eq!(parse_age("30m"), Ok(1800));
+        assert_eq!(parse_age("12h"), Ok(43_200));
+        assert_eq!(parse_age("2d"), Ok(172_800));
+        assert!(parse_age("").is_err());
+        assert!(parse_age("-5m").is_err());
+        assert!(parse_age("5w").is_err());
+        assert!(parse_age("99999999999999999999d").is_err());
     }
 }

@@ -43,7 +43,7 @@ fn process(pid: i32, comm: &str, ppid: i32) -> ProcessInfo {
         started_at: Some(1_000),
         state: Some('S'),
         ppid: Some(ppid),
-        exe: None,
+        ..Default::default()
     }
 }
 

@@ -1,7 +1,6 @@
-use super::{Rule, Verdict, describe_pid};
+use super::{Context, Rule, Verdict, describe_pid};
 use crate::report::time::human_duration;
 use crate::report::{FileReport, Severity};
-use crate::sys::Snapshot;
 
 pub static RULE: Rule = Rule {
     code: "blocked-waiters",
@@ -12,7 +11,7 @@ works; it becomes a problem when the holder is stuck, stopped or runs far longer
     global: None,
 };
 
-fn check(file: &FileReport, _snap: &Snapshot) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
     let waiters: Vec<_> = file.locks.iter().flat_map(|l| l.waiters.iter()).collect();
     if waiters.is_empty() {
         return None;

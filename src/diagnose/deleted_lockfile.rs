@@ -1,6 +1,5 @@
-use super::{Rule, Verdict, describe_pid};
+use super::{Context, Rule, Verdict, describe_pid};
 use crate::report::{FileReport, Severity};
-use crate::sys::Snapshot;
 
 pub static RULE: Rule = Rule {
     code: "deleted-lockfile",
@@ -14,7 +13,7 @@ someone deleting a lockfile by hand.",
     global: None,
 };
 
-fn check(file: &FileReport, _snap: &Snapshot) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
     if !(file.deleted || file.replaced) || file.locks.is_empty() {
         return None;
     }

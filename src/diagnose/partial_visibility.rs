@@ -1,6 +1,5 @@
-use super::{Rule, Verdict};
+use super::{Context, Rule, Verdict};
 use crate::report::{Report, Severity};
-use crate::sys::Snapshot;
 
 pub static RULE: Rule = Rule {
     code: "partial-visibility",
@@ -12,7 +11,8 @@ Holders may be missing from the report; lockscan never concludes \"not held\" fr
     global: Some(check),
 };
 
-fn check(_report: &Report, snap: &Snapshot) -> Option<Verdict> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
+    let snap = ctx.snap;
     let v = &snap.visibility;
     let mut parts = Vec::new();
     if !v.proc_locks_read {
@@ -30,18 +30,21 @@ fn check(_report: &Report, snap: &Snapshot) -> Option<Verdict> {
         );
     }
     if parts.is_empty() {
-        return None;
+        return Vec::new();
     }
-    Some(Verdict {
-        message: parts.join("; "),
-        hint: if v.pid_namespace_filtered {
-            "Run lockscan on the host (the initial pid namespace) for the whole picture.".into()
-        } else if !v.root {
-            "Run as root (sudo lockscan ...) to see every holder.".into()
-        } else {
-            "Even root may not inspect some processes (another user namespace, a sandbox's init); \
+    vec![(
+        Verdict {
+            message: parts.join("; "),
+            hint: if v.pid_namespace_filtered {
+                "Run lockscan on the host (the initial pid namespace) for the whole picture.".into()
+            } else if !v.root {
+                "Run as root (sudo lockscan ...) to see every holder.".into()
+            } else {
+                "Even root may not inspect some processes (another user namespace, a sandbox's init); \
 holders among them are not shown."
                 .into()
+            },
         },
-    })
+        None,
+    )]
 }

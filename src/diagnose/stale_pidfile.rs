@@ -1,6 +1,5 @@
-use super::{Rule, Verdict};
+use super::{Context, Rule, Verdict};
 use crate::report::{FileReport, Severity};
-use crate::sys::Snapshot;
 
 pub static RULE: Rule = Rule {
     code: "stale-pidfile",
@@ -12,7 +11,7 @@ file may refuse to start, or may signal whatever process reuses the pid.",
     global: None,
 };
 
-fn check(file: &FileReport, _snap: &Snapshot) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
     let pf = file.pidfile.as_ref()?;
     if pf.status != "dead" {
         return None;

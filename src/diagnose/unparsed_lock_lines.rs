@@ -1,6 +1,5 @@
-use super::{Rule, Verdict};
+use super::{Context, Rule, Verdict};
 use crate::report::{Report, Severity};
-use crate::sys::Snapshot;
 
 pub static RULE: Rule = Rule {
     code: "unparsed-lock-lines",
@@ -12,11 +11,15 @@ was reported. Please report the lines so the parser can learn them.",
     global: Some(check),
 };
 
-fn check(_report: &Report, snap: &Snapshot) -> Option<Verdict> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
+    let snap = ctx.snap;
     let n = snap.locks.skipped.len();
-    (n > 0).then(|| Verdict {
+    if n == 0 {
+        return Vec::new();
+    }
+    vec![(Verdict {
         message: format!("{n} line(s) of /proc/locks were not understood and were skipped"),
         hint: "See visibility.proc_locks_skipped in the JSON output; locks on those lines are missing from the report."
             .into(),
-    })
+    }, None)]
 }

@@ -1,6 +1,8 @@
 //! Rendering: the serde model (the JSON schema) and one file per output format.
 
+pub mod codes;
 pub mod escape;
+pub mod explain;
 pub mod json;
 pub mod model;
 pub mod table;

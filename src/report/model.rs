@@ -59,6 +59,15 @@ pub struct ProcessRef {
     pub fd: Option<i32>,
     /// Whether that fd is closed on exec; null when unknown.
     pub cloexec: Option<bool>,
+    /// The executable (`/proc/PID/exe`); null when unreadable.
+    pub exe: Option<String>,
+    /// The systemd unit (or cgroup path) it runs in, e.g. `certbot.service`.
+    pub unit: Option<String>,
+    /// The kernel function it sleeps in (`wchan`), e.g. `n_tty_read` when it waits for
+    /// terminal input.
+    pub wchan: Option<String>,
+    /// Its standard input, when that is a terminal.
+    pub tty: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -120,6 +129,9 @@ pub struct FilesystemReport {
 pub struct PidfileReport {
     /// The pid the file names; null when the content is not a pid.
     pub pid: Option<i32>,
+    /// Whether the file still describes its writer: `live`, `stale` or `unknown`
+    /// (another host's pid, not enough evidence). Never `stale` on unknown evidence.
+    pub verdict: String,
     /// `running`, `dead`, `invalid`, or `unknown` (another host's pid, or unreadable).
     pub status: String,
     /// Why it is invalid (or a note on the verdict).
@@ -147,6 +159,10 @@ pub struct FileReport {
     pub owner: Option<String>,
     /// RFC 3339, UTC.
     pub mtime: Option<String>,
+    /// Permission bits of the directory holding the file, in octal.
+    pub dir_mode: Option<String>,
+    /// Owner uid of the directory holding the file.
+    pub dir_uid: Option<u32>,
     /// The locked inode has no remaining link (unlinked while held).
     pub deleted: bool,
     /// The path now names another inode than the locked one (replaced while held).

@@ -46,7 +46,27 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         ppid: p.and_then(|p| p.ppid),
         fd: fd.map(|f| f.fd),
         cloexec: fd.and_then(|f| f.cloexec()),
+        exe: p
+            .and_then(|p| p.exe.as_ref())
+            .map(|e| e.to_string_lossy().into_owned()),
+        unit: p.and_then(|p| p.cgroup.as_deref()).map(unit_of_cgroup),
+        wchan: p.and_then(|p| p.wchan.clone()),
+        tty: p.and_then(|p| p.stdin_tty.clone()),
     }
+}
+
+/// The most specific systemd unit in a cgroup path (`/system.slice/nginx.service` →
+/// `nginx.service`; `/user.slice/.../session-3.scope` → `session-3.scope`), or the
+/// path itself when it names no unit.
+pub fn unit_of_cgroup(cg: &str) -> String {
+    cg.rsplit('/')
+        .find(|c| {
+            [".service", ".scope", ".socket", ".timer", ".mount"]
+                .iter()
+                .any(|s| c.ends_with(s))
+        })
+        .unwrap_or(cg)
+        .to_string()
 }
 
 /// Is `path` at or below one of `roots`?
@@ -258,11 +278,39 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Seconds of tolerance between a process's start time (derived from boot time and
+/// clock ticks) and a file's mtime (wall clock): the two clocks drift apart a little.
+const CLOCK_SLACK_SECS: i64 = 2;
+
+/// Why a running pid is not the process that wrote the file, if the evidence says so.
+fn reuse_evidence(snap: &Snapshot, proc_: &ProcessInfo, mtime: Option<i64>) -> Option<String> {
+    let mtime = mtime?;
+    if let Some(boot) = snap.boot_time
+        && mtime + CLOCK_SLACK_SECS < boot as i64
+    {
+        return Some(format!(
+            "the file was written before the last boot ({}), so its pid belongs to an earlier boot",
+            rfc3339(boot)
+        ));
+    }
+    let started = proc_.started_at? as i64;
+    (started > mtime + CLOCK_SLACK_SECS).then(|| {
+        format!(
+            "pid {} ({}) started at {}, after the file was written ({})",
+            proc_.pid,
+            proc_.command,
+            rfc3339(started as u64),
+            rfc3339(mtime.max(0) as u64)
+        )
+    })
+}
+
 fn pidfile_report(
     snap: &Snapshot,
     content: Option<&PidContent>,
     kind: Option<NameKind>,
     symlink_target: Option<&str>,
+    mtime: Option<i64>,
 ) -> Option<PidfileReport> {
     let verdict = |pid: i32, note: Option<String>| {
         let proc_ = snap.process(pid);
@@ -270,10 +318,19 @@ fn pidfile_report(
             Some(p) if p.state != Some('Z') && p.state != Some('X') => "running",
             _ => "dead",
         };
+        let reused = match (status, proc_) {
+            ("running", Some(p)) => reuse_evidence(snap, p, mtime),
+            _ => None,
+        };
+        let verdict = match (status, &reused) {
+            ("running", None) => "live",
+            _ => "stale",
+        };
         PidfileReport {
             pid: Some(pid),
+            verdict: verdict.to_string(),
             status: status.to_string(),
-            reason: note.or_else(|| {
+            reason: note.or(reused).or_else(|| {
                 proc_
                     .filter(|p| p.state == Some('Z'))
                     .map(|_| "the process is a zombie (exited, not yet reaped)".to_string())
@@ -299,6 +356,7 @@ fn pidfile_report(
         {
             return Some(PidfileReport {
                 pid: Some(pid),
+                verdict: "unknown".into(),
                 status: "unknown".into(),
                 reason: Some(format!(
                     "written on host {h:?}, not this host ({:?})",
@@ -313,12 +371,14 @@ fn pidfile_report(
         PidContent::Pid(pid) => Some(verdict(*pid, None)),
         PidContent::Invalid(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
             pid: None,
+            verdict: "unknown".into(),
             status: "invalid".into(),
             reason: Some(reason.clone()),
             process: None,
         }),
         PidContent::NotRead(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
             pid: None,
+            verdict: "unknown".into(),
             status: "unknown".into(),
             reason: Some(format!("not read: {reason}")),
             process: None,
@@ -432,7 +492,13 @@ pub fn build_files(
                 .and_then(|c| c.symlink_target.as_ref())
                 .map(|t| t.to_string_lossy().into_owned());
             let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
-            let pidfile = pidfile_report(snap, content, name_kind, symlink_target.as_deref());
+            let pidfile = pidfile_report(
+                snap,
+                content,
+                name_kind,
+                symlink_target.as_deref(),
+                cand.map(|c| c.stat.mtime),
+            );
             let st = cand.map(|c| &c.stat);
             FileReport {
                 path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -445,6 +511,8 @@ pub fn build_files(
                 uid: st.map(|s| s.uid),
                 owner: st.and_then(|s| snap.users.get(&s.uid).cloned()),
                 mtime: st.and_then(|s| u64::try_from(s.mtime).ok()).map(rfc3339),
+                dir_mode: cand.and_then(|c| c.dir_mode).map(|m| format!("{m:04o}")),
+                dir_uid: cand.and_then(|c| c.dir_uid),
                 deleted: e.deleted,
                 replaced: e.replaced,
                 symlink_target,

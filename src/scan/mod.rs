@@ -37,6 +37,8 @@ pub struct ScanOptions {
     pub roots: Vec<PathBuf>,
     pub walk: WalkOptions,
     pub probe: ProbeMode,
+    /// `--max-age`: report holders older than this many seconds (`held-long`).
+    pub max_age: Option<u64>,
 }
 
 /// Why a scan could not run at all.
@@ -310,7 +312,11 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             entries_walked: walked.entries,
         },
     };
-    crate::diagnose::diagnose(&mut report, &snap);
+    let ctx = crate::diagnose::Context {
+        snap: &snap,
+        max_age: opts.max_age,
+    };
+    crate::diagnose::diagnose(&mut report, &ctx);
     report.stats.duration_ms = started.elapsed().as_millis() as u64;
     Ok((report, snap))
 }

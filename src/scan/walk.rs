@@ -86,6 +86,9 @@ pub struct Candidate {
     pub symlink_target: Option<OsString>,
     /// Given on the command line rather than found.
     pub explicit: bool,
+    /// Mode and owner of the directory it is in (for permission findings).
+    pub dir_mode: Option<u32>,
+    pub dir_uid: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -236,7 +239,7 @@ impl<'a> Walker<'a> {
             }
             match kind {
                 "directory" => self.enter(&dirfd, &name, &child, depth + 1),
-                "symlink" => self.symlink(&dirfd, &name, child),
+                "symlink" => self.symlink(&dirfd, &name, child, dir_stat),
                 _ => {
                     let rule = names::classify(&name);
                     if rule.is_none() && !stat_all && !self.locked_inos.contains(&d_ino) {
@@ -262,13 +265,15 @@ impl<'a> Walker<'a> {
                         key,
                         symlink_target: None,
                         explicit: false,
+                        dir_mode: Some(dir_stat.mode),
+                        dir_uid: Some(dir_stat.uid),
                     });
                 }
             }
         }
     }
 
-    fn symlink(&mut self, dirfd: &OwnedFd, name: &OsStr, child: PathBuf) {
+    fn symlink(&mut self, dirfd: &OwnedFd, name: &OsStr, child: PathBuf, dir_stat: &FileStat) {
         let rule = names::classify(name);
         let Ok(target) = rustix::fs::readlinkat(dirfd, name, Vec::new()) else {
             return;
@@ -288,6 +293,8 @@ impl<'a> Walker<'a> {
             stat: st,
             symlink_target: Some(OsString::from_vec(target)),
             explicit: false,
+            dir_mode: Some(dir_stat.mode),
+            dir_uid: Some(dir_stat.uid),
         });
     }
 
@@ -382,6 +389,8 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
         } else {
             key_for(snap, &lst)
         };
+        let parent = root.parent().unwrap_or(Path::new("/"));
+        let dir = statx_at(rustix::fs::CWD, parent.as_os_str(), true).ok();
         w.out.entries += 1;
         w.out.candidates.push(Candidate {
             path: root.clone(),
@@ -391,6 +400,8 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             key,
             symlink_target,
             explicit: true,
+            dir_mode: dir.as_ref().map(|d| d.mode),
+            dir_uid: dir.as_ref().map(|d| d.uid),
         });
     }
     w.out

@@ -229,6 +229,14 @@ pub struct ProcessInfo {
     pub state: Option<char>,
     pub ppid: Option<i32>,
     pub exe: Option<PathBuf>,
+    /// Kernel function the process sleeps in (`/proc/PID/wchan`), e.g. `n_tty_read`,
+    /// `locks_lock_inode_wait`; `None` when running or unreadable.
+    pub wchan: Option<String>,
+    /// Its standard input is a terminal (`/dev/pts/N`, `/dev/ttyN`): with `wchan` this
+    /// tells a holder waiting for someone to type.
+    pub stdin_tty: Option<String>,
+    /// The systemd unit or other cgroup the process runs in (`/proc/PID/cgroup`).
+    pub cgroup: Option<String>,
 }
 
 /// An open fd of a process that refers to a file lockscan cares about (a locked

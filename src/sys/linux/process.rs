@@ -312,6 +312,31 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     if let Ok(exe) = rustix::fs::readlinkat(&piddir, "exe", Vec::new()) {
         info.exe = Some(PathBuf::from(OsString::from_vec(exe.into_bytes())));
     }
+    if let Ok(w) = read_at(&piddir, "wchan") {
+        let w = String::from_utf8_lossy(&w).trim().to_string();
+        if !w.is_empty() && w != "0" {
+            info.wchan = Some(w);
+        }
+    }
+    if let Ok(t) = rustix::fs::readlinkat(&piddir, "fd/0", Vec::new()) {
+        let t = t.to_string_lossy().into_owned();
+        if t.starts_with("/dev/pts/") || t.starts_with("/dev/tty") || t.starts_with("/dev/console")
+        {
+            info.stdin_tty = Some(t);
+        }
+    }
+    if let Ok(cg) = read_at(&piddir, "cgroup") {
+        // cgroup v2: a single `0::/system.slice/foo.service` line; v1: pick the
+        // systemd (name=systemd) hierarchy.
+        let text = String::from_utf8_lossy(&cg);
+        info.cgroup = text
+            .lines()
+            .find(|l| l.starts_with("0::"))
+            .or_else(|| text.lines().find(|l| l.contains("name=systemd")))
+            .and_then(|l| l.rsplit(':').next())
+            .filter(|p| !p.is_empty() && *p != "/")
+            .map(str::to_string);
+    }
     Some(info)
 }
 

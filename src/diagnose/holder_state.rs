@@ -1,0 +1,117 @@
+use super::{Context, Rule, Verdict, describe, holders, parent_chain};
+use crate::report::{FileReport, ProcessRef, Severity};
+
+pub static STOPPED: Rule = Rule {
+    code: "holder-stopped",
+    severity: Severity::Warning,
+    explanation: "A process holding the lock is stopped (state T), typically by Ctrl+Z in a \
+terminal or a debugger. It will hold the lock until it is continued or ended; everyone else \
+waits or fails.",
+    file: Some(|f, c| state_check(f, c, &["T", "t"], stopped)),
+    global: None,
+};
+
+pub static WAITING_INPUT: Rule = Rule {
+    code: "holder-waiting-input",
+    severity: Severity::Warning,
+    explanation: "A process holding the lock is blocked reading from a terminal: it waits for \
+someone to answer a prompt, and holds the lock meanwhile.",
+    file: Some(waiting_input),
+    global: None,
+};
+
+pub static ZOMBIE: Rule = Rule {
+    code: "holder-zombie",
+    severity: Severity::Warning,
+    explanation: "A holder is a zombie: its main thread has exited. Locks held through files of \
+its remaining threads stay until they exit, and its parent has not reaped it.",
+    file: Some(|f, c| state_check(f, c, &["Z"], zombie)),
+    global: None,
+};
+
+pub static UNINTERRUPTIBLE: Rule = Rule {
+    code: "holder-uninterruptible",
+    severity: Severity::Warning,
+    explanation: "A holder is in uninterruptible sleep (state D), usually waiting on a hung \
+network mount or a failing disk. It cannot be killed until the I/O completes, and holds the lock \
+meanwhile.",
+    file: Some(|f, c| state_check(f, c, &["D"], uninterruptible)),
+    global: None,
+};
+
+fn stopped(p: &ProcessRef, chain: &str) -> Verdict {
+    Verdict {
+        message: format!("holder {} is stopped (state T){chain}", describe(p)),
+        hint: format!(
+            "The holder is suspended: continue it with `kill -CONT {}` (or `fg` in its terminal), or end it.",
+            p.pid
+        ),
+    }
+}
+
+fn zombie(p: &ProcessRef, chain: &str) -> Verdict {
+    Verdict {
+        message: format!("holder {} is a zombie{chain}", describe(p)),
+        hint: format!(
+            "Its remaining threads keep the lock; end them (`kill -9 {}`) and check why its parent does not reap it.",
+            p.pid
+        ),
+    }
+}
+
+fn uninterruptible(p: &ProcessRef, chain: &str) -> Verdict {
+    Verdict {
+        message: format!(
+            "holder {} is in uninterruptible sleep (state D){}{chain}",
+            describe(p),
+            p.wchan.as_deref().map(|w| format!(" in {w}")).unwrap_or_default()
+        ),
+        hint: "Look for a hung mount or failing disk (dmesg, mount); the holder cannot be killed until its I/O returns."
+            .into(),
+    }
+}
+
+fn chain_text(ctx: &Context, pid: i32) -> String {
+    let chain = parent_chain(ctx.snap, pid);
+    if chain.is_empty() {
+        String::new()
+    } else {
+        format!("; started by {}", chain.join(" <- "))
+    }
+}
+
+fn state_check(
+    file: &FileReport,
+    ctx: &Context,
+    states: &[&str],
+    make: fn(&ProcessRef, &str) -> Verdict,
+) -> Option<Verdict> {
+    let p = holders(file).find(|h| h.state.as_deref().is_some_and(|s| states.contains(&s)))?;
+    Some(make(p, &chain_text(ctx, p.pid)))
+}
+
+/// Kernel functions a process sleeps in while reading a terminal.
+const TTY_READ_WCHANS: &[&str] = &["n_tty_read", "wait_woken", "tty_read"];
+
+fn waiting_input(file: &FileReport, ctx: &Context) -> Option<Verdict> {
+    let p = holders(file).find(|h| {
+        h.state.as_deref() == Some("S")
+            && h.tty.is_some()
+            && h.wchan
+                .as_deref()
+                .is_some_and(|w| TTY_READ_WCHANS.contains(&w))
+    })?;
+    Some(Verdict {
+        message: format!(
+            "holder {} is waiting for input on {}{}",
+            describe(p),
+            p.tty.as_deref().unwrap_or("a terminal"),
+            chain_text(ctx, p.pid)
+        ),
+        hint: format!(
+            "Someone must answer its prompt on {} (or end it with `kill {}`); it holds the lock until then.",
+            p.tty.as_deref().unwrap_or("its terminal"),
+            p.pid
+        ),
+    })
+}

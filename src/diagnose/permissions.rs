@@ -1,0 +1,81 @@
+use super::{Context, Rule, Verdict, holders};
+use crate::report::{FileReport, Severity};
+
+pub static WORLD_WRITABLE: Rule = Rule {
+    code: "world-writable",
+    severity: Severity::Warning,
+    explanation: "The lockfile, or the directory it is in, is writable by every user. Anyone can \
+then create or hold the lock first and stop the program (a denial of service), or remove and \
+replace the file so two instances run. certbot keeps its locks 0600 in its own directories for \
+this reason. A world-writable directory with the sticky bit (like /tmp or /run/lock) still lets \
+anyone create the name first.",
+    file: Some(world_writable),
+    global: None,
+};
+
+pub static FOREIGN_OWNER: Rule = Rule {
+    code: "foreign-owner",
+    severity: Severity::Warning,
+    explanation: "A lockfile owned by an ordinary user sits in a root-owned directory. Its owner \
+can hold or replace the lock whenever they like, and a root program that trusts the file can be \
+blocked or misled by them.",
+    file: Some(foreign_owner),
+    global: None,
+};
+
+fn octal(s: Option<&str>) -> Option<u32> {
+    u32::from_str_radix(s?, 8).ok()
+}
+
+fn world_writable(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+    if !matches!(file.kind.as_str(), "lockfile" | "pidfile")
+        || file.file_type.as_deref() != Some("regular")
+    {
+        return None;
+    }
+    let mode = octal(file.mode.as_deref())?;
+    let dir = octal(file.dir_mode.as_deref());
+    let file_ww = mode & 0o002 != 0;
+    let dir_ww = dir.is_some_and(|d| d & 0o002 != 0 && d & 0o1000 == 0);
+    if !file_ww && !dir_ww {
+        return None;
+    }
+    let what = match (file_ww, dir_ww) {
+        (true, true) => format!("the file (mode {:04o}) and its directory are writable by every user", mode),
+        (true, false) => format!("the file is writable by every user (mode {:04o})", mode),
+        _ => "its directory is writable by every user without the sticky bit: anyone can delete or replace it".into(),
+    };
+    Some(Verdict {
+        message: what,
+        hint:
+            "Keep lockfiles in a directory only the service can write (e.g. /run/<service>), with \
+mode 0600 or 0644."
+                .into(),
+    })
+}
+
+fn foreign_owner(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+    if !matches!(file.kind.as_str(), "lockfile" | "pidfile") {
+        return None;
+    }
+    let (uid, dir_uid) = (file.uid?, file.dir_uid?);
+    if uid == 0 || dir_uid != 0 {
+        return None;
+    }
+    let root_holder = holders(file).any(|h| h.uid == Some(0));
+    let who = file.owner.clone().unwrap_or_else(|| format!("uid {uid}"));
+    Some(Verdict {
+        message: format!(
+            "owned by {who} in a root-owned directory{}",
+            if root_holder {
+                ", while a root process holds it"
+            } else {
+                ""
+            }
+        ),
+        hint: format!(
+            "Unless {who} is meant to own this lock, remove the file once no process holds it and \
+let the program recreate it."
+        ),
+    })
+}

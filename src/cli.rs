@@ -10,6 +10,10 @@ pub enum Format {
     Table,
     /// One JSON document (schema_version 1; see the README).
     Json,
+    /// One JSON object per line: a scan record, then one per file and per finding.
+    Ndjson,
+    /// Prometheus text format, for node_exporter's textfile collector.
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

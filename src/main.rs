@@ -86,6 +86,8 @@ fn main() {
     let (report, snap) = run_scan(&scan_options(&args.paths, &args.common));
     match args.format() {
         Format::Json => emit(|out| report::json::write(&report, out)),
+        Format::Ndjson => emit(|out| report::ndjson::write(&report, out)),
+        Format::Prometheus => emit(|out| report::prometheus::write(&report, out)),
         Format::Table => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = !no_color

@@ -161,3 +161,33 @@ fn symlink_lock_with_a_dead_pid_is_dead_and_a_live_one_running() {
     let live = file(&doc, &root.join(".parentlock-like.lock"), false);
     assert_eq!(live["pidfile"]["status"], "running");
 }
+
+#[test]
+fn prometheus_and_ndjson_formats_describe_a_held_lock() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("m.lock");
+    let _h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    let r = run(&["--format", "prometheus", root.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let want = format!(
+        "lockscan_lock_held{{path=\"{}\",type=\"flock\",mode=\"write\"}} 1",
+        p.display()
+    );
+    assert!(
+        r.stdout.lines().any(|l| l == want),
+        "{want} not in\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("# TYPE lockscan_up gauge"));
+    let r = run(&["--format", "ndjson", root.to_str().unwrap()]);
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["record"], "scan");
+    let f = lines.iter().find(|l| l["record"] == "file").unwrap();
+    assert_eq!(f["path"], p.to_str().unwrap());
+    assert_eq!(f["locks"][0]["holders"][0]["pid"], _h.pid);
+}

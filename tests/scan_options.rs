@@ -152,7 +152,10 @@ fn fuse_mount_is_reported_remote() {
     let _ = std::process::Command::new("fusermount")
         .args(["-u", mnt.to_str().unwrap()])
         .status();
-    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    let _ = std::process::Command::new("umount")
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status();
     let f = file(&doc, &mnt.join("app.lock"), false);
     assert_eq!(f["filesystem"]["remote"], true, "{f:#}");
     assert_eq!(f["filesystem"]["locality"], "fuse");

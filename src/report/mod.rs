@@ -5,6 +5,8 @@ pub mod escape;
 pub mod explain;
 pub mod json;
 pub mod model;
+pub mod ndjson;
+pub mod prometheus;
 pub mod table;
 pub mod time;
 

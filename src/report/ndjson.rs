@@ -1,0 +1,362 @@
+//! Newline-delimited JSON: one self-contained JSON object per line, for log shippers
+//! (Vector, Fluent Bit, Filebeat, Promtail, `jq -c`) that index one event per line.
+//!
+//! Every line is a compact JSON object whose `record` field says what it is. The
+//! field names and values are those of the JSON document (schema version 1, see the
+//! README); nothing is renamed, and strings are escaped by serde_json, so a line never
+//! contains a raw newline whatever a file name holds. Lines come in this order:
+//!
+//! 1. exactly one **`scan`** record, first:
+//!    `{"record":"scan", "schema_version", "lockscan_version", "host", "platform",
+//!    "generated_at", "roots", "visibility", "stats", "errors"}`: the report
+//!    without its `files` and `findings`;
+//! 2. one **`file`** record per entry of `files`, in the report's order (by path):
+//!    `{"record":"file", <every field of a file object: "path", "kind", "device",
+//!    "inode", ..., "locks", "open_by", "pidfile", ..., "findings">, "host",
+//!    "generated_at"}`;
+//! 3. one **`finding`** record per global finding (those about the scan as a whole;
+//!    a file's findings stay inside its `file` record):
+//!    `{"record":"finding", "code", "severity", "message", "hint", "path" (optional),
+//!    "host", "generated_at"}`.
+//!
+//! `host` and `generated_at` are repeated on every line so that each line can be
+//! indexed and searched on its own; `generated_at` is the same on all lines of one
+//! scan and, with `host`, groups them back into one report.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{ErrorEntry, FileReport, Finding, Report, Stats, VisibilityReport};
+
+#[derive(Serialize)]
+struct ScanRecord<'a> {
+    record: &'static str,
+    schema_version: u32,
+    lockscan_version: &'a str,
+    host: &'a str,
+    platform: &'a str,
+    generated_at: &'a str,
+    roots: &'a [String],
+    visibility: &'a VisibilityReport,
+    stats: &'a Stats,
+    errors: &'a [ErrorEntry],
+}
+
+#[derive(Serialize)]
+struct FileRecord<'a> {
+    record: &'static str,
+    #[serde(flatten)]
+    file: &'a FileReport,
+    host: &'a str,
+    generated_at: &'a str,
+}
+
+#[derive(Serialize)]
+struct FindingRecord<'a> {
+    record: &'static str,
+    #[serde(flatten)]
+    finding: &'a Finding,
+    host: &'a str,
+    generated_at: &'a str,
+}
+
+fn push_line(buf: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *buf, value).map_err(std::io::Error::other)?;
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// Writes the report as NDJSON: a `scan` line, one `file` line per file, one
+/// `finding` line per global finding (see the module documentation).
+pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    // One write at the end, as the JSON writer does.
+    let mut buf = Vec::with_capacity(1024 * (1 + report.files.len()));
+    push_line(
+        &mut buf,
+        &ScanRecord {
+            record: "scan",
+            schema_version: report.schema_version,
+            lockscan_version: &report.lockscan_version,
+            host: &report.host,
+            platform: &report.platform,
+            generated_at: &report.generated_at,
+            roots: &report.roots,
+            visibility: &report.visibility,
+            stats: &report.stats,
+            errors: &report.errors,
+        },
+    )?;
+    for file in &report.files {
+        push_line(
+            &mut buf,
+            &FileRecord {
+                record: "file",
+                file,
+                host: &report.host,
+                generated_at: &report.generated_at,
+            },
+        )?;
+    }
+    for finding in &report.findings {
+        push_line(
+            &mut buf,
+            &FindingRecord {
+                record: "finding",
+                finding,
+                host: &report.host,
+                generated_at: &report.generated_at,
+            },
+        )?;
+    }
+    out.write_all(&buf)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::super::*;
+    use super::write;
+
+    /// A path with every character the Prometheus label format must escape.
+    pub(crate) const HOSTILE_PIDFILE: &str = "/run/odd \"name\"\\dir\nnginx.pid";
+
+    fn finding(code: &str, severity: Severity, path: Option<&str>) -> Finding {
+        Finding {
+            code: code.into(),
+            severity,
+            message: format!("{code} message"),
+            hint: format!("{code} hint"),
+            path: path.map(Into::into),
+        }
+    }
+
+    fn file(path: &str, kind: &str) -> FileReport {
+        FileReport {
+            path: Some(path.into()),
+            kind: kind.into(),
+            device: Some("254:0".into()),
+            inode: Some(4242),
+            file_type: Some("regular".into()),
+            size: Some(0),
+            mode: Some("0644".into()),
+            uid: Some(0),
+            owner: Some("root".into()),
+            mtime: Some("2026-11-22T06:00:00Z".into()),
+            dir_mode: Some("0755".into()),
+            dir_uid: Some(0),
+            deleted: false,
+            replaced: false,
+            symlink_target: None,
+            filesystem: None,
+            locks: vec![],
+            open_by: vec![],
+            pidfile: None,
+            convention: None,
+            safe_to_delete: None,
+            probe: None,
+            findings: vec![],
+        }
+    }
+
+    pub(crate) fn process(pid: i32, command: &str, age_seconds: u64) -> ProcessRef {
+        ProcessRef {
+            pid,
+            command: Some(command.into()),
+            cmdline: Some(format!("/usr/bin/{command} --secret-token=xyz")),
+            uid: Some(0),
+            user: Some("root".into()),
+            age_seconds: Some(age_seconds),
+            state: Some("S".into()),
+            fd: Some(3),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) -> LockReport {
+        LockReport {
+            kind: "flock".into(),
+            mode: "write".into(),
+            start: 0,
+            end: None,
+            lease_state: None,
+            locker_pid: holders.first().map(|h| h.pid),
+            locker_alive: Some(true),
+            holders,
+            waiters: waiters
+                .into_iter()
+                .map(|process| WaiterRef {
+                    process,
+                    mode: "write".into(),
+                    start: 0,
+                    end: None,
+                    depth: 1,
+                    blocked_by: Some(100),
+                })
+                .collect(),
+            holders_uncertain: false,
+        }
+    }
+
+    /// Two files (a held flock with a waiter; a stale pidfile with a finding) and one
+    /// global finding. Shared with the Prometheus tests.
+    pub(crate) fn sample_report() -> Report {
+        let mut certbot = file("/etc/letsencrypt/.certbot.lock", "lockfile");
+        certbot.locks.push(flock_write(
+            vec![process(100, "certbot", 3600), process(101, "certbot", 60)],
+            vec![process(200, "certbot", 900)],
+        ));
+        certbot.findings.push(finding(
+            "blocked-waiters",
+            Severity::Info,
+            certbot.path.as_deref(),
+        ));
+
+        let mut nginx = file(HOSTILE_PIDFILE, "pidfile");
+        nginx.size = Some(5);
+        nginx.pidfile = Some(PidfileReport {
+            pid: Some(4191),
+            verdict: "stale".into(),
+            status: "dead".into(),
+            reason: None,
+            process: None,
+        });
+        nginx.findings.push(finding(
+            "stale-pidfile",
+            Severity::Warning,
+            Some(HOSTILE_PIDFILE),
+        ));
+
+        Report {
+            schema_version: SCHEMA_VERSION,
+            lockscan_version: "0.1.0".into(),
+            host: "vm".into(),
+            platform: "linux".into(),
+            generated_at: "2026-11-22T06:54:56Z".into(),
+            roots: vec!["/etc/letsencrypt".into(), "/run".into()],
+            files: vec![certbot, nginx],
+            findings: vec![finding("partial-visibility", Severity::Info, None)],
+            errors: vec![ErrorEntry {
+                path: "/run/initctl".into(),
+                error: "FIFO: skipped".into(),
+            }],
+            visibility: VisibilityReport {
+                root: false,
+                proc_locks_read: true,
+                processes_seen: 78,
+                processes_denied: 3,
+                ..Default::default()
+            },
+            stats: Stats {
+                duration_ms: 17,
+                lock_lines: 2,
+                fds_examined: 43,
+                entries_walked: 12,
+            },
+        }
+    }
+
+    fn lines(report: &Report) -> Vec<Map<String, Value>> {
+        let mut out = Vec::new();
+        write(report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with('\n'), "{text:?}");
+        text.lines()
+            .map(|line| match serde_json::from_str(line) {
+                Ok(Value::Object(map)) => map,
+                other => panic!("not a JSON object: {line:?}: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The line without the NDJSON envelope fields.
+    fn without(mut map: Map<String, Value>, keys: &[&str]) -> Value {
+        for key in keys {
+            assert!(map.remove(*key).is_some(), "missing {key}");
+        }
+        Value::Object(map)
+    }
+
+    #[test]
+    fn one_scan_line_then_files_then_global_findings() {
+        let report = sample_report();
+        let lines = lines(&report);
+        let records: Vec<_> = lines.iter().map(|l| l["record"].clone()).collect();
+        assert_eq!(records, ["scan", "file", "file", "finding"]);
+        for line in &lines {
+            assert_eq!(line["host"], "vm");
+            assert_eq!(line["generated_at"], "2026-11-22T06:54:56Z");
+        }
+    }
+
+    #[test]
+    fn scan_line_is_the_report_without_files_and_findings() {
+        let report = sample_report();
+        let scan = lines(&report).remove(0);
+        let mut expected = serde_json::to_value(&report).unwrap();
+        let map = expected.as_object_mut().unwrap();
+        map.remove("files");
+        map.remove("findings");
+        assert_eq!(without(scan.clone(), &["record"]), expected);
+        assert_eq!(scan["schema_version"], 1);
+        assert_eq!(scan["lockscan_version"], "0.1.0");
+        assert_eq!(scan["platform"], "linux");
+        assert_eq!(scan["roots"], json!(["/etc/letsencrypt", "/run"]));
+        assert_eq!(scan["stats"]["duration_ms"], 17);
+        assert_eq!(scan["visibility"]["processes_denied"], 3);
+        assert_eq!(scan["errors"][0]["path"], "/run/initctl");
+    }
+
+    #[test]
+    fn file_lines_carry_every_field_of_the_file_object() {
+        let report = sample_report();
+        let lines = lines(&report);
+        for (line, file) in lines[1..3].iter().zip(&report.files) {
+            assert_eq!(
+                without(line.clone(), &["record", "host", "generated_at"]),
+                serde_json::to_value(file).unwrap()
+            );
+        }
+        let certbot = &lines[1];
+        assert_eq!(certbot["path"], "/etc/letsencrypt/.certbot.lock");
+        assert_eq!(certbot["kind"], "lockfile");
+        assert_eq!(certbot["pidfile"], Value::Null);
+        assert_eq!(certbot["locks"][0]["type"], "flock");
+        assert_eq!(certbot["locks"][0]["holders"][0]["pid"], 100);
+        assert_eq!(certbot["locks"][0]["waiters"][0]["pid"], 200);
+        assert_eq!(certbot["locks"][0]["waiters"][0]["depth"], 1);
+        assert_eq!(certbot["findings"][0]["code"], "blocked-waiters");
+
+        let nginx = &lines[2];
+        assert_eq!(nginx["path"], HOSTILE_PIDFILE);
+        assert_eq!(nginx["pidfile"]["status"], "dead");
+        assert_eq!(nginx["pidfile"]["verdict"], "stale");
+        assert_eq!(nginx["findings"][0]["code"], "stale-pidfile");
+        assert_eq!(nginx["findings"][0]["severity"], "warning");
+    }
+
+    #[test]
+    fn finding_lines_carry_the_finding() {
+        let report = sample_report();
+        let finding = lines(&report).pop().unwrap();
+        assert_eq!(finding["record"], "finding");
+        assert_eq!(finding["code"], "partial-visibility");
+        assert_eq!(finding["severity"], "info");
+        assert!(!finding.contains_key("path"));
+        assert_eq!(
+            without(finding, &["record", "host", "generated_at"]),
+            serde_json::to_value(&report.findings[0]).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_empty_report_is_one_scan_line() {
+        let mut report = sample_report();
+        report.files.clear();
+        report.findings.clear();
+        let lines = lines(&report);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["record"], "scan");
+    }
+}

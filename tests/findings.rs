@@ -1,0 +1,550 @@
+//! Each finding code appears for a real case, and stays quiet for its near miss.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn has(doc: &Value, path: &Path, code: &str) -> bool {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"] == path.to_str().unwrap())
+        .any(|f| codes(f).iter().any(|c| c == code))
+}
+
+fn finding<'a>(doc: &'a Value, path: &Path, code: &str) -> &'a Value {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"] == path.to_str().unwrap())
+        .flat_map(|f| f["findings"].as_array().unwrap())
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} on {path:?}: {doc:#}"))
+}
+
+fn signal(pid: i32, sig: rustix::process::Signal) {
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), sig).unwrap();
+}
+
+fn wait_state(pid: i32, want: char) {
+    for _ in 0..500 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.rsplit(") ").next().and_then(|s| s.chars().next()) == Some(want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("pid {pid} never reached state {want}");
+}
+
+#[test]
+fn holder_stopped_names_the_suspended_holder_and_how_to_continue_it() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let (a, b) = (root.join("stopped.lock"), root.join("running.lock"));
+    let stopped = Holder::start(&[&format!("flock-ex:{}", a.display())]);
+    let _running = Holder::start(&[&format!("flock-ex:{}", b.display())]);
+    signal(stopped.pid, rustix::process::Signal::STOP);
+    wait_state(stopped.pid, 'T');
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    signal(stopped.pid, rustix::process::Signal::CONT);
+    let f = finding(&doc, &a, "holder-stopped");
+    assert!(
+        f["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("kill -CONT {}", stopped.pid))
+    );
+    assert_eq!(f["severity"], "warning");
+    assert!(
+        !has(&doc, &b, "holder-stopped"),
+        "a running holder is not stopped"
+    );
+}
+
+#[test]
+fn holder_waiting_for_terminal_input_is_reported() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("prompt.lock");
+    // A pty for the holder's stdin, so it really blocks reading a terminal.
+    let master =
+        rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+            .unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let script = format!(
+        "import fcntl,os,sys\nfd=os.open({:?},os.O_RDWR|os.O_CREAT)\nfcntl.flock(fd,fcntl.LOCK_EX)\nprint('ready',flush=True)\nsys.stdin.readline()\n",
+        p.to_str().unwrap()
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdin(slave)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pid = child.id() as i32;
+    for _ in 0..300 {
+        let w = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if w.contains("tty") || w.contains("wait_woken") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(master);
+    let f = finding(&doc, &p, "holder-waiting-input");
+    assert!(f["message"].as_str().unwrap().contains("/dev/pts/"), "{f}");
+}
+
+#[test]
+fn holder_zombie_is_reported_for_a_posix_lock_kept_by_a_surviving_thread() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("zombie.lock");
+    // The main thread takes a POSIX lock, starts a thread that lives on, then exits
+    // alone (SYS_exit): the process shows as a zombie while it still owns the lock.
+    let script = format!(
+        "import fcntl,os,threading,time,ctypes\nfd=os.open({:?},os.O_RDWR|os.O_CREAT)\nfcntl.lockf(fd,fcntl.LOCK_EX)\nthreading.Thread(target=lambda: time.sleep(30)).start()\nprint('ready',flush=True)\nctypes.CDLL(None).syscall(60,0)\n",
+        p.to_str().unwrap()
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let pid = child.id() as i32;
+    wait_state(pid, 'Z');
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let f = finding(&doc, &p, "holder-zombie");
+    assert!(f["message"].as_str().unwrap().contains(&pid.to_string()));
+}
+
+#[test]
+fn held_long_respects_max_age() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("long.lock");
+    let _h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let doc = scan_json(&["--max-age", "1s", root.to_str().unwrap()]);
+    assert!(has(&doc, &p, "held-long"), "{doc:#}");
+    let doc = scan_json(&["--max-age", "1h", root.to_str().unwrap()]);
+    assert!(!has(&doc, &p, "held-long"));
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    assert!(!has(&doc, &p, "held-long"), "off by default");
+}
+
+#[test]
+fn leaked_fd_names_the_inheriting_holder_and_the_dead_locker() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("leak.lock");
+    let h = Holder::start(&[&format!("inherit-flock-orphan:{}", p.display())]);
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = finding(&doc, &p, "leaked-fd");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("pid {} (sleep)", h.info("child"))),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("pid {}", h.info("locker"))), "{msg}");
+}
+
+#[test]
+fn leaked_fd_when_the_live_locker_closed_its_copy() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("handed.lock");
+    let _h = Holder::start(&[&format!("inherit-flock:{}", p.display())]);
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    assert!(has(&doc, &p, "leaked-fd"), "{doc:#}");
+}
+
+#[test]
+fn no_leaked_fd_for_flock_command_children_or_cloexec_holders() {
+    use std::os::unix::process::CommandExt;
+    let d = tempdir();
+    let root = canon(d.path());
+    let (a, b) = (root.join("cmd.lock"), root.join("plain.lock"));
+    let mut fl = std::process::Command::new("flock")
+        .arg(&a)
+        .args(["sleep", "1000"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let _h = Holder::start(&[&format!("flock-ex:{}", b.display())]);
+    let mut doc = scan_json(&[root.to_str().unwrap()]);
+    for _ in 0..100 {
+        let n: usize = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                f["locks"]
+                    .as_array()
+                    .map(|l| l.iter().map(|l| holder_pids(l).len()).sum())
+                    .unwrap_or(0)
+            })
+            .sum();
+        if n >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        doc = scan_json(&[root.to_str().unwrap()]);
+    }
+    let pgid = rustix::process::Pid::from_raw(fl.id() as i32).unwrap();
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
+    fl.wait().unwrap();
+    assert!(!has(&doc, &a, "leaked-fd"), "{doc:#}");
+    assert!(!has(&doc, &b, "leaked-fd"));
+}
+
+#[test]
+fn split_brain_when_old_and_new_inode_are_both_locked() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("single.lock");
+    let lone = root.join("lone.lock");
+    let _old = Holder::start(&[&format!("deleted-flock:{}", p.display())]);
+    let _new = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    let _lone = Holder::start(&[&format!("deleted-flock:{}", lone.display())]);
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = finding(&doc, &p, "split-brain");
+    assert_eq!(f["severity"], "error");
+    // One deleted lock alone is deleted-lockfile, not split-brain.
+    assert!(has(&doc, &lone, "deleted-lockfile"));
+    assert!(!has(&doc, &lone, "split-brain"));
+}
+
+#[test]
+fn world_writable_file_or_directory_is_reported_but_a_sticky_dir_is_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempdir();
+    let root = canon(d.path());
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for dir in ["open", "sticky", "normal"] {
+        std::fs::create_dir(root.join(dir)).unwrap();
+    }
+    set(&root.join("open"), 0o777);
+    set(&root.join("sticky"), 0o1777);
+    set(&root.join("normal"), 0o755);
+    let files = [
+        ("open/a.lock", 0o644, true),
+        ("sticky/b.lock", 0o644, false),
+        ("normal/c.lock", 0o666, true),
+        ("normal/d.lock", 0o644, false),
+    ];
+    for (f, mode, _) in files {
+        std::fs::write(root.join(f), "").unwrap();
+        set(&root.join(f), mode);
+    }
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    for (f, _, want) in files {
+        assert_eq!(
+            has(&doc, &root.join(f), "world-writable"),
+            want,
+            "{f}: {doc:#}"
+        );
+    }
+}
+
+#[test]
+fn foreign_owner_in_a_root_directory() {
+    if !is_root() {
+        eprintln!("skipped: needs root to chown");
+        return;
+    }
+    let d = tempdir();
+    let root = canon(d.path());
+    let (theirs, ours) = (root.join("theirs.lock"), root.join("ours.lock"));
+    std::fs::write(&theirs, "").unwrap();
+    std::fs::write(&ours, "").unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    assert!(has(&doc, &theirs, "foreign-owner"));
+    assert!(!has(&doc, &ours, "foreign-owner"));
+}
+
+#[test]
+fn pid_reused_when_the_file_predates_the_process_or_the_boot() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let me = std::process::id();
+    let (old, fresh) = (root.join("old.pid"), root.join("fresh.pid"));
+    std::fs::write(&old, format!("{me}\n")).unwrap();
+    std::fs::write(&fresh, format!("{me}\n")).unwrap();
+    // Written "in 2001": before this boot, so pid `me` cannot be its writer.
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = file(&doc, &old, false);
+    assert_eq!(f["pidfile"]["status"], "running");
+    assert_eq!(f["pidfile"]["verdict"], "stale");
+    assert!(has(&doc, &old, "pid-reused"));
+    assert!(!has(&doc, &old, "stale-pidfile"));
+    assert_eq!(file(&doc, &fresh, false)["pidfile"]["verdict"], "live");
+    assert!(!has(&doc, &fresh, "pid-reused"));
+}
+
+#[test]
+fn stale_pidfile_for_a_zombie_but_not_for_a_live_process() {
+    let d = tempdir();
+    let root = canon(d.path());
+    // A child that exits and is not reaped yet.
+    let mut z = std::process::Command::new("true").spawn().unwrap();
+    let zp = z.id() as i32;
+    wait_state(zp, 'Z');
+    std::fs::write(root.join("z.pid"), format!("{zp}\n")).unwrap();
+    std::fs::write(root.join("live.pid"), format!("{}\n", std::process::id())).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    z.wait().unwrap();
+    assert!(has(&doc, &root.join("z.pid"), "stale-pidfile"));
+    assert!(!has(&doc, &root.join("live.pid"), "stale-pidfile"));
+}
+
+#[test]
+fn remote_filesystem_finding_on_fuse_and_not_on_local_disk() {
+    if !is_root()
+        || std::process::Command::new("bindfs")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
+        return;
+    }
+    let d = tempdir();
+    let root = canon(d.path());
+    let (src, mnt) = (root.join("src"), root.join("mnt"));
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&mnt).unwrap();
+    std::fs::write(src.join("app.lock"), "").unwrap();
+    let ok = std::process::Command::new("bindfs")
+        .args([src.to_str().unwrap(), mnt.to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: bindfs could not mount");
+        return;
+    }
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let _ = std::process::Command::new("fusermount")
+        .args(["-u", mnt.to_str().unwrap()])
+        .status();
+    let _ = std::process::Command::new("umount")
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status();
+    let f = finding(&doc, &mnt.join("app.lock"), "remote-filesystem");
+    assert!(f["message"].as_str().unwrap().contains("FUSE"));
+    assert!(!has(&doc, &src.join("app.lock"), "remote-filesystem"));
+}
+
+#[test]
+fn fail_on_sets_the_severity_that_fails() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("busy.lock");
+    let _h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    let w = Holder::start(&[&format!("wait-flock-ex:{}", p.display())]);
+    wait_blocked(w.pid);
+    // Only info findings (blocked-waiters): 0 by default, 1 with --fail-on info.
+    let r = run(&["--json", root.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let r = run(&["--json", "--fail-on", "info", root.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    std::fs::write(root.join("dead.pid"), "999999").unwrap();
+    let r = run(&["--json", "--fail-on", "error", root.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "warnings do not fail with --fail-on error");
+    let r = run(&["--json", root.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn codes_lists_every_rule_with_an_explanation() {
+    let r = run(&["codes"]);
+    assert_eq!(r.code, 0);
+    for code in [
+        "stale-pidfile",
+        "pid-reused",
+        "stale-lockfile",
+        "leaked-fd",
+        "deleted-lockfile",
+        "split-brain",
+        "remote-filesystem",
+        "world-writable",
+        "foreign-owner",
+        "holder-stopped",
+        "holder-waiting-input",
+        "holder-zombie",
+        "holder-uninterruptible",
+        "held-long",
+        "blocked-waiters",
+        "partial-visibility",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l.starts_with(code)),
+            "{code} missing from:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn explain_tells_who_holds_who_waits_and_what_to_do() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join(".certbot.lock");
+    let h = Holder::start(&[&format!("posix-w:{}", p.display())]);
+    let w = Holder::start(&[&format!("wait-posix-w:{}", p.display())]);
+    wait_blocked(w.pid);
+    let r = run(&["explain", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("Held by pid {} (python3)", h.pid)),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("Waiting: pid {} (python3)", w.pid)),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("What to do:"), "{}", r.stdout);
+    assert!(r.stdout.contains("started by:"), "{}", r.stdout);
+    // Stopped holder: the advice is to continue or end it.
+    signal(h.pid, rustix::process::Signal::STOP);
+    wait_state(h.pid, 'T');
+    let r = run(&["explain", p.to_str().unwrap()]);
+    signal(h.pid, rustix::process::Signal::CONT);
+    assert!(
+        r.stdout.contains(&format!("kill -CONT {}", h.pid)),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Undoes the stopped-FUSE setup whatever happens, so a failing assertion can never
+/// leave a hung mount behind (removing the temp dir would hang on it).
+struct FuseCleanup {
+    daemon: std::process::Child,
+    holder: Option<std::process::Child>,
+    mnt: std::path::PathBuf,
+}
+
+impl Drop for FuseCleanup {
+    fn drop(&mut self) {
+        let pid = self.daemon.id() as i32;
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).unwrap(),
+            rustix::process::Signal::CONT,
+        );
+        if let Some(h) = &mut self.holder {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+        let _ = std::process::Command::new("fusermount")
+            .args(["-u", self.mnt.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+#[test]
+fn holder_uninterruptible_when_it_hangs_on_a_stopped_fuse_daemon() {
+    if !is_root()
+        || std::process::Command::new("bindfs")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
+        return;
+    }
+    let d = tempdir();
+    let root = canon(d.path());
+    let (src, mnt, locks) = (root.join("src"), root.join("mnt"), root.join("locks"));
+    for p in [&src, &mnt, &locks] {
+        std::fs::create_dir(p).unwrap();
+    }
+    std::fs::write(src.join("x"), "").unwrap();
+    // Foreground bindfs, so its pid is ours to stop.
+    let daemon = std::process::Command::new("bindfs")
+        .args(["-f", src.to_str().unwrap(), mnt.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = FuseCleanup {
+        daemon,
+        holder: None,
+        mnt: mnt.clone(),
+    };
+    let mounted = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(mnt.to_str().unwrap())
+    });
+    if !mounted {
+        eprintln!("skipped: bindfs did not mount");
+        return;
+    }
+    let lock = locks.join("d.lock");
+    signal(guard.daemon.id() as i32, rustix::process::Signal::STOP);
+    // The holder takes its lock, then touches the stopped mount. FUSE first waits
+    // interruptibly (S); a signal makes it wait killably, which shows as D.
+    let script = format!(
+        "import fcntl,os,signal\nsignal.signal(signal.SIGALRM, lambda *a: None)\nfd=os.open({:?},os.O_RDWR|os.O_CREAT)\nfcntl.flock(fd,fcntl.LOCK_EX)\nprint('ready',flush=True)\nsignal.alarm(1)\nos.stat({:?})\n",
+        lock.to_str().unwrap(),
+        mnt.join("x").to_str().unwrap()
+    );
+    let mut holder = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let hpid = holder.id() as i32;
+    guard.holder = Some(holder);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    wait_state(hpid, 'D');
+    // Scan only the lock directory: the stopped mount itself would hang anyone who enters it.
+    let doc = scan_json(&[locks.to_str().unwrap()]);
+    drop(guard);
+    assert!(has(&doc, &lock, "holder-uninterruptible"), "{doc:#}");
+}

@@ -1,6 +1,7 @@
 //! The scan: snapshot → walk → read pidfiles → correlate → probe → diagnose.
 
 pub mod content;
+pub mod catalog;
 pub mod correlate;
 pub mod names;
 pub mod walk;

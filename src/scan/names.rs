@@ -1,10 +1,16 @@
 //! Which names are lockfiles, pidfiles or symlink locks.
 //!
-//! One table, matched in order (first match wins); no chain of ifs. The facts come
-//! from the programs' own sources (../shared/reference/conventions.md §3).
+//! One table, matched in order (first match wins), derived from the catalog
+//! ([`super::catalog`]): every name pattern a convention is recognised by on its own.
+//! Patterns that only mean something in context (`*.lock` under `.git`, `LOCK` next to
+//! `CURRENT`) are covered by the generic entries; names that are data, not locks
+//! (`Cargo.lock`, `yarn.lock`), match an entry without a kind and are not candidates.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
+
+use super::catalog::{self, Convention, Pattern};
 
 /// What a name suggests a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +21,8 @@ pub enum NameKind {
     Lockfile,
     /// A symlink whose target text is the lock data (Firefox, Chromium, Emacs).
     SymlinkLock,
+    /// A lock directory whose mtime its owner refreshes (npx, yarn).
+    HeartbeatDir,
 }
 
 impl NameKind {
@@ -23,23 +31,7 @@ impl NameKind {
             NameKind::Pidfile => "pidfile",
             NameKind::Lockfile => "lockfile",
             NameKind::SymlinkLock => "symlink-lock",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Pattern {
-    Exact(&'static str),
-    Prefix(&'static str),
-    Suffix(&'static str),
-}
-
-impl Pattern {
-    fn matches(&self, name: &[u8]) -> bool {
-        match self {
-            Pattern::Exact(s) => name == s.as_bytes(),
-            Pattern::Prefix(s) => name.len() > s.len() && name.starts_with(s.as_bytes()),
-            Pattern::Suffix(s) => name.len() > s.len() && name.ends_with(s.as_bytes()),
+            NameKind::HeartbeatDir => "heartbeat-dir",
         }
     }
 }
@@ -49,58 +41,80 @@ impl Pattern {
 pub struct NameRule {
     pattern: Pattern,
     pub kind: NameKind,
-    /// The program or convention, for the report.
+    /// The program(s) using the name, for the report ("dpkg or apt or Firefox").
     pub convention: &'static str,
+    /// The catalog conventions that list exactly this pattern, in catalog order (the
+    /// file's convention, which may also be a generic one, is [`catalog::recognise`]'s).
+    pub conventions: &'static [&'static Convention],
 }
 
-const fn rule(pattern: Pattern, kind: NameKind, convention: &'static str) -> NameRule {
-    NameRule {
-        pattern,
-        kind,
-        convention,
+struct Entry {
+    pattern: Pattern,
+    /// `None`: the name is known not to be a lock.
+    rule: Option<NameRule>,
+}
+
+fn table() -> &'static [Entry] {
+    static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
+    TABLE.get_or_init(build)
+}
+
+/// One pattern while the table is built.
+struct Row {
+    pattern: Pattern,
+    /// The kind of the first convention with this pattern.
+    kind: Option<NameKind>,
+    programs: Vec<&'static str>,
+    conventions: Vec<&'static Convention>,
+}
+
+fn build() -> Vec<Entry> {
+    let mut rows: Vec<Row> = Vec::new();
+    for conv in catalog::all() {
+        for m in conv.matchers.iter().filter(|m| m.by_name) {
+            match rows.iter_mut().find(|r| r.pattern == m.pattern) {
+                Some(row) => {
+                    if !conv.generic && !row.programs.contains(&conv.display) {
+                        row.programs.push(conv.display);
+                    }
+                    row.conventions.push(conv);
+                }
+                None => rows.push(Row {
+                    pattern: m.pattern,
+                    kind: conv.name_kind,
+                    programs: vec![conv.display],
+                    conventions: vec![conv],
+                }),
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|row| Entry {
+            pattern: row.pattern,
+            rule: row.kind.map(|kind| NameRule {
+                pattern: row.pattern,
+                kind,
+                convention: Box::leak(row.programs.join(" or ").into_boxed_str()),
+                conventions: Box::leak(row.conventions.into_boxed_slice()),
+            }),
+        })
+        .collect()
+}
+
+impl NameRule {
+    /// The name pattern this rule matches.
+    pub fn pattern(&self) -> Pattern {
+        self.pattern
     }
 }
-
-use NameKind::*;
-use Pattern::*;
-
-/// Names, most specific first.
-static RULES: &[NameRule] = &[
-    rule(Exact(".certbot.lock"), Lockfile, "certbot"),
-    rule(Exact("lock-frontend"), Lockfile, "dpkg"),
-    rule(Exact("lock"), Lockfile, "dpkg/apt or Firefox"),
-    rule(Exact("Lock"), Lockfile, "dpkg triggers"),
-    rule(Exact("daily_lock"), Lockfile, "apt.systemd.daily"),
-    rule(Exact("db.lck"), Lockfile, "pacman"),
-    rule(Exact(".rpm.lock"), Lockfile, "rpm"),
-    rule(Exact(".keyring.lock"), Lockfile, "rpm"),
-    rule(Exact("LOCK"), Lockfile, "LevelDB/RocksDB"),
-    rule(Exact("lock.mdb"), Lockfile, "LMDB"),
-    rule(Exact(".parentlock"), Lockfile, "Firefox"),
-    rule(Exact("SingletonLock"), SymlinkLock, "Chromium"),
-    rule(Exact("SingletonSocket"), SymlinkLock, "Chromium"),
-    rule(Exact("SingletonCookie"), SymlinkLock, "Chromium"),
-    rule(Exact(".package-cache"), Lockfile, "cargo"),
-    rule(Exact(".package-cache-mutate"), Lockfile, "cargo"),
-    rule(Exact(".cargo-lock"), Lockfile, "cargo"),
-    rule(Exact(".cargo-build-lock"), Lockfile, "cargo"),
-    rule(Exact(".terraform.tfstate.lock.info"), Lockfile, "Terraform"),
-    rule(Exact("postmaster.pid"), Pidfile, "PostgreSQL"),
-    rule(Exact("gc.pid"), Pidfile, "git gc"),
-    rule(Prefix(".s.PGSQL."), Lockfile, "PostgreSQL socket"),
-    rule(Prefix("LCK.."), Lockfile, "UUCP serial-line lock"),
-    rule(Prefix(".#"), SymlinkLock, "Emacs"),
-    rule(Suffix(".pid.oldbin"), Pidfile, "nginx"),
-    rule(Suffix(".pid"), Pidfile, "pidfile"),
-    rule(Suffix(".lock"), Lockfile, "lockfile"),
-    rule(Suffix(".lck"), Lockfile, "lockfile"),
-    rule(Suffix(".LCK"), Lockfile, "lockfile"),
-];
 
 /// The first rule matching `name`, if any.
 pub fn classify(name: &OsStr) -> Option<&'static NameRule> {
     let bytes = name.as_bytes();
-    RULES.iter().find(|r| r.pattern.matches(bytes))
+    table()
+        .iter()
+        .find(|e| e.pattern.matches(bytes))
+        .and_then(|e| e.rule.as_ref())
 }
 
 /// True when a symlink's target text has the shape of lock data: Firefox
@@ -153,6 +167,7 @@ pub fn pid_from_symlink_target(target: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
+    use super::NameKind::*;
     use super::*;
 
     fn kind(n: &str) -> Option<NameKind> {
@@ -179,6 +194,23 @@ mod tests {
         assert_eq!(kind("Cargo.toml"), None);
         assert_eq!(kind("pidgin"), None);
         assert_eq!(kind("locksmith"), None);
+    }
+
+    #[test]
+    fn the_table_comes_from_the_catalog() {
+        assert_eq!(kind("concurrency.lock.lock"), Some(HeartbeatDir));
+        assert_eq!(kind(".todo.txt.swp"), Some(Lockfile));
+        assert_eq!(kind(".todo.txt.swo"), Some(Lockfile));
+        assert_eq!(kind("movie.swf"), None);
+        assert_eq!(kind("pageserver.pid"), Some(Pidfile));
+        // Data, not locks: dependency manifests, a PostgreSQL socket, InnoDB's tablespace.
+        assert_eq!(kind("Cargo.lock"), None);
+        assert_eq!(kind("yarn.lock"), None);
+        assert_eq!(kind(".s.PGSQL.5432"), None);
+        assert_eq!(kind("ibdata1"), None);
+        let rule = classify(OsStr::new("LOCK")).unwrap();
+        assert_eq!(rule.convention, "RocksDB or LevelDB");
+        assert!(std::ptr::eq(rule, classify(OsStr::new("LOCK")).unwrap()));
     }
 
     #[test]

@@ -91,6 +91,12 @@ pub struct CommonArgs {
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub max_age: Option<u64>,
 
+    /// A process not to count as a possible holder when it cannot be inspected (e.g. a
+    /// sandbox's or container runtime's init): lockscan otherwise treats every
+    /// uninspectable process as one that might have any file open. Repeatable.
+    #[arg(long = "ignore-pid", value_name = "PID")]
+    pub ignore_pids: Vec<i32>,
+
     /// The lowest severity that makes the exit code 1.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,

@@ -23,6 +23,7 @@ fn scan_options(paths: &[std::path::PathBuf], c: &CommonArgs) -> ScanOptions {
             Probe::Acquire => ProbeMode::Acquire,
         },
         max_age: c.max_age,
+        ignore_pids: c.ignore_pids.clone(),
     }
 }
 

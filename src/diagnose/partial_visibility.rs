@@ -19,9 +19,23 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
         parts.push("/proc/locks could not be read".to_string());
     }
     if v.processes_denied > 0 {
+        let mut named: Vec<String> = v
+            .denied_pids
+            .iter()
+            .take(5)
+            .map(|p| match snap.process_names.get(p) {
+                Some(n) => format!("{p} {n}"),
+                None => p.to_string(),
+            })
+            .collect();
+        if v.denied_pids.len() > 5 {
+            named.push("...".into());
+        }
         parts.push(format!(
-            "the open files of {} of {} processes could not be read",
-            v.processes_denied, v.processes_seen
+            "the open files of {} of {} processes could not be read (pid {}); files they may hold open are never called unused",
+            v.processes_denied,
+            v.processes_seen,
+            named.join(", ")
         ));
     }
     if v.pid_namespace_filtered {
@@ -41,7 +55,8 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
                 "Run as root (sudo lockscan ...) to see every holder.".into()
             } else {
                 "Even root may not inspect some processes (another user namespace, a sandbox's init); \
-holders among them are not shown."
+holders among them are not shown. If you know they touch none of these files, pass \
+--ignore-pid PID."
                 .into()
             },
         },

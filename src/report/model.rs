@@ -254,6 +254,8 @@ pub struct VisibilityReport {
     pub processes_seen: usize,
     /// Processes whose open files could not be read (permission).
     pub processes_denied: usize,
+    /// Their pids (besides those excluded with `--ignore-pid`).
+    pub denied_pids: Vec<i32>,
     /// Processes that exited during the scan.
     pub processes_vanished: usize,
     /// /proc is in a child pid namespace: locks of outside processes are hidden.

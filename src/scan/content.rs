@@ -24,25 +24,25 @@ pub enum PidContent {
     NotRead(String),
 }
 
-/// Reads up to `MAX_PIDFILE_BYTES` of a regular file and parses a pid out of it.
-pub fn read_pid(path: &Path, size: u64) -> PidContent {
-    if size > MAX_PIDFILE_BYTES {
-        return PidContent::Invalid(format!(
-            "{size} bytes: too large for a pidfile (content not read)"
-        ));
+/// Reads the first `MAX_PIDFILE_BYTES` of a regular file (enough for every
+/// convention's header: a Vim swap block 0 is exactly 4 KiB) and one byte more, so
+/// the caller can tell a longer file.
+pub fn read_head(path: &Path) -> Result<Vec<u8>, String> {
+    let file = open_for_probe(path).map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(1024);
+    file.take(MAX_PIDFILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+/// What the head of a file (from [`read_head`]) says about a pid; `size` is the
+/// file's size, so a 2 GiB sparse `big.pid` is judged without reading it.
+pub fn pid_from_head(head: &[u8], size: u64) -> PidContent {
+    if size > MAX_PIDFILE_BYTES || head.len() as u64 > MAX_PIDFILE_BYTES {
+        return PidContent::Invalid(format!("{size} bytes: too large for a pidfile"));
     }
-    let file = match open_for_probe(path) {
-        Ok(f) => f,
-        Err(e) => return PidContent::NotRead(e.to_string()),
-    };
-    let mut buf = Vec::with_capacity(size as usize + 1);
-    if let Err(e) = file.take(MAX_PIDFILE_BYTES + 1).read_to_end(&mut buf) {
-        return PidContent::NotRead(e.to_string());
-    }
-    if buf.len() as u64 > MAX_PIDFILE_BYTES {
-        return PidContent::Invalid("too large for a pidfile".into());
-    }
-    match parse_pid(&buf) {
+    match parse_pid(head) {
         Ok(pid) => PidContent::Pid(pid),
         Err(e) => PidContent::Invalid(e.to_string()),
     }

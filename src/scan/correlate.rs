@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::catalog::{self, Convention, ParsedContent};
 use super::content::PidContent;
 use super::names::{self, NameKind};
 use super::walk::Candidate;
@@ -14,11 +15,23 @@ use crate::report::time::rfc3339;
 use crate::report::*;
 use crate::sys::*;
 
+/// A file recognised as following a program's convention.
+#[derive(Debug, Clone)]
+pub struct Recognised {
+    pub conv: &'static Convention,
+    pub parsed: ParsedContent,
+}
+
 /// Facts gathered by I/O before correlation, per path.
 #[derive(Debug, Default)]
 pub struct Extras {
     /// Pidfile/lockfile content verdicts.
     pub contents: HashMap<PathBuf, PidContent>,
+    /// Program conventions recognised, with what their content says.
+    pub recognised: HashMap<PathBuf, Recognised>,
+    /// For conventions whose kernel lock is on another file (Terraform's state file,
+    /// Firefox's .parentlock): that file's key.
+    pub lock_site_keys: HashMap<PathBuf, Option<FileKey>>,
 }
 
 /// One file of the report before rendering.
@@ -305,13 +318,49 @@ fn reuse_evidence(snap: &Snapshot, proc_: &ProcessInfo, mtime: Option<i64>) -> O
     })
 }
 
+/// The running process is not the convention's program (`nginx.pid` naming a bash).
+fn wrong_program(rec: Option<&Recognised>, p: &ProcessInfo) -> Option<String> {
+    let conv = rec?.conv;
+    let exe_base = p
+        .exe
+        .as_ref()
+        .and_then(|e| e.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    let by_comm = catalog::exe_matches(conv, &p.command)?;
+    let by_exe = exe_base.as_deref().and_then(|e| catalog::exe_matches(conv, e));
+    (!by_comm && by_exe != Some(true)).then(|| {
+        format!(
+            "pid {} is {}, not {} ({})",
+            p.pid,
+            p.command,
+            conv.display,
+            conv.exe_names.join(", ")
+        )
+    })
+}
+
 fn pidfile_report(
     snap: &Snapshot,
     content: Option<&PidContent>,
     kind: Option<NameKind>,
     symlink_target: Option<&str>,
     mtime: Option<i64>,
+    rec: Option<&Recognised>,
 ) -> Option<PidfileReport> {
+    // A pid recorded on another host says nothing about this host's processes.
+    if let (Some(h), Some(PidContent::Pid(pid))) = (rec.and_then(|r| r.parsed.host.as_deref()), content)
+        && !h.is_empty()
+        && h != snap.host
+        && symlink_target.is_none()
+    {
+        return Some(PidfileReport {
+            pid: Some(*pid),
+            verdict: "unknown".into(),
+            status: "unknown".into(),
+            reason: Some(format!("written on host {h:?}, not this host ({:?})", snap.host)),
+            process: None,
+        });
+    }
     let verdict = |pid: i32, note: Option<String>| {
         let proc_ = snap.process(pid);
         let status = match proc_ {
@@ -319,7 +368,7 @@ fn pidfile_report(
             _ => "dead",
         };
         let reused = match (status, proc_) {
-            ("running", Some(p)) => reuse_evidence(snap, p, mtime),
+            ("running", Some(p)) => reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p)),
             _ => None,
         };
         let verdict = match (status, &reused) {
@@ -387,6 +436,22 @@ fn pidfile_report(
     }
 }
 
+/// What the pidfile verdict says about its pid, for the catalog's rules.
+fn pid_state(pf: Option<&PidfileReport>) -> catalog::PidState {
+    use catalog::PidState;
+    let Some(pf) = pf else { return PidState::NoPid };
+    if pf.pid.is_none() {
+        return PidState::NoPid;
+    }
+    match (pf.status.as_str(), pf.verdict.as_str()) {
+        ("running", "live") => PidState::Alive,
+        ("running", "stale") => PidState::Reused,
+        ("dead", _) => PidState::Dead,
+        (_, _) if pf.reason.as_deref().is_some_and(|r| r.contains("host")) => PidState::OtherHost,
+        _ => PidState::Unknown,
+    }
+}
+
 /// Builds the file reports. `roots` is `None` for a whole-system scan.
 pub fn build_files(
     snap: &Snapshot,
@@ -398,7 +463,7 @@ pub fn build_files(
     let mut entries: Vec<Entry> = Vec::new();
     let mut by_key: HashMap<FileKey, usize> = HashMap::new();
     for c in cands {
-        if c.stat.file_type != "regular" && c.stat.file_type != "symlink" {
+        if !matches!(c.stat.file_type, "regular" | "symlink" | "directory") {
             continue; // special files are reported as errors by the caller
         }
         if let Some(k) = c.key {
@@ -492,13 +557,56 @@ pub fn build_files(
                 .and_then(|c| c.symlink_target.as_ref())
                 .map(|t| t.to_string_lossy().into_owned());
             let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
+            let rec = e.path.as_ref().and_then(|p| extras.recognised.get(p));
             let pidfile = pidfile_report(
                 snap,
                 content,
                 name_kind,
                 symlink_target.as_deref(),
                 cand.map(|c| c.stat.mtime),
+                rec,
             );
+            let (convention, safe_to_delete) = match rec {
+                Some(r) => {
+                    let site_locked = e
+                        .path
+                        .as_ref()
+                        .and_then(|p| extras.lock_site_keys.get(p))
+                        .copied()
+                        .flatten()
+                        .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
+                    let facts = catalog::Facts {
+                        kernel_locked: !locks.is_empty() || site_locked,
+                        open_by_any: !open_by.is_empty() || locks.iter().any(|l| !l.holders.is_empty()),
+                        visibility_complete: !ctx.partial,
+                        pid: pid_state(pidfile.as_ref()),
+                        age_secs: cand
+                            .and_then(|c| u64::try_from(c.stat.mtime).ok())
+                            .map(|m| snap.taken_at.saturating_sub(m)),
+                        same_host: r.parsed.host.as_deref().map(|h| h == snap.host),
+                        dirty: r.parsed.dirty,
+                        program_running: (!r.conv.exe_names.is_empty()).then(|| {
+                            snap.process_names
+                                .values()
+                                .any(|n| catalog::exe_matches(r.conv, n) == Some(true))
+                        }),
+                    };
+                    let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
+                    (
+                        Some(ConventionReport {
+                            name: r.conv.name.to_string(),
+                            program: r.conv.program.to_string(),
+                            discipline: r.conv.discipline.as_str().to_string(),
+                            error_message: r.conv.error_message.map(str::to_string),
+                        }),
+                        Some(SafeToDelete {
+                            verdict: v.as_str().to_string(),
+                            reason,
+                        }),
+                    )
+                }
+                None => (None, None),
+            };
             let st = cand.map(|c| &c.stat);
             FileReport {
                 path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -520,8 +628,8 @@ pub fn build_files(
                 locks,
                 open_by,
                 pidfile,
-                convention: None,
-                safe_to_delete: None,
+                convention,
+                safe_to_delete,
                 probe: None,
                 findings: Vec::new(),
             }

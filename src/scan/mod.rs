@@ -40,6 +40,9 @@ pub struct ScanOptions {
     pub probe: ProbeMode,
     /// `--max-age`: report holders older than this many seconds (`held-long`).
     pub max_age: Option<u64>,
+    /// `--ignore-pid`: processes the operator vouches for: when they cannot be
+    /// inspected, that does not make the evidence partial.
+    pub ignore_pids: Vec<i32>,
 }
 
 /// Why a scan could not run at all.
@@ -88,55 +91,110 @@ fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
         .collect()
 }
 
-/// Reads pidfile content for candidates (and, for a system scan, locked pidfiles).
-fn read_contents(
-    snap: &Snapshot,
-    cands: &[Candidate],
-    system: bool,
-) -> HashMap<PathBuf, PidContent> {
-    let leased = leased_keys(snap);
-    let mut out = HashMap::new();
-    for c in cands {
-        if c.stat.file_type != "regular" || c.key.is_some_and(|k| leased.contains(&k)) {
+/// Locked files of a whole-system scan, as candidates: the path a holder shows (in
+/// our mount namespace, still naming the locked inode), so that they get the same
+/// examination as files found by a walk. Directory stats are cached per directory.
+fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
+    let mut best: HashMap<FileKey, &Path> = HashMap::new();
+    for fd in &snap.open_fds {
+        let (Some(path), Some(key)) = (&fd.path, fd.key) else { continue };
+        if fd.locks.is_empty() || fd.deleted || fd.replaced {
             continue;
         }
-        match c.name_kind {
-            Some(NameKind::Pidfile) => {}
-            // Lockfiles often carry their owner's pid (UUCP LCK.., PostgreSQL socket
-            // locks, many hand-written ones); a short, non-empty one is worth a look.
-            Some(NameKind::Lockfile) if (1..=64).contains(&c.stat.size) => {}
-            _ => continue,
+        if fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m)) {
+            best.entry(key).or_insert(path.as_path());
         }
-        out.insert(c.path.clone(), content::read_pid(&c.path, c.stat.size));
     }
-    if system {
-        let mut seen = HashSet::new();
-        for fd in &snap.open_fds {
-            let (Some(path), Some(key)) = (&fd.path, fd.key) else {
-                continue;
-            };
-            if fd.locks.is_empty()
-                || fd.deleted
-                || leased.contains(&key)
-                || !seen.insert(path.clone())
-            {
-                continue;
-            }
-            let own = fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
-            let is_pidfile = path
-                .file_name()
-                .and_then(names::classify)
-                .is_some_and(|r| r.kind == NameKind::Pidfile);
-            if own
-                && is_pidfile
-                && let Ok(meta) = std::fs::symlink_metadata(path)
-                && meta.is_file()
-            {
-                out.insert(path.clone(), content::read_pid(path, meta.len()));
-            }
+    let mut dirs: HashMap<&Path, Option<walk::FileStat>> = HashMap::new();
+    let mut out = Vec::new();
+    let mut keys: Vec<_> = best.into_iter().collect();
+    keys.sort_unstable_by_key(|(k, _)| *k);
+    for (key, path) in keys {
+        let Some(st) = walk::stat_path(path, false) else { continue };
+        if walk::key_for(snap, &st) != Some(key) {
+            continue; // the path names something else now: reported from the fd instead
         }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let dir = dirs.entry(parent).or_insert_with(|| walk::stat_path(parent, true));
+        let rule = path.file_name().and_then(names::classify);
+        out.push(Candidate {
+            path: path.to_path_buf(),
+            name_kind: rule.map(|r| r.kind),
+            convention: rule.map(|r| r.convention),
+            stat: st,
+            key: Some(key),
+            symlink_target: None,
+            explicit: false,
+            dir_mode: dir.as_ref().map(|d| d.mode),
+            dir_uid: dir.as_ref().map(|d| d.uid),
+        });
     }
     out
+}
+
+/// Reads what each candidate says (at most 4 KiB, never from a leased or special
+/// file), recognises its program convention, and finds where its kernel lock lives.
+fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
+    let leased = leased_keys(snap);
+    let mut extras = Extras::default();
+    for c in cands {
+        let ft = c.stat.file_type;
+        if !matches!(ft, "regular" | "symlink" | "directory") {
+            continue;
+        }
+        let target = c.symlink_target.as_ref().map(|t| t.to_string_lossy().into_owned());
+        let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let sibling_exists = |n: &str| std::fs::symlink_metadata(parent.join(n)).is_ok();
+        let mut obs = catalog::Observed {
+            path: &c.path,
+            file_type: ft,
+            symlink_target: target.as_deref(),
+            content: None,
+            sibling_exists: &sibling_exists,
+        };
+        let leased_file = c.key.is_some_and(|k| leased.contains(&k));
+        let size = c.stat.size;
+        // Lockfiles often carry their owner's pid (UUCP LCK.., hand-written ones); a
+        // short, non-empty one is worth a look.
+        let pidlike = c.name_kind == Some(NameKind::Pidfile)
+            || (c.name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
+        let head = (ft == "regular" && !leased_file && (pidlike || catalog::content_would_help(&obs)))
+            .then(|| content::read_head(&c.path));
+        obs.content = head.as_ref().and_then(|h| h.as_ref().ok()).map(|b| b.as_slice());
+        let conv = catalog::recognise(&obs);
+        let parsed = conv.map(|cv| catalog::parse_content(cv, &obs));
+        let mut pid = match (&head, c.name_kind) {
+            (None, Some(NameKind::Pidfile)) if leased_file && ft == "regular" => Some(PidContent::NotRead(
+                "the file carries a lease; opening it would start a lease break".into(),
+            )),
+            (Some(Err(e)), Some(NameKind::Pidfile)) => Some(PidContent::NotRead(e.clone())),
+            (Some(Ok(b)), Some(NameKind::Pidfile)) => Some(content::pid_from_head(b, size)),
+            (Some(Ok(b)), _) if pidlike => match content::pid_from_head(b, size) {
+                PidContent::Pid(p) => Some(PidContent::Pid(p)),
+                _ => None,
+            },
+            _ => None,
+        };
+        // The convention's own format knows better (`pid 4242`, a Vim swap header, ...).
+        if ft != "symlink"
+            && !matches!(pid, Some(PidContent::Pid(_)))
+            && let Some(p) = parsed.as_ref().and_then(|p| p.pid)
+        {
+            pid = Some(PidContent::Pid(p));
+        }
+        if let Some(pc) = pid {
+            extras.contents.insert(c.path.clone(), pc);
+        }
+        if let (Some(conv), Some(parsed)) = (conv, parsed) {
+            let site = catalog::kernel_lock_path(conv, &c.path);
+            if site != c.path {
+                let key = walk::stat_path(&site, false).and_then(|st| walk::key_for(snap, &st));
+                extras.lock_site_keys.insert(c.path.clone(), key);
+            }
+            extras.recognised.insert(c.path.clone(), correlate::Recognised { conv, parsed });
+        }
+    }
+    extras
 }
 
 fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
@@ -224,14 +282,21 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
         .collect::<Result<_, _>>()?;
     let system = roots.is_empty();
     let mut snap = sys::gather(&GatherOptions::default());
+    let v = &mut snap.visibility;
+    v.denied_pids.retain(|p| !opts.ignore_pids.contains(p));
+    v.processes_denied = v.denied_pids.len();
 
     let walked = if system {
-        walk::WalkResult::default()
+        walk::WalkResult {
+            candidates: system_candidates(&snap),
+            ..Default::default()
+        }
     } else {
         walk::walk(&snap, &roots, &opts.walk)
     };
-    let contents = read_contents(&snap, &walked.candidates, system);
-    let mut pids: Vec<i32> = contents
+    let extras = examine(&snap, &walked.candidates);
+    let mut pids: Vec<i32> = extras
+        .contents
         .values()
         .filter_map(|c| match c {
             PidContent::Pid(p) => Some(*p),
@@ -244,7 +309,6 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
     }));
     sys::add_processes(&mut snap, pids);
-    let extras = Extras { contents };
     let mut files = correlate::build_files(
         &snap,
         &walked.candidates,
@@ -259,7 +323,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
 
     let mut errors: Vec<ErrorEntry> = walked.errors;
     for c in &walked.candidates {
-        if c.stat.file_type != "regular" && c.stat.file_type != "symlink" {
+        if !matches!(c.stat.file_type, "regular" | "symlink" | "directory") {
             errors.push(ErrorEntry {
                 path: c.path.to_string_lossy().into_owned(),
                 error: format!("not a regular file ({}): not read", c.stat.file_type),
@@ -303,6 +367,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
                 .collect(),
             processes_seen: v.processes_seen,
             processes_denied: v.processes_denied,
+            denied_pids: v.denied_pids.clone(),
             processes_vanished: v.processes_vanished,
             pid_namespace_filtered: v.pid_namespace_filtered,
         },

@@ -123,6 +123,8 @@ struct Walker<'a> {
     locked_keys: HashSet<FileKey>,
     visited: HashSet<(u32, u32, u64)>,
     root_mnt: Option<u64>,
+    /// Mode and owner of the directory being listed (for candidates found in it).
+    cur_dir: Option<(u32, u32)>,
     out: WalkResult,
 }
 
@@ -152,6 +154,11 @@ fn statx_at(dirfd: impl AsFd, name: &OsStr, follow: bool) -> rustix::io::Result<
         mnt_id,
         st_dev: (st.stx_dev_major, st.stx_dev_minor),
     })
+}
+
+/// `statx` of a path (following a final symlink only when `follow`).
+pub fn stat_path(path: &Path, follow: bool) -> Option<FileStat> {
+    statx_at(rustix::fs::CWD, path.as_os_str(), follow).ok()
 }
 
 /// Opens a directory for listing. O_NOATIME keeps the walk from touching the
@@ -238,7 +245,10 @@ impl<'a> Walker<'a> {
                 }
             }
             match kind {
-                "directory" => self.enter(&dirfd, &name, &child, depth + 1),
+                "directory" => {
+                    self.cur_dir = Some((dir_stat.mode, dir_stat.uid));
+                    self.enter(&dirfd, &name, &child, depth + 1)
+                }
                 "symlink" => self.symlink(&dirfd, &name, child, dir_stat),
                 _ => {
                     let rule = names::classify(&name);
@@ -321,6 +331,23 @@ impl<'a> Walker<'a> {
         {
             return;
         }
+        // Directory locks (npx, yarn): the directory itself is the lock.
+        if let Some(rule) = names::classify(name)
+            && rule.kind == NameKind::HeartbeatDir
+        {
+            let (dir_mode, dir_uid) = (self.cur_dir.map(|d| d.0), self.cur_dir.map(|d| d.1));
+            self.out.candidates.push(Candidate {
+                path: path.to_path_buf(),
+                name_kind: Some(NameKind::HeartbeatDir),
+                convention: Some(rule.convention),
+                stat: st.clone(),
+                key: None,
+                symlink_target: None,
+                explicit: false,
+                dir_mode,
+                dir_uid,
+            });
+        }
         self.descend(fd, path, depth, &st);
     }
 
@@ -346,6 +373,7 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
         locked_keys,
         visited: HashSet::new(),
         root_mnt: None,
+        cur_dir: None,
         out: WalkResult::default(),
     };
     for root in roots {

@@ -44,6 +44,8 @@ pub struct Snapshot {
     pub processes: HashMap<i32, ProcessInfo>,
     /// uid → user name.
     pub users: HashMap<u32, String>,
+    /// Short name (`comm`) of every process seen, to tell whether a program runs at all.
+    pub process_names: HashMap<i32, String>,
     /// Waiter lines whose pid the lock table does not give (OFD waiters print -1),
     /// resolved to the (pid, fd) blocked on that file: line index → (pid, fd).
     pub resolved_waiters: HashMap<usize, (i32, i32)>,

@@ -279,6 +279,8 @@ pub struct Visibility {
     pub processes_seen: usize,
     /// Processes whose fds could not be read (permission).
     pub processes_denied: usize,
+    /// Which processes those were.
+    pub denied_pids: Vec<i32>,
     /// Processes that exited while being read.
     pub processes_vanished: usize,
     /// `/proc/locks` was readable.

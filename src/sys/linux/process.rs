@@ -85,10 +85,11 @@ fn list_pids() -> std::io::Result<Vec<i32>> {
 struct FdScanPart {
     fds: Vec<OpenFd>,
     seen: usize,
-    denied: usize,
+    denied: Vec<i32>,
     vanished: usize,
     /// Mounts of other mount namespaces, learnt from holders living in them.
     foreign_mounts: HashMap<u64, Mount>,
+    names: HashMap<i32, String>,
 }
 
 /// Walks every process's fd table once and records the fds that refer to paths,
@@ -110,9 +111,11 @@ pub fn scan_fds(snap: &mut Snapshot) {
     let self_pid = rustix::process::getpid().as_raw_nonzero().get();
     let part = scan_pids(pids.into_iter(), self_pid, &snap.mounts);
     snap.visibility.processes_seen += part.seen;
-    snap.visibility.processes_denied += part.denied;
+    snap.visibility.processes_denied += part.denied.len();
+    snap.visibility.denied_pids.extend(part.denied);
     snap.visibility.processes_vanished += part.vanished;
     snap.open_fds.extend(part.fds);
+    snap.process_names.extend(part.names);
     for (id, m) in part.foreign_mounts {
         snap.mounts.entry(id).or_insert(m);
     }
@@ -138,10 +141,14 @@ fn scan_pids(
                 continue;
             }
         };
+        if let Ok(comm) = read_at(&piddir, "comm") {
+            let name = String::from_utf8_lossy(&comm).trim_end().to_string();
+            part.names.insert(pid, name);
+        }
         let fddir = match open_dir_at(&piddir, "fd") {
             Ok(fd) => fd,
             Err(Errno::ACCESS) | Err(Errno::PERM) => {
-                part.denied += 1;
+                part.denied.push(pid);
                 continue;
             }
             Err(_) => {
@@ -251,7 +258,7 @@ fn scan_pids(
             });
         }
         if denied {
-            part.denied += 1;
+            part.denied.push(pid);
         }
     }
     part

@@ -172,6 +172,18 @@ fn col_status(r: &Row) -> Vec<String> {
         };
         parts.push(s.trim_end().to_string());
     }
+    if let Some(c) = &r.file.convention
+        && !c.name.starts_with("generic-")
+    {
+        parts.push(c.program.clone());
+    }
+    if let Some(sd) = &r.file.safe_to_delete {
+        parts.push(match sd.verdict.as_str() {
+            "yes" => "safe to delete".to_string(),
+            "no" => "do not delete".to_string(),
+            _ => "delete? unknown".to_string(),
+        });
+    }
     if let Some(p) = &r.file.probe {
         parts.push(format!("probe: {}", p.result));
     }

@@ -327,7 +327,9 @@ fn wrong_program(rec: Option<&Recognised>, p: &ProcessInfo) -> Option<String> {
         .and_then(|e| e.file_name())
         .map(|n| n.to_string_lossy().into_owned());
     let by_comm = catalog::exe_matches(conv, &p.command)?;
-    let by_exe = exe_base.as_deref().and_then(|e| catalog::exe_matches(conv, e));
+    let by_exe = exe_base
+        .as_deref()
+        .and_then(|e| catalog::exe_matches(conv, e));
     (!by_comm && by_exe != Some(true)).then(|| {
         format!(
             "pid {} is {}, not {} ({})",
@@ -348,7 +350,8 @@ fn pidfile_report(
     rec: Option<&Recognised>,
 ) -> Option<PidfileReport> {
     // A pid recorded on another host says nothing about this host's processes.
-    if let (Some(h), Some(PidContent::Pid(pid))) = (rec.and_then(|r| r.parsed.host.as_deref()), content)
+    if let (Some(h), Some(PidContent::Pid(pid))) =
+        (rec.and_then(|r| r.parsed.host.as_deref()), content)
         && !h.is_empty()
         && h != snap.host
         && symlink_target.is_none()
@@ -357,7 +360,10 @@ fn pidfile_report(
             pid: Some(*pid),
             verdict: "unknown".into(),
             status: "unknown".into(),
-            reason: Some(format!("written on host {h:?}, not this host ({:?})", snap.host)),
+            reason: Some(format!(
+                "written on host {h:?}, not this host ({:?})",
+                snap.host
+            )),
             process: None,
         });
     }
@@ -368,7 +374,9 @@ fn pidfile_report(
             _ => "dead",
         };
         let reused = match (status, proc_) {
-            ("running", Some(p)) => reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p)),
+            ("running", Some(p)) => {
+                reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p))
+            }
             _ => None,
         };
         let verdict = match (status, &reused) {
@@ -577,7 +585,8 @@ pub fn build_files(
                         .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
                     let facts = catalog::Facts {
                         kernel_locked: !locks.is_empty() || site_locked,
-                        open_by_any: !open_by.is_empty() || locks.iter().any(|l| !l.holders.is_empty()),
+                        open_by_any: !open_by.is_empty()
+                            || locks.iter().any(|l| !l.holders.is_empty()),
                         visibility_complete: !ctx.partial,
                         pid: pid_state(pidfile.as_ref()),
                         age_secs: cand

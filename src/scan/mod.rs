@@ -1,7 +1,7 @@
 //! The scan: snapshot → walk → read pidfiles → correlate → probe → diagnose.
 
-pub mod content;
 pub mod catalog;
+pub mod content;
 pub mod correlate;
 pub mod names;
 pub mod walk;
@@ -97,7 +97,9 @@ fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
 fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
     let mut best: HashMap<FileKey, &Path> = HashMap::new();
     for fd in &snap.open_fds {
-        let (Some(path), Some(key)) = (&fd.path, fd.key) else { continue };
+        let (Some(path), Some(key)) = (&fd.path, fd.key) else {
+            continue;
+        };
         if fd.locks.is_empty() || fd.deleted || fd.replaced {
             continue;
         }
@@ -110,12 +112,16 @@ fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
     let mut keys: Vec<_> = best.into_iter().collect();
     keys.sort_unstable_by_key(|(k, _)| *k);
     for (key, path) in keys {
-        let Some(st) = walk::stat_path(path, false) else { continue };
+        let Some(st) = walk::stat_path(path, false) else {
+            continue;
+        };
         if walk::key_for(snap, &st) != Some(key) {
             continue; // the path names something else now: reported from the fd instead
         }
         let parent = path.parent().unwrap_or(Path::new("/"));
-        let dir = dirs.entry(parent).or_insert_with(|| walk::stat_path(parent, true));
+        let dir = dirs
+            .entry(parent)
+            .or_insert_with(|| walk::stat_path(parent, true));
         let rule = path.file_name().and_then(names::classify);
         out.push(Candidate {
             path: path.to_path_buf(),
@@ -142,7 +148,10 @@ fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
         if !matches!(ft, "regular" | "symlink" | "directory") {
             continue;
         }
-        let target = c.symlink_target.as_ref().map(|t| t.to_string_lossy().into_owned());
+        let target = c
+            .symlink_target
+            .as_ref()
+            .map(|t| t.to_string_lossy().into_owned());
         let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
         let sibling_exists = |n: &str| std::fs::symlink_metadata(parent.join(n)).is_ok();
         let mut obs = catalog::Observed {
@@ -158,15 +167,21 @@ fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
         // short, non-empty one is worth a look.
         let pidlike = c.name_kind == Some(NameKind::Pidfile)
             || (c.name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
-        let head = (ft == "regular" && !leased_file && (pidlike || catalog::content_would_help(&obs)))
-            .then(|| content::read_head(&c.path));
-        obs.content = head.as_ref().and_then(|h| h.as_ref().ok()).map(|b| b.as_slice());
+        let head =
+            (ft == "regular" && !leased_file && (pidlike || catalog::content_would_help(&obs)))
+                .then(|| content::read_head(&c.path));
+        obs.content = head
+            .as_ref()
+            .and_then(|h| h.as_ref().ok())
+            .map(|b| b.as_slice());
         let conv = catalog::recognise(&obs);
         let parsed = conv.map(|cv| catalog::parse_content(cv, &obs));
         let mut pid = match (&head, c.name_kind) {
-            (None, Some(NameKind::Pidfile)) if leased_file && ft == "regular" => Some(PidContent::NotRead(
-                "the file carries a lease; opening it would start a lease break".into(),
-            )),
+            (None, Some(NameKind::Pidfile)) if leased_file && ft == "regular" => {
+                Some(PidContent::NotRead(
+                    "the file carries a lease; opening it would start a lease break".into(),
+                ))
+            }
             (Some(Err(e)), Some(NameKind::Pidfile)) => Some(PidContent::NotRead(e.clone())),
             (Some(Ok(b)), Some(NameKind::Pidfile)) => Some(content::pid_from_head(b, size)),
             (Some(Ok(b)), _) if pidlike => match content::pid_from_head(b, size) {
@@ -191,7 +206,9 @@ fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
                 let key = walk::stat_path(&site, false).and_then(|st| walk::key_for(snap, &st));
                 extras.lock_site_keys.insert(c.path.clone(), key);
             }
-            extras.recognised.insert(c.path.clone(), correlate::Recognised { conv, parsed });
+            extras
+                .recognised
+                .insert(c.path.clone(), correlate::Recognised { conv, parsed });
         }
     }
     extras
@@ -308,6 +325,14 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             .as_ref()
             .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
     }));
+    // Processes that merely have a candidate open are named in `open_by`.
+    let cand_keys: HashSet<FileKey> = walked.candidates.iter().filter_map(|c| c.key).collect();
+    pids.extend(
+        snap.open_fds
+            .iter()
+            .filter(|f| f.key.is_some_and(|k| cand_keys.contains(&k)))
+            .map(|f| f.pid),
+    );
     sys::add_processes(&mut snap, pids);
     let mut files = correlate::build_files(
         &snap,

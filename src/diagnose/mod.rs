@@ -145,7 +145,10 @@ pub(crate) fn parent_chain(snap: &Snapshot, pid: i32) -> Vec<String> {
             break;
         }
         let p = snap.process(pp);
-        out.push(describe_pid(pp, p.map(|p| p.command.as_str())));
+        let name = p
+            .map(|p| p.command.as_str())
+            .or_else(|| snap.process_names.get(&pp).map(String::as_str));
+        out.push(describe_pid(pp, name));
         if pp == 1 {
             break;
         }

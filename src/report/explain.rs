@@ -116,7 +116,7 @@ pub fn narrative(file: &FileReport, snap: &Snapshot) -> Vec<String> {
         }
         for w in &l.waiters {
             out.push(format!(
-                "  Waiting: {} wants a {} lock",
+                "  Waiting: {}; wants a {} lock",
                 who(&w.process),
                 w.mode
             ));

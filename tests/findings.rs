@@ -334,37 +334,23 @@ fn stale_pidfile_for_a_zombie_but_not_for_a_live_process() {
 
 #[test]
 fn remote_filesystem_finding_on_fuse_and_not_on_local_disk() {
-    if !is_root()
-        || std::process::Command::new("bindfs")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
-        eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
-        return;
-    }
     let d = tempdir();
     let root = canon(d.path());
     let (src, mnt) = (root.join("src"), root.join("mnt"));
     std::fs::create_dir(&src).unwrap();
     std::fs::create_dir(&mnt).unwrap();
     std::fs::write(src.join("app.lock"), "").unwrap();
-    let ok = std::process::Command::new("bindfs")
-        .args([src.to_str().unwrap(), mnt.to_str().unwrap()])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: bindfs could not mount");
+    let Some(fuse) = Bindfs::mount(&src, &mnt) else {
         return;
-    }
+    };
     let doc = scan_json(&[root.to_str().unwrap()]);
-    let _ = std::process::Command::new("fusermount")
-        .args(["-u", mnt.to_str().unwrap()])
-        .status();
-    let _ = std::process::Command::new("umount")
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status();
+    drop(fuse);
+    let fs = &file(&doc, &mnt.join("app.lock"), false)["filesystem"];
+    assert_eq!(
+        (fs["remote"].as_bool(), fs["locality"].as_str()),
+        (Some(true), Some("fuse"))
+    );
+    assert!(fs["type"].as_str().unwrap().starts_with("fuse"));
     let f = finding(&doc, &mnt.join("app.lock"), "remote-filesystem");
     assert!(f["message"].as_str().unwrap().contains("FUSE"));
     assert!(!has(&doc, &src.join("app.lock"), "remote-filesystem"));

@@ -341,6 +341,19 @@ fn wrong_program(rec: Option<&Recognised>, p: &ProcessInfo) -> Option<String> {
     })
 }
 
+/// A pid recorded on another host: nothing can be said about it here.
+fn other_host(pid: i32, host: &str, ours: &str) -> PidfileReport {
+    PidfileReport {
+        pid: Some(pid),
+        verdict: "unknown".into(),
+        status: "unknown".into(),
+        reason: Some(format!(
+            "written on host {host:?}, not this host ({ours:?})"
+        )),
+        process: None,
+    }
+}
+
 fn pidfile_report(
     snap: &Snapshot,
     content: Option<&PidContent>,
@@ -356,16 +369,7 @@ fn pidfile_report(
         && h != snap.host
         && symlink_target.is_none()
     {
-        return Some(PidfileReport {
-            pid: Some(*pid),
-            verdict: "unknown".into(),
-            status: "unknown".into(),
-            reason: Some(format!(
-                "written on host {h:?}, not this host ({:?})",
-                snap.host
-            )),
-            process: None,
-        });
+        return Some(other_host(*pid, h, &snap.host));
     }
     let verdict = |pid: i32, note: Option<String>| {
         let proc_ = snap.process(pid);
@@ -411,16 +415,7 @@ fn pidfile_report(
             && !h.is_empty()
             && h != snap.host
         {
-            return Some(PidfileReport {
-                pid: Some(pid),
-                verdict: "unknown".into(),
-                status: "unknown".into(),
-                reason: Some(format!(
-                    "written on host {h:?}, not this host ({:?})",
-                    snap.host
-                )),
-                process: None,
-            });
+            return Some(other_host(pid, h, &snap.host));
         }
         return Some(verdict(pid, None));
     }

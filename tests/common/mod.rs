@@ -225,3 +225,43 @@ pub fn canon(p: &Path) -> PathBuf {
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
+
+/// A bindfs (FUSE) mount of `src` at `mnt`, unmounted on drop.
+pub struct Bindfs {
+    mnt: PathBuf,
+}
+
+impl Bindfs {
+    /// Mounts, or returns `None` (with a note) where the test cannot run: not root,
+    /// no bindfs, no /dev/fuse.
+    pub fn mount(src: &Path, mnt: &Path) -> Option<Bindfs> {
+        if !is_root() || Command::new("bindfs").arg("--version").output().is_err() {
+            eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
+            return None;
+        }
+        let ok = Command::new("bindfs")
+            .args([src.to_str().unwrap(), mnt.to_str().unwrap()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: bindfs could not mount (no /dev/fuse?)");
+            return None;
+        }
+        Some(Bindfs {
+            mnt: mnt.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Bindfs {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount")
+            .args(["-u", self.mnt.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("umount")
+            .arg(&self.mnt)
+            .stderr(Stdio::null())
+            .status();
+    }
+}

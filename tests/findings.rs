@@ -107,12 +107,16 @@ fn holder_waiting_for_terminal_input_is_reported() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Near miss: a holder blocked reading a pipe, not a terminal.
+    let piped = root.join("piped.lock");
+    let _quiet = Holder::start(&[&format!("flock-ex:{}", piped.display())]);
     let doc = scan_json(&[root.to_str().unwrap()]);
     child.kill().unwrap();
     child.wait().unwrap();
     drop(master);
     let f = finding(&doc, &p, "holder-waiting-input");
     assert!(f["message"].as_str().unwrap().contains("/dev/pts/"), "{f}");
+    assert!(!has(&doc, &piped, "holder-waiting-input"));
 }
 
 #[test]
@@ -533,4 +537,52 @@ fn holder_uninterruptible_when_it_hangs_on_a_stopped_fuse_daemon() {
     let doc = scan_json(&[locks.to_str().unwrap()]);
     drop(guard);
     assert!(has(&doc, &lock, "holder-uninterruptible"), "{doc:#}");
+}
+
+#[test]
+fn partial_visibility_names_the_hidden_processes_and_goes_away_when_vouched_for() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let denied: Vec<i64> = doc["visibility"]["denied_pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    let global = |doc: &Value| -> Vec<String> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        denied.is_empty(),
+        !global(&doc).contains(&"partial-visibility".to_string())
+    );
+    let mut args: Vec<String> = denied
+        .iter()
+        .flat_map(|p| ["--ignore-pid".into(), p.to_string()])
+        .collect();
+    args.push(root.to_str().unwrap().into());
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let doc = scan_json(&a);
+    assert!(
+        !global(&doc).contains(&"partial-visibility".to_string()),
+        "{doc:#}"
+    );
+    assert_eq!(doc["visibility"]["processes_denied"], 0);
+}
+
+#[test]
+fn no_blocked_waiters_finding_without_waiters() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("calm.lock");
+    let _h = Holder::start(&[&format!("flock-ex:{}", p.display())]);
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    assert!(!has(&doc, &p, "blocked-waiters"));
+    assert!(codes(file(&doc, &p, false)).is_empty(), "{doc:#}");
 }

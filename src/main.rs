@@ -86,7 +86,7 @@ fn main() {
     let args = &cli.scan;
     let (report, snap) = run_scan(&scan_options(&args.paths, &args.common));
     match args.format() {
-        Format::Json => emit(|out| report::json::write(&report, out)),
+        Format::Json => emit(|out| report::json::write(&report, out, tty)),
         Format::Ndjson => emit(|out| report::ndjson::write(&report, out)),
         Format::Prometheus => emit(|out| report::prometheus::write(&report, out)),
         Format::Table => {

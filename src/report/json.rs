@@ -4,11 +4,19 @@ use std::io::Write;
 
 use super::Report;
 
-/// Writes the report as one pretty-printed JSON document followed by a newline.
-pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    // Serialised into memory first: the pretty printer emits many tiny writes, and
-    // one large write is measurably faster than feeding them through a BufWriter.
-    let mut buf = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+/// Writes the report as one JSON document followed by a newline: indented for a
+/// person (`pretty`, used on a terminal), compact for programs (a pipe or a file),
+/// where a system-wide report with tens of thousands of locks is a third smaller
+/// and faster to write and to parse.
+pub fn write(report: &Report, out: &mut dyn Write, pretty: bool) -> std::io::Result<()> {
+    // Serialised into memory first: the serializer emits many tiny writes, and one
+    // large write is measurably faster than feeding them through a BufWriter.
+    let mut buf = if pretty {
+        serde_json::to_vec_pretty(report)
+    } else {
+        serde_json::to_vec(report)
+    }
+    .map_err(std::io::Error::other)?;
     buf.push(b'\n');
     out.write_all(&buf)
 }

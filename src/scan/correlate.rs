@@ -141,6 +141,11 @@ struct Ctx<'a> {
     fds_by_key: HashMap<FileKey, Vec<usize>>,
     waiters_of: HashMap<usize, Vec<usize>>,
     partial: bool,
+    /// Process context by pid, built once: a process holding thousands of locks
+    /// appears in thousands of files.
+    procs: std::cell::RefCell<HashMap<i32, ProcessRef>>,
+    /// Filesystem reports by mount id (or device), built once per mount.
+    filesystems: std::cell::RefCell<HashMap<(u64, u32, u32), Option<FilesystemReport>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -158,7 +163,36 @@ impl<'a> Ctx<'a> {
             fds_by_key: snap.fds_by_key(),
             waiters_of,
             partial: snap.visibility.processes_denied > 0 || snap.visibility.pid_namespace_filtered,
+            procs: Default::default(),
+            filesystems: Default::default(),
         }
+    }
+
+    /// `process_ref`, cached per pid.
+    fn pref(&self, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
+        let mut p = self
+            .procs
+            .borrow_mut()
+            .entry(pid)
+            .or_insert_with(|| process_ref(self.snap, pid, None))
+            .clone();
+        p.fd = fd.map(|f| f.fd);
+        p.cloexec = fd.and_then(|f| f.cloexec());
+        p
+    }
+
+    /// `filesystem_report`, cached per mount.
+    fn fs(&self, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<FilesystemReport> {
+        let id = match (cand.and_then(|c| c.stat.mnt_id), key) {
+            (Some(m), _) => (m, 0, 0),
+            (None, Some(k)) => (u64::MAX, k.major, k.minor),
+            (None, None) => return None,
+        };
+        self.filesystems
+            .borrow_mut()
+            .entry(id)
+            .or_insert_with(|| filesystem_report(self.snap, key, cand))
+            .clone()
     }
 
     fn fds(&self, key: FileKey) -> impl Iterator<Item = &'a OpenFd> + '_ {
@@ -177,7 +211,7 @@ impl<'a> Ctx<'a> {
             .filter(|fd| fd.locks.iter().any(|l| l.same_lock(line)))
             .collect();
         let mut uncertain = false;
-        let mut chosen: Vec<&OpenFd> = carriers.clone();
+        let mut chosen: Vec<&OpenFd> = carriers.clone(); // refs only
         if line.kind.owned_by_open_file() {
             // Identical granted lines (e.g. two OFD readers, both pid -1): tell them
             // apart by open file description.
@@ -224,7 +258,7 @@ impl<'a> Ctx<'a> {
         let mut out: Vec<ProcessRef> = Vec::new();
         for fd in &chosen {
             if seen.insert((fd.pid, fd.fd)) {
-                out.push(process_ref(self.snap, fd.pid, Some(fd)));
+                out.push(self.pref(fd.pid, Some(fd)));
             }
         }
         if line.kind == LockKind::Posix
@@ -234,7 +268,7 @@ impl<'a> Ctx<'a> {
         {
             // The owner is alive but no fd shows the line (fds not readable, or the
             // lock was set through an fd since closed by another thread): still the owner.
-            out.push(process_ref(self.snap, line.pid, None));
+            out.push(self.pref(line.pid, None));
         }
         if out.is_empty() && self.partial {
             uncertain = true;
@@ -266,7 +300,7 @@ impl<'a> Ctx<'a> {
                     .map(|b| self.snap.locks.lines[b].pid)
                     .filter(|p| *p > 0);
                 WaiterRef {
-                    process: process_ref(self.snap, wpid, wfd),
+                    process: self.pref(wpid, wfd),
                     mode: wl.mode.as_str().to_string(),
                     start: wl.start,
                     end: wl.end,
@@ -512,6 +546,17 @@ pub fn build_files(
         });
     }
 
+    // Which conventions' programs run at all, computed once per convention.
+    let mut running: HashMap<&'static str, bool> = HashMap::new();
+    for r in extras.recognised.values() {
+        if !r.conv.exe_names.is_empty() && !running.contains_key(r.conv.name) {
+            let any = snap
+                .process_names
+                .values()
+                .any(|n| catalog::exe_matches(r.conv, n) == Some(true));
+            running.insert(r.conv.name, any);
+        }
+    }
     let mut files: Vec<FileReport> = entries
         .iter()
         .map(|e| {
@@ -539,7 +584,7 @@ pub fn build_files(
                 .map(|k| {
                     ctx.fds(k)
                         .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
-                        .map(|f| process_ref(snap, f.pid, Some(f)))
+                        .map(|f| ctx.pref(f.pid, Some(f)))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -589,11 +634,7 @@ pub fn build_files(
                             .map(|m| snap.taken_at.saturating_sub(m)),
                         same_host: r.parsed.host.as_deref().map(|h| h == snap.host),
                         dirty: r.parsed.dirty,
-                        program_running: (!r.conv.exe_names.is_empty()).then(|| {
-                            snap.process_names
-                                .values()
-                                .any(|n| catalog::exe_matches(r.conv, n) == Some(true))
-                        }),
+                        program_running: running.get(r.conv.name).copied(),
                     };
                     let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
                     (
@@ -628,7 +669,7 @@ pub fn build_files(
                 deleted: e.deleted,
                 replaced: e.replaced,
                 symlink_target,
-                filesystem: filesystem_report(snap, key, cand),
+                filesystem: ctx.fs(key, cand),
                 locks,
                 open_by,
                 pidfile,

@@ -143,6 +143,7 @@ fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
 fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
     let leased = leased_keys(snap);
     let mut extras = Extras::default();
+    let siblings: std::cell::RefCell<HashMap<PathBuf, bool>> = Default::default();
     for c in cands {
         let ft = c.stat.file_type;
         if !matches!(ft, "regular" | "symlink" | "directory") {
@@ -153,7 +154,17 @@ fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
             .as_ref()
             .map(|t| t.to_string_lossy().into_owned());
         let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let sibling_exists = |n: &str| std::fs::symlink_metadata(parent.join(n)).is_ok();
+        // Conventions ask about the same few sibling names for every file in a
+        // directory: one lookup per (directory, name).
+        let sibling_exists = |n: &str| {
+            let p = parent.join(n);
+            if let Some(hit) = siblings.borrow().get(&p) {
+                return *hit;
+            }
+            let there = std::fs::symlink_metadata(&p).is_ok();
+            siblings.borrow_mut().insert(p, there);
+            there
+        };
         let mut obs = catalog::Observed {
             path: &c.path,
             file_type: ft,
@@ -167,9 +178,14 @@ fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
         // short, non-empty one is worth a look.
         let pidlike = c.name_kind == Some(NameKind::Pidfile)
             || (c.name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
-        let head =
+        // An empty file has nothing to read: say so without opening it (most lockfiles
+        // are empty, and a system scan can see tens of thousands of them).
+        let head = if ft == "regular" && size == 0 && !leased_file {
+            Some(Ok(Vec::new()))
+        } else {
             (ft == "regular" && !leased_file && (pidlike || catalog::content_would_help(&obs)))
-                .then(|| content::read_head(&c.path));
+                .then(|| content::read_head(&c.path))
+        };
         obs.content = head
             .as_ref()
             .and_then(|h| h.as_ref().ok())

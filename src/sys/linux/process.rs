@@ -34,8 +34,16 @@ fn open_dir_at(dirfd: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
 /// fdinfo of an fd with thousands of POSIX ranges is large and generated whole on
 /// open, so the buffer grows as needed.
 fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(1024);
+    read_into(dirfd, name, &mut buf)?;
+    Ok(buf)
+}
+
+/// [`read_at`] into a caller's buffer (cleared first), so the per-fd loop reuses
+/// one allocation for every fdinfo it reads.
+fn read_into(dirfd: impl AsFd, name: &str, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
     let fd = rustix::fs::openat(dirfd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
         if buf.capacity() - buf.len() < 256 {
             buf.reserve(buf.capacity().max(4096));
@@ -48,7 +56,7 @@ fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
             }
         };
         if n == 0 {
-            return Ok(buf);
+            return Ok(());
         }
         let asked = buf.capacity() - buf.len();
         // SAFETY: `read` initialised `n` bytes of the spare capacity.
@@ -56,7 +64,7 @@ fn read_at(dirfd: impl AsFd, name: &str) -> std::io::Result<Vec<u8>> {
         // A seq_file read returns less than asked only when the text is exhausted, so a
         // short read is the end: this saves the extra `read` returning 0 on every fd.
         if n < asked {
-            return Ok(buf);
+            return Ok(());
         }
     }
 }
@@ -127,6 +135,7 @@ fn scan_pids(
     mounts: &HashMap<u64, Mount>,
 ) -> FdScanPart {
     let mut part = FdScanPart::default();
+    let mut fdinfo_buf: Vec<u8> = Vec::with_capacity(4096);
     let mut foreign_tried: HashSet<i32> = HashSet::new();
     for pid in pids {
         part.seen += 1;
@@ -185,8 +194,8 @@ fn scan_pids(
             if target.first() != Some(&b'/') {
                 continue;
             }
-            let info = match read_at(&piddir, &format!("fdinfo/{fd}")) {
-                Ok(bytes) => fdinfo::parse_fdinfo(&String::from_utf8_lossy(&bytes)),
+            let info = match read_into(&piddir, &format!("fdinfo/{fd}"), &mut fdinfo_buf) {
+                Ok(()) => fdinfo::parse_fdinfo(&String::from_utf8_lossy(&fdinfo_buf)),
                 Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
                     denied = true;
                     break;

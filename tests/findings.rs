@@ -28,6 +28,22 @@ fn finding<'a>(doc: &'a Value, path: &Path, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {code} on {path:?}: {doc:#}"))
 }
 
+/// Runs a small Python holder script that prints `ready` once it holds its lock, and
+/// waits for that line. `stdin` is the script's standard input (a pty, or null).
+fn python_ready(script: &str, stdin: std::process::Stdio) -> std::process::Child {
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(stdin)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "holder script failed");
+    child
+}
+
 fn signal(pid: i32, sig: rustix::process::Signal) {
     rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), sig).unwrap();
 }
@@ -89,16 +105,7 @@ fn holder_waiting_for_terminal_input_is_reported() {
         "import fcntl,os,sys\nfd=os.open({:?},os.O_RDWR|os.O_CREAT)\nfcntl.flock(fd,fcntl.LOCK_EX)\nprint('ready',flush=True)\nsys.stdin.readline()\n",
         p.to_str().unwrap()
     );
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdin(slave)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
+    let mut child = python_ready(&script, slave.into());
     let pid = child.id() as i32;
     for _ in 0..300 {
         let w = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
@@ -130,14 +137,7 @@ fn holder_zombie_is_reported_for_a_posix_lock_kept_by_a_surviving_thread() {
         "import fcntl,os,threading,time,ctypes\nfd=os.open({:?},os.O_RDWR|os.O_CREAT)\nfcntl.lockf(fd,fcntl.LOCK_EX)\nthreading.Thread(target=lambda: time.sleep(30)).start()\nprint('ready',flush=True)\nctypes.CDLL(None).syscall(60,0)\n",
         p.to_str().unwrap()
     );
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let mut child = python_ready(&script, std::process::Stdio::null());
     let pid = child.id() as i32;
     wait_state(pid, 'Z');
     let doc = scan_json(&[root.to_str().unwrap()]);
@@ -522,16 +522,9 @@ fn holder_uninterruptible_when_it_hangs_on_a_stopped_fuse_daemon() {
         lock.to_str().unwrap(),
         mnt.join("x").to_str().unwrap()
     );
-    let mut holder = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let holder = python_ready(&script, std::process::Stdio::null());
     let hpid = holder.id() as i32;
     guard.holder = Some(holder);
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     wait_state(hpid, 'D');
     // Scan only the lock directory: the stopped mount itself would hang anyone who enters it.
     let doc = scan_json(&[locks.to_str().unwrap()]);

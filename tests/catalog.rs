@@ -1,6 +1,8 @@
 //! The convention catalog against its fixtures (fixtures/conventions/README.md),
 //! conventions.json, near misses, verdict rules, and random bytes.
 
+#![cfg(target_os = "linux")]
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;

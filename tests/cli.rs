@@ -1,5 +1,7 @@
 //! Exit codes, pidfile verdicts and argument errors.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Catalog conventions on a real scan: verdicts, stale-lockfile and its near misses.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! Correlation on a hand-built snapshot: platform-neutral, no live system needed.
 
+#![cfg(target_os = "linux")]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
 //! Each finding code appears for a real case, and stays quiet for its near miss.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::path::Path;

@@ -208,6 +208,7 @@ fn mech_name(m: Mechanism) -> &'static str {
         Mechanism::Flock => "flock",
         Mechanism::Posix => "posix",
         Mechanism::Ofd => "ofd",
+        Mechanism::LockFileEx => unreachable!("not a unix mechanism"),
     }
 }
 
@@ -345,7 +346,7 @@ fn try_lock_sees_other_process_holder_for_each_mechanism_and_succeeds_after_it_e
             // F_GETLK names the POSIX owner.
             Mechanism::Posix => Some(holder.pid),
             // OFD owners are reported as -1, flock has no query.
-            Mechanism::Ofd | Mechanism::Flock => None,
+            Mechanism::Ofd | Mechanism::Flock | Mechanism::LockFileEx => None,
         };
         for mode in [Mode::Exclusive, Mode::Shared] {
             match acquire(&path, &try_opts(m, mode)) {

@@ -1,6 +1,8 @@
 //! Real processes hold real locks; lockscan's JSON must name exactly the right
 //! holders, kinds, modes, ranges and waiters.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Walk limits, probes and filesystem classification.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! The whole-system view against lslocks, and file identity by (device, inode).
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::collections::HashSet;

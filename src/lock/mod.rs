@@ -77,6 +77,11 @@ pub enum Mechanism {
     /// `fcntl(F_OFD_SETLK/F_OFD_SETLKW)`: byte-range, owned by the open file
     /// description (Linux only).
     Ofd,
+    /// Windows `LockFileEx` on the whole file (every byte offset): owned by the
+    /// handle *and* the process that locked it, so unlike `flock` a child that
+    /// inherits the handle does not inherit the lock, and the lock ends when the
+    /// locker exits (Windows only).
+    LockFileEx,
 }
 
 impl fmt::Display for Mechanism {
@@ -85,6 +90,7 @@ impl fmt::Display for Mechanism {
             Mechanism::Flock => "flock",
             Mechanism::Posix => "posix",
             Mechanism::Ofd => "ofd",
+            Mechanism::LockFileEx => "lockfileex",
         })
     }
 }

@@ -53,6 +53,12 @@ pub fn acquire(path: &Path, opts: &LockOptions) -> Result<LockGuard, LockError> 
         Wait::Timeout(d) => Instant::now().checked_add(d),
         Wait::Try | Wait::Block => None,
     };
+    if opts.mechanism == Mechanism::LockFileEx {
+        return Err(LockError::Io(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "LockFileEx is a Windows lock; use Flock, Posix or Ofd here",
+        )));
+    }
     if opts.refuse_remote {
         refuse_remote_path(path, opts.create)?;
     }
@@ -211,7 +217,7 @@ fn try_lock(file: &File, mechanism: Mechanism, mode: Mode) -> io::Result<bool> {
                 Err(e) => Err(e.into()),
             }
         }
-        Mechanism::Posix | Mechanism::Ofd => {
+        Mechanism::Posix | Mechanism::Ofd | Mechanism::LockFileEx => {
             let cmd = set_cmd(mechanism, false)?;
             match fcntl_lock_retrying(file, cmd, lock_type(mode)) {
                 Ok(_) => Ok(true),
@@ -235,7 +241,7 @@ fn lock_blocking(file: &File, mechanism: Mechanism, mode: Mode) -> io::Result<()
             };
             retry_eintr(|| rustix::fs::flock(file, op)).map_err(io::Error::from)
         }
-        Mechanism::Posix | Mechanism::Ofd => {
+        Mechanism::Posix | Mechanism::Ofd | Mechanism::LockFileEx => {
             let cmd = set_cmd(mechanism, true)?;
             match fcntl_lock_retrying(file, cmd, lock_type(mode)) {
                 Ok(_) => Ok(()),
@@ -256,7 +262,7 @@ fn lock_blocking(file: &File, mechanism: Mechanism, mode: Mode) -> io::Result<()
 /// Best effort: any failure, or a holder that already left, gives `None`.
 fn holder_pid(file: &File, mechanism: Mechanism, mode: Mode) -> Option<i32> {
     let cmd = match mechanism {
-        Mechanism::Flock => return None,
+        Mechanism::Flock | Mechanism::LockFileEx => return None,
         Mechanism::Posix => libc::F_GETLK,
         Mechanism::Ofd => getlk_ofd_cmd().ok()?,
     };
@@ -273,9 +279,9 @@ fn set_cmd(mechanism: Mechanism, blocking: bool) -> io::Result<libc::c_int> {
         (Mechanism::Posix, false) => Ok(libc::F_SETLK),
         (Mechanism::Posix, true) => Ok(libc::F_SETLKW),
         (Mechanism::Ofd, blocking) => ofd_set_cmd(blocking),
-        (Mechanism::Flock, _) => Err(io::Error::new(
+        (Mechanism::Flock | Mechanism::LockFileEx, _) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "flock has no fcntl command",
+            "only POSIX and OFD locks have fcntl commands",
         )),
     }
 }

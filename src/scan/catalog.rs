@@ -26,7 +26,6 @@
 //! directory; names that are data (`Cargo.lock`, `yarn.lock`, …) are not candidates.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::names::{self, NameKind};
@@ -219,14 +218,14 @@ impl Req {
                 .ancestors()
                 .nth(up)
                 .and_then(Path::file_name)
-                .map(OsStr::as_bytes)
+                .map(OsStr::as_encoded_bytes)
         };
         match *self {
             Req::Parent(p) => component(1) == Some(p.as_bytes()),
             Req::Grandparent(p) => component(2) == Some(p.as_bytes()),
             Req::UnderGitDir => obs.path.ancestors().skip(1).any(|a| {
                 a.file_name()
-                    .map(OsStr::as_bytes)
+                    .map(OsStr::as_encoded_bytes)
                     .is_some_and(|c| c == b".git" || (c.len() > 4 && c.ends_with(b".git")))
             }),
             Req::Sibling(s) => (obs.sibling_exists)(s),
@@ -243,7 +242,7 @@ impl Req {
                 names::symlink_target_is_lock_data(t.as_bytes())
                     || (!t.contains('/')
                         && names::pid_from_symlink_target(t).is_some()
-                        && names::classify(OsStr::from_bytes(name)).is_some())
+                        && obs.path.file_name().and_then(names::classify).is_some())
             }),
             Req::Any(reqs) => reqs.iter().any(|r| r.holds(obs, name)),
         }
@@ -351,7 +350,7 @@ pub struct Observed<'a> {
 
 /// The convention a file follows, most specific first; generic rules by name last.
 pub fn recognise(obs: &Observed) -> Option<&'static Convention> {
-    let name = obs.path.file_name()?.as_bytes();
+    let name = obs.path.file_name()?.as_encoded_bytes();
     all().iter().find(|c| c.matches(obs, name))
 }
 
@@ -363,7 +362,7 @@ pub fn content_would_help(obs: &Observed) -> bool {
     if obs.file_type != "regular" || obs.content.is_some() {
         return false;
     }
-    let Some(name) = obs.path.file_name().map(OsStr::as_bytes) else {
+    let Some(name) = obs.path.file_name().map(OsStr::as_encoded_bytes) else {
         return false;
     };
     recognise(obs).is_some_and(wants_content)
@@ -397,16 +396,17 @@ pub fn parse_content(conv: &Convention, obs: &Observed) -> ParsedContent {
 
 /// The file whose kernel lock decides this one's state (`Facts::kernel_locked`).
 pub fn kernel_lock_path(conv: &Convention, path: &Path) -> PathBuf {
-    let sibling = |s: &[u8]| path.with_file_name(OsStr::from_bytes(s));
+    let sibling = |s: &str| path.with_file_name(s);
     match conv.lock_site {
         LockSite::Itself => path.to_path_buf(),
-        LockSite::Sibling(s) => sibling(s.as_bytes()),
+        LockSite::Sibling(s) => sibling(s),
         LockSite::SiblingStem(prefix, suffix) => path
             .file_name()
-            .map(OsStr::as_bytes)
+            .map(OsStr::as_encoded_bytes)
             .and_then(|n| n.strip_prefix(prefix.as_bytes()))
             .and_then(|n| n.strip_suffix(suffix.as_bytes()))
             .filter(|stem| !stem.is_empty())
+            .and_then(|stem| std::str::from_utf8(stem).ok())
             .map_or_else(|| path.to_path_buf(), sibling),
     }
 }

@@ -660,9 +660,11 @@ pub fn build_files(
                 inode: key.map(|k| k.ino).or(st.map(|s| s.ino)),
                 file_type: st.map(|s| s.file_type.to_string()),
                 size: st.map(|s| s.size),
-                mode: st.map(|s| format!("{:04o}", s.mode)),
-                uid: st.map(|s| s.uid),
-                owner: st.and_then(|s| snap.users.get(&s.uid).cloned()),
+                mode: st.and_then(|s| s.mode).map(|m| format!("{m:04o}")),
+                uid: st.and_then(|s| s.uid),
+                owner: st
+                    .and_then(|s| s.uid)
+                    .and_then(|u| snap.users.get(&u).cloned()),
                 mtime: st.and_then(|s| u64::try_from(s.mtime).ok()).map(rfc3339),
                 dir_mode: cand.and_then(|c| c.dir_mode).map(|m| format!("{m:04o}")),
                 dir_uid: cand.and_then(|c| c.dir_uid),

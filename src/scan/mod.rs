@@ -131,8 +131,8 @@ fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
             key: Some(key),
             symlink_target: None,
             explicit: false,
-            dir_mode: dir.as_ref().map(|d| d.mode),
-            dir_uid: dir.as_ref().map(|d| d.uid),
+            dir_mode: dir.as_ref().and_then(|d| d.mode),
+            dir_uid: dir.as_ref().and_then(|d| d.uid),
         });
     }
     out
@@ -263,6 +263,7 @@ fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
                     crate::lock::Mechanism::Posix => "posix",
                     crate::lock::Mechanism::Ofd => "ofd",
                     crate::lock::Mechanism::Flock => "flock",
+                    crate::lock::Mechanism::LockFileEx => "lockfileex",
                 }
                 .into(),
                 mode: match c.mode {

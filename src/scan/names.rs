@@ -7,7 +7,6 @@
 //! (`Cargo.lock`, `yarn.lock`), match an entry without a kind and are not candidates.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 
 use super::catalog::{self, Convention, Pattern};
@@ -110,7 +109,7 @@ impl NameRule {
 
 /// The first rule matching `name`, if any.
 pub fn classify(name: &OsStr) -> Option<&'static NameRule> {
-    let bytes = name.as_bytes();
+    let bytes = name.as_encoded_bytes();
     table()
         .iter()
         .find(|e| e.pattern.matches(bytes))

@@ -9,6 +9,8 @@ pub mod types;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(windows)]
+pub mod windows;
 
 use std::collections::HashMap;
 

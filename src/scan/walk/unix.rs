@@ -1,11 +1,4 @@
-//! Walking the given paths without changing or following anything.
-//!
-//! Directories are opened relative to their parent's fd with O_NOFOLLOW, so a
-//! symlink swapped in mid-walk is never followed and symlink loops cannot occur;
-//! bind-mount cycles are cut by remembering every directory's (device, inode).
-//! Entries are looked at by name and the inode number `getdents` already returned:
-//! only names that look like locks, or whose inode number is locked right now, cost
-//! a `statx`. Nothing is opened for reading here.
+//! The unix walker.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -16,18 +9,10 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 
-use super::names::{self, NameKind};
+use super::{Candidate, FileStat, WalkOptions, WalkResult};
 use crate::report::ErrorEntry;
+use crate::scan::names::{self, NameKind};
 use crate::sys::{FileKey, Snapshot};
-
-/// Walk limits from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct WalkOptions {
-    /// Deepest level to enter below a root (the root's entries are level 1).
-    pub max_depth: Option<usize>,
-    /// Do not descend into other mounts.
-    pub one_file_system: bool,
-}
 
 /// Filesystems whose contents are not files anyone locks; walking them is slow or
 /// endless (/proc) and meaningless. Entered only when given as a root.
@@ -57,47 +42,6 @@ const PSEUDO_FS: &[&str] = &[
 /// Recursion stops here whatever `--max-depth` says (a path can't be deeper anyway).
 const HARD_DEPTH_LIMIT: usize = 2048;
 
-/// What `statx` said about a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileStat {
-    pub file_type: &'static str,
-    pub size: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub mtime: i64,
-    pub nlink: u32,
-    pub ino: u64,
-    pub mnt_id: Option<u64>,
-    /// `st_dev` (per-subvolume on btrfs; not the lock-table device).
-    pub st_dev: (u32, u32),
-}
-
-/// A file found under a root that may matter.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub path: PathBuf,
-    /// What the name suggests (None: found only because its inode is locked, or given
-    /// explicitly).
-    pub name_kind: Option<NameKind>,
-    pub convention: Option<&'static str>,
-    pub stat: FileStat,
-    /// The lock-table key, when the mount is known.
-    pub key: Option<FileKey>,
-    pub symlink_target: Option<OsString>,
-    /// Given on the command line rather than found.
-    pub explicit: bool,
-    /// Mode and owner of the directory it is in (for permission findings).
-    pub dir_mode: Option<u32>,
-    pub dir_uid: Option<u32>,
-}
-
-#[derive(Debug, Default)]
-pub struct WalkResult {
-    pub candidates: Vec<Candidate>,
-    pub errors: Vec<ErrorEntry>,
-    pub entries: usize,
-}
-
 fn type_name(ft: FileType) -> &'static str {
     match ft {
         FileType::RegularFile => "regular",
@@ -124,7 +68,7 @@ struct Walker<'a> {
     visited: HashSet<(u32, u32, u64)>,
     root_mnt: Option<u64>,
     /// Mode and owner of the directory being listed (for candidates found in it).
-    cur_dir: Option<(u32, u32)>,
+    cur_dir: Option<(Option<u32>, Option<u32>)>,
     out: WalkResult,
 }
 
@@ -146,8 +90,8 @@ fn statx_at(dirfd: impl AsFd, name: &OsStr, follow: bool) -> rustix::io::Result<
     Ok(FileStat {
         file_type: type_name(FileType::from_raw_mode(st.stx_mode as u32)),
         size: st.stx_size,
-        mode: st.stx_mode as u32 & 0o7777,
-        uid: st.stx_uid,
+        mode: Some(st.stx_mode as u32 & 0o7777),
+        uid: Some(st.stx_uid),
         mtime: st.stx_mtime.tv_sec,
         nlink: st.stx_nlink,
         ino: st.stx_ino,
@@ -275,8 +219,8 @@ impl<'a> Walker<'a> {
                         key,
                         symlink_target: None,
                         explicit: false,
-                        dir_mode: Some(dir_stat.mode),
-                        dir_uid: Some(dir_stat.uid),
+                        dir_mode: dir_stat.mode,
+                        dir_uid: dir_stat.uid,
                     });
                 }
             }
@@ -303,8 +247,8 @@ impl<'a> Walker<'a> {
             stat: st,
             symlink_target: Some(OsString::from_vec(target)),
             explicit: false,
-            dir_mode: Some(dir_stat.mode),
-            dir_uid: Some(dir_stat.uid),
+            dir_mode: dir_stat.mode,
+            dir_uid: dir_stat.uid,
         });
     }
 
@@ -335,7 +279,10 @@ impl<'a> Walker<'a> {
         if let Some(rule) = names::classify(name)
             && rule.kind == NameKind::HeartbeatDir
         {
-            let (dir_mode, dir_uid) = (self.cur_dir.map(|d| d.0), self.cur_dir.map(|d| d.1));
+            let (dir_mode, dir_uid) = (
+                self.cur_dir.and_then(|d| d.0),
+                self.cur_dir.and_then(|d| d.1),
+            );
             self.out.candidates.push(Candidate {
                 path: path.to_path_buf(),
                 name_kind: Some(NameKind::HeartbeatDir),
@@ -428,8 +375,8 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             key,
             symlink_target,
             explicit: true,
-            dir_mode: dir.as_ref().map(|d| d.mode),
-            dir_uid: dir.as_ref().map(|d| d.uid),
+            dir_mode: dir.as_ref().and_then(|d| d.mode),
+            dir_uid: dir.as_ref().and_then(|d| d.uid),
         });
     }
     w.out

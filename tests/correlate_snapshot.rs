@@ -32,6 +32,7 @@ fn fd(pid: i32, fd: i32, path: &str, ino: u64, lock_lines: &[&str], flags: u32) 
             .map(|l| lockscan::sys::linux::proc_locks::parse_lock_line(l).unwrap())
             .collect(),
         open_file_id: None,
+        inherited_from: None,
     }
 }
 
@@ -74,6 +75,7 @@ fn snapshot() -> Snapshot {
             fstype: "ext4".into(),
             source: "/dev/vda".into(),
             super_options: "rw".into(),
+            locality: None,
         },
     );
     let mut processes = HashMap::new();

@@ -585,6 +585,7 @@ fn mountinfo_self() {
             fstype: "ext4".into(),
             source: "/dev/vda".into(),
             super_options: "rw,discard,resv_strict,resuid=65534,resgid=65534".into(),
+            locality: None,
         }
     );
     let devtmpfs = mounts.iter().find(|m| m.mount_id == 24).unwrap();

@@ -1,5 +1,5 @@
 use super::{Context, Rule, Verdict, describe, describe_pid, parent_chain};
-use crate::report::{FileReport, Severity};
+use crate::report::{FileReport, ProcessRef, Severity};
 
 pub static RULE: Rule = Rule {
     code: "leaked-fd",
@@ -8,12 +8,19 @@ pub static RULE: Rule = Rule {
 took the lock, after that locker exited or let go: typically a daemon or a child started by a \
 script that opened its lock without O_CLOEXEC. The lock then lasts as long as the unrelated \
 child, and the real program cannot start again. flock(1) running a command, where the flock \
-process itself still holds the lock, is deliberate and not reported.",
+process itself still holds the lock, is deliberate and not reported. On Windows: a process has a \
+lockfile open through an inheritable handle it got from its parent (proved by the parent holding \
+the same handle value on the same file); the byte-range lock stays with the parent, but the \
+handle keeps the file open (and, if it was opened without sharing, unopenable) for as long as the \
+child lives.",
     file: Some(check),
     global: None,
 };
 
 fn check(file: &FileReport, ctx: &Context) -> Option<Verdict> {
+    if let Some(v) = inherited_handles(file, ctx) {
+        return Some(v);
+    }
     for lock in &file.locks {
         // Only locks owned by an open file description travel with an fd.
         if !matches!(lock.kind.as_str(), "flock" | "ofd" | "lease") {
@@ -73,4 +80,45 @@ lockfile with O_CLOEXEC (or close it before starting children).",
         });
     }
     None
+}
+
+/// Windows: handles proved inherited from the parent that opened the lockfile.
+fn inherited_handles(file: &FileReport, ctx: &Context) -> Option<Verdict> {
+    let mut seen: Vec<&ProcessRef> = Vec::new();
+    let all = file
+        .locks
+        .iter()
+        .flat_map(|l| l.holders.iter())
+        .chain(file.open_by.iter());
+    for p in all {
+        if p.inherited_from.is_some() && !seen.iter().any(|s| s.pid == p.pid) {
+            seen.push(p);
+        }
+    }
+    let first = *seen.first()?;
+    let parent = first.inherited_from?;
+    let parent_text = describe_pid(parent, ctx.snap.process(parent).map(|p| p.command.as_str()));
+    let handle = first
+        .fd
+        .map(|h| format!("{h:#x}"))
+        .unwrap_or_else(|| "?".into());
+    Some(Verdict {
+        message: format!(
+            "{} {} the lockfile open through inheritable handle {handle}, inherited from {parent_text}, \
+which opened it; the lock itself stays with the process that took it, but this handle keeps the \
+file open (and unopenable, if it was opened without sharing) for as long as {} runs",
+            seen.iter()
+                .map(|p| describe(p))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if seen.len() > 1 { "have" } else { "has" },
+            describe(first),
+        ),
+        hint: format!(
+            "Open lockfiles with inheritance off (bInheritHandle = FALSE; O_NOINHERIT or the 'N' \
+mode of the C runtime; Python's default), or start children without inheriting handles; ending \
+{} closes the handle.",
+            describe(first)
+        ),
+    })
 }

@@ -6,7 +6,9 @@ pub static RULE: Rule = Rule {
     severity: Severity::Info,
     explanation: "Part of the system could not be seen: other users' open files need root (or \
 CAP_SYS_PTRACE) to read, and a /proc in a child pid namespace hides locks held outside it. \
-Holders may be missing from the report; lockscan never concludes \"not held\" from that.",
+On Windows, the handles of processes that cannot be opened with PROCESS_DUP_HANDLE (services \
+and other users' processes, unless elevated) are not seen. Holders may be missing from the \
+report; lockscan never concludes \"not held\" from that.",
     file: None,
     global: Some(check),
 };
@@ -14,8 +16,11 @@ Holders may be missing from the report; lockscan never concludes \"not held\" fr
 fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
     let snap = ctx.snap;
     let v = &snap.visibility;
+    let windows = snap.platform == "windows";
     let mut parts = Vec::new();
-    if !v.proc_locks_read {
+    if windows && !v.handle_table_read {
+        parts.push("the system handle table could not be read".to_string());
+    } else if !windows && !v.proc_locks_read {
         parts.push("/proc/locks could not be read".to_string());
     }
     if v.processes_denied > 0 {
@@ -32,7 +37,8 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
             named.push("...".into());
         }
         parts.push(format!(
-            "the open files of {} of {} processes could not be read (pid {}); files they may hold open are never called unused",
+            "the open {} of {} of {} processes could not be read (pid {}); files they may hold open are never called unused",
+            if windows { "handles" } else { "files" },
             v.processes_denied,
             v.processes_seen,
             named.join(", ")
@@ -51,6 +57,9 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
             message: parts.join("; "),
             hint: if v.pid_namespace_filtered {
                 "Run lockscan on the host (the initial pid namespace) for the whole picture.".into()
+            } else if !v.root && windows {
+                "Run lockscan from an elevated prompt (Run as administrator) to see every holder."
+                    .into()
             } else if !v.root {
                 "Run as root (sudo lockscan ...) to see every holder.".into()
             } else {

@@ -68,6 +68,10 @@ pub struct ProcessRef {
     pub wchan: Option<String>,
     /// Its standard input, when that is a terminal.
     pub tty: Option<String>,
+    /// The process it inherited this fd (handle) from, when that is proved (Windows:
+    /// the parent holds the same handle value on the same file). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inherited_from: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -109,6 +113,10 @@ pub struct LockReport {
     /// True when the holders list could be incomplete (processes that could not be
     /// inspected) or ambiguous (identical locks that could not be told apart).
     pub holders_uncertain: bool,
+    /// How `holders` was established: `fdinfo` (the kernel's per-fd lock lines, or
+    /// the POSIX owner), or `handle-table` (Windows: the processes that have the file
+    /// open are *candidate* holders, because a byte-range lock cannot be attributed).
+    pub holder_evidence: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -260,6 +268,10 @@ pub struct VisibilityReport {
     pub processes_vanished: usize,
     /// /proc is in a child pid namespace: locks of outside processes are hidden.
     pub pid_namespace_filtered: bool,
+    /// Windows only: the system handle table was read (Windows has no lock table;
+    /// `proc_locks_read` is always false there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle_table_read: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]

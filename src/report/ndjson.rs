@@ -183,6 +183,7 @@ pub(crate) mod tests {
             lease_state: None,
             locker_pid: holders.first().map(|h| h.pid),
             locker_alive: Some(true),
+            holder_evidence: "fdinfo".into(),
             holders,
             waiters: waiters
                 .into_iter()

@@ -65,6 +65,7 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         unit: p.and_then(|p| p.cgroup.as_deref()).map(unit_of_cgroup),
         wchan: p.and_then(|p| p.wchan.clone()),
         tty: p.and_then(|p| p.stdin_tty.clone()),
+        inherited_from: fd.and_then(|f| f.inherited_from),
     }
 }
 
@@ -114,7 +115,9 @@ fn filesystem_report(
         .and_then(|c| c.stat.mnt_id)
         .and_then(|id| snap.mounts.get(&id))
         .or_else(|| key.and_then(|k| snap.mount_for_device(k.major, k.minor)))?;
-    let locality = classify_fstype(&mount.fstype);
+    let locality = mount
+        .locality
+        .unwrap_or_else(|| classify_fstype(&mount.fstype));
     Some(FilesystemReport {
         fstype: mount.fstype.clone(),
         remote: locality != FsLocality::Local,
@@ -178,6 +181,7 @@ impl<'a> Ctx<'a> {
             .clone();
         p.fd = fd.map(|f| f.fd);
         p.cloexec = fd.and_then(|f| f.cloexec());
+        p.inherited_from = fd.and_then(|f| f.inherited_from);
         p
     }
 
@@ -206,6 +210,18 @@ impl<'a> Ctx<'a> {
     /// Holders of the granted lock `idx`.
     fn holders(&self, idx: usize, key: FileKey) -> (Vec<ProcessRef>, bool) {
         let line = &self.snap.locks.lines[idx];
+        if line.kind == LockKind::LockFileEx {
+            // Windows cannot say which handle owns a byte-range lock: every process
+            // with the file open is a candidate holder, and the list says so.
+            let mut out: Vec<ProcessRef> = Vec::new();
+            for fd in self.fds(key) {
+                if !out.iter().any(|p| p.pid == fd.pid) {
+                    out.push(self.pref(fd.pid, Some(fd)));
+                }
+            }
+            out.sort_by_key(|p| (p.pid, p.fd));
+            return (out, true);
+        }
         let carriers: Vec<&OpenFd> = self
             .fds(key)
             .filter(|fd| fd.locks.iter().any(|l| l.same_lock(line)))
@@ -321,6 +337,12 @@ impl<'a> Ctx<'a> {
             locker_pid,
             locker_alive: locker_pid.map(|p| self.snap.process(p).is_some()),
             holders_uncertain: uncertain,
+            holder_evidence: if line.kind == LockKind::LockFileEx {
+                "handle-table"
+            } else {
+                "fdinfo"
+            }
+            .to_string(),
         }
     }
 }

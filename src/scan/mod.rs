@@ -5,6 +5,8 @@ pub mod content;
 pub mod correlate;
 pub mod names;
 pub mod walk;
+#[cfg(windows)]
+mod windows_probe;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -67,17 +69,27 @@ impl std::error::Error for ScanError {}
 fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
     let err = |e| ScanError::NoSuchPath(root.to_path_buf(), e);
     let meta = std::fs::symlink_metadata(root).map_err(err)?;
+    #[cfg(windows)]
+    let canonicalize = |p: &Path| {
+        std::fs::canonicalize(p).map(|c| {
+            PathBuf::from(crate::sys::windows::fileid::simplify_verbatim(
+                &c.to_string_lossy(),
+            ))
+        })
+    };
+    #[cfg(not(windows))]
+    let canonicalize = std::fs::canonicalize::<&Path>;
     let follows_to_dir =
         meta.file_type().is_symlink() && std::fs::metadata(root).is_ok_and(|m| m.is_dir());
     if !meta.file_type().is_symlink() || follows_to_dir {
-        return std::fs::canonicalize(root).map_err(err);
+        return canonicalize(root).map_err(err);
     }
     let parent = match root.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let name = root.file_name().unwrap_or(OsStr::new(""));
-    Ok(std::fs::canonicalize(parent).map_err(err)?.join(name))
+    Ok(canonicalize(parent).map_err(err)?.join(name))
 }
 
 /// Keys that carry a lease or delegation: opening them (even O_RDONLY|O_NONBLOCK)
@@ -94,16 +106,29 @@ fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
 /// Locked files of a whole-system scan, as candidates: the path a holder shows (in
 /// our mount namespace, still naming the locked inode), so that they get the same
 /// examination as files found by a walk. Directory stats are cached per directory.
+///
+/// Windows keeps no lock table, so there the candidates are the files with lock-like
+/// names that some process has open.
 fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
+    let windows = snap.platform == "windows";
     let mut best: HashMap<FileKey, &Path> = HashMap::new();
     for fd in &snap.open_fds {
         let (Some(path), Some(key)) = (&fd.path, fd.key) else {
             continue;
         };
-        if fd.locks.is_empty() || fd.deleted || fd.replaced {
+        if fd.deleted || fd.replaced {
             continue;
         }
-        if fd.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m)) {
+        let relevant = !fd.locks.is_empty()
+            || (windows && path.file_name().and_then(names::classify).is_some());
+        if !relevant {
+            continue;
+        }
+        let reachable = match fd.mnt_id {
+            Some(m) => snap.own_mount_ids.contains(&m),
+            None => windows, // one namespace: every path is ours
+        };
+        if reachable {
             best.entry(key).or_insert(path.as_path());
         }
     }
@@ -230,6 +255,7 @@ fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
     extras
 }
 
+#[cfg(unix)]
 fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
     use crate::lock::probe;
     let path = Path::new(file.path.as_ref()?);
@@ -351,16 +377,28 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             .map(|f| f.pid),
     );
     sys::add_processes(&mut snap, pids);
+    // Windows has no lock table: a probe is the only way to see a byte-range lock,
+    // and what it finds becomes a lock line before correlation.
+    #[cfg(windows)]
+    let win_probes = windows_probe::probe_candidates(&mut snap, &walked.candidates, opts.probe);
     let mut files = correlate::build_files(
         &snap,
         &walked.candidates,
         &extras,
         (!system).then_some(&roots[..]),
     );
+    #[cfg(unix)]
     if opts.probe != ProbeMode::None {
         for f in &mut files {
             f.probe = probe_file(f, opts.probe);
         }
+    }
+    #[cfg(windows)]
+    for f in &mut files {
+        f.probe = f
+            .path
+            .as_ref()
+            .and_then(|p| win_probes.get(Path::new(p)).cloned());
     }
 
     let mut errors: Vec<ErrorEntry> = walked.errors;
@@ -412,6 +450,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             denied_pids: v.denied_pids.clone(),
             processes_vanished: v.processes_vanished,
             pid_namespace_filtered: v.pid_namespace_filtered,
+            handle_table_read: (snap.platform == "windows").then_some(v.handle_table_read),
         },
         stats: Stats {
             duration_ms: 0,

@@ -53,6 +53,10 @@ pub struct Snapshot {
     pub resolved_waiters: HashMap<usize, (i32, i32)>,
     pub visibility: Visibility,
     pub errors: Vec<SourceError>,
+    /// Every process the platform lists in one call (Windows), kept so that pids
+    /// found later (in pidfiles) need no second listing; `None` on Linux, which reads
+    /// each process from /proc on demand.
+    pub all_processes: Option<HashMap<i32, ProcessInfo>>,
 }
 
 impl Snapshot {
@@ -131,4 +135,17 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
 #[cfg(target_os = "linux")]
 pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
     linux::add_processes(snap, pids)
+}
+
+/// Gathers a snapshot of this system.
+#[cfg(windows)]
+pub fn gather(opts: &GatherOptions) -> Snapshot {
+    windows::gather(opts)
+}
+
+/// Adds process context for `pids` (and their parents) to a snapshot; on Windows a
+/// pid counts as running only when `OpenProcess` says so.
+#[cfg(windows)]
+pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
+    windows::add_processes(snap, pids)
 }

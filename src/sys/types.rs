@@ -42,6 +42,9 @@ pub enum LockKind {
     Access,
     /// `UNKNOWN UNKNOWN`: the kernel's own fallback.
     Unknown,
+    /// A Windows byte-range lock (`LockFileEx`, `msvcrt.locking`), seen by probing:
+    /// Windows has no lock table, so its owner cannot be attributed to a handle.
+    LockFileEx,
 }
 
 impl LockKind {
@@ -55,6 +58,7 @@ impl LockKind {
             LockKind::Deleg => "deleg",
             LockKind::Access => "access",
             LockKind::Unknown => "unknown",
+            LockKind::LockFileEx => "lockfileex",
         }
     }
 
@@ -198,6 +202,9 @@ pub struct Mount {
     pub fstype: String,
     pub source: String,
     pub super_options: String,
+    /// Locality known from the platform (Windows drive type) rather than derived
+    /// from `fstype`.
+    pub locality: Option<FsLocality>,
 }
 
 /// How far the lock semantics of a filesystem can be trusted from this host.
@@ -261,6 +268,9 @@ pub struct OpenFd {
     /// Fds with the same id share one open file description (proved with
     /// `kcmp(KCMP_FILE)`); `None` when that could not be established.
     pub open_file_id: Option<u64>,
+    /// The process this fd was proved to be inherited from (Windows: an inheritable
+    /// handle whose parent process holds the same handle value on the same file).
+    pub inherited_from: Option<i32>,
 }
 
 impl OpenFd {
@@ -287,6 +297,8 @@ pub struct Visibility {
     pub proc_locks_read: bool,
     /// The procfs is in a child pid namespace: host locks are hidden.
     pub pid_namespace_filtered: bool,
-    /// Effective uid was root.
+    /// Effective uid was root (Windows: the process runs elevated).
     pub root: bool,
+    /// Windows: the system handle table was read (there is no lock table there).
+    pub handle_table_read: bool,
 }

@@ -109,6 +109,7 @@ fn parse_line(line: &[u8]) -> Result<Mount, String> {
         fstype: to_string(&unescape(fields[sep + 1])),
         source: to_string(&unescape(fields[sep + 2])),
         super_options: to_string(&fields[sep + 3..].join(&b' ')),
+        locality: None,
     })
 }
 

@@ -254,6 +254,7 @@ fn scan_pids(
             }
             // Only the holder's own namespace gives its path meaning; keep it either way.
             part.fds.push(OpenFd {
+                inherited_from: None,
                 pid,
                 fd,
                 path: Some(PathBuf::from(OsString::from_vec(path_bytes))),

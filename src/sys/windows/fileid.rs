@@ -89,3 +89,38 @@ pub fn identity(file: &File) -> io::Result<FileIdentity> {
 pub fn identity_of_path(path: &Path) -> io::Result<FileIdentity> {
     identity(&open_meta(path)?)
 }
+
+/// A path without the `\\?\` verbatim prefix that `GetFinalPathNameByHandleW` and
+/// `std::fs::canonicalize` add: `\\?\C:\x` → `C:\x`, `\\?\UNC\srv\share` → `\\srv\share`.
+/// Other verbatim forms (volume GUIDs) stay as they are.
+pub fn simplify_verbatim(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix(r"\\?\UNC\") {
+        return format!(r"\\{rest}");
+    }
+    if let Some(rest) = path.strip_prefix(r"\\?\") {
+        let b = rest.as_bytes();
+        if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+            return rest.to_string();
+        }
+    }
+    path.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::simplify_verbatim;
+
+    #[test]
+    fn verbatim_prefixes_are_dropped_only_where_a_plain_path_exists() {
+        assert_eq!(
+            simplify_verbatim(r"\\?\C:\ProgramData\x.lock"),
+            r"C:\ProgramData\x.lock"
+        );
+        assert_eq!(simplify_verbatim(r"\\?\UNC\srv\share\a"), r"\\srv\share\a");
+        assert_eq!(
+            simplify_verbatim(r"\\?\Volume{0000}\a"),
+            r"\\?\Volume{0000}\a"
+        );
+        assert_eq!(simplify_verbatim(r"C:\a"), r"C:\a");
+    }
+}

@@ -2,7 +2,8 @@
 //! stale, and what to do about it.
 //!
 //! Data flows one way: [`sys`] gathers a [`sys::Snapshot`] of the system once (the
-//! kernel's lock table, mounts, every process's open files), [`scan`] walks the
+//! kernel's lock table, mounts, every process's open files; on Windows the system
+//! handle table instead), [`scan`](mod@scan) walks the
 //! paths and correlates files with the snapshot by (device, inode), [`diagnose`]
 //! turns that into findings, and [`report`] renders a table or JSON.
 //!

@@ -152,6 +152,113 @@ pub fn locality_of(path: &std::path::Path) -> std::io::Result<FsLocality> {
     Ok(classify_magic(f_type_from_statfs(&st)).unwrap_or(FsLocality::Local))
 }
 
+/// Classify a Windows volume by the file system name `GetVolumeInformationW`
+/// reports (`NTFS`, `ReFS`, `FAT32`, `exFAT`, `CSVFS`, `NFS`, ...), ignoring
+/// case. `CSVFS` (Cluster Shared Volumes) is [`FsLocality::Cluster`]; other
+/// names go through [`classify_fstype`] in lower case, so `NFS`/`SMB`/`9P`
+/// are remote and the local Windows file systems are [`FsLocality::Local`].
+/// The drive type decides first in [`locality_of`]: a network drive reports
+/// the *server's* file system name (often `NTFS`).
+pub fn classify_volume_fs(name: &str) -> FsLocality {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "csvfs" => FsLocality::Cluster,
+        other => classify_fstype(other),
+    }
+}
+
+/// NUL-terminated UTF-16 form of an absolute version of `path`.
+#[cfg(windows)]
+fn wide_absolute(path: &std::path::Path) -> std::io::Result<Vec<u16>> {
+    use std::os::windows::ffi::OsStrExt;
+    let abs = std::path::absolute(path)?;
+    Ok(abs.as_os_str().encode_wide().chain(Some(0)).collect())
+}
+
+/// Is `path` a UNC path (`\\server\share\...`, `\\?\UNC\server\share\...`)?
+#[cfg(windows)]
+fn is_unc(path: &std::path::Path) -> bool {
+    use std::path::{Component, Prefix};
+    matches!(
+        std::path::absolute(path).ok().as_deref().and_then(|p| p.components().next()),
+        Some(Component::Prefix(p)) if matches!(p.kind(), Prefix::UNC(..) | Prefix::VerbatimUNC(..))
+    )
+}
+
+/// Root of the volume holding `path` (`C:\`, `\\server\share\`, or a
+/// mount-point folder), NUL-terminated, from `GetVolumePathNameW`.
+#[cfg(windows)]
+fn volume_root(path: &std::path::Path) -> std::io::Result<Vec<u16>> {
+    use windows_sys::Win32::Storage::FileSystem::GetVolumePathNameW;
+    let wide = wide_absolute(path)?;
+    // The volume path is a prefix of the full path plus a backslash.
+    let mut buf = vec![0u16; wide.len().max(261) + 2];
+    let cap = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    // SAFETY: `wide` is NUL-terminated; `buf` is writable for `cap` UTF-16
+    // units and the call writes at most that many, NUL included.
+    if unsafe { GetVolumePathNameW(wide.as_ptr(), buf.as_mut_ptr(), cap) } == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let len = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    buf.truncate(len);
+    buf.push(0);
+    Ok(buf)
+}
+
+/// File system name of the volume holding `path` (`"NTFS"`, `"ReFS"`,
+/// `"FAT32"`, `"exFAT"`, `"CSVFS"`, ...) from `GetVolumeInformationW`. For a
+/// network share this is what the server reports. The path need not exist,
+/// but its volume must.
+#[cfg(windows)]
+pub fn fs_name_of(path: &std::path::Path) -> std::io::Result<String> {
+    use windows_sys::Win32::Storage::FileSystem::GetVolumeInformationW;
+    let root = volume_root(path)?;
+    let mut name = [0u16; 261];
+    // SAFETY: `root` is NUL-terminated; every optional out-pointer is null
+    // (allowed) except the name buffer, writable for its full length.
+    let ok = unsafe {
+        GetVolumeInformationW(
+            root.as_ptr(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            name.as_mut_ptr(),
+            name.len() as u32,
+        )
+    };
+    if ok == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    Ok(String::from_utf16_lossy(&name[..len]))
+}
+
+/// Locality of the volume holding `path` (Windows).
+///
+/// * UNC paths (`\\server\share\...`) are [`FsLocality::Remote`] without
+///   asking the server anything.
+/// * Otherwise the volume root comes from `GetVolumePathNameW`, and a
+///   `DRIVE_REMOTE` drive type (mapped network drive) is
+///   [`FsLocality::Remote`].
+/// * Otherwise the file system name ([`fs_name_of`]) is classified with
+///   [`classify_volume_fs`] (`CSVFS` → cluster); unknown names are local.
+#[cfg(windows)]
+pub fn locality_of(path: &std::path::Path) -> std::io::Result<FsLocality> {
+    use windows_sys::Win32::Storage::FileSystem::GetDriveTypeW;
+    use windows_sys::Win32::System::WindowsProgramming::DRIVE_REMOTE;
+    if is_unc(path) {
+        return Ok(FsLocality::Remote);
+    }
+    let root = volume_root(path)?;
+    // SAFETY: `root` is a NUL-terminated UTF-16 string that outlives the call.
+    if unsafe { GetDriveTypeW(root.as_ptr()) } == DRIVE_REMOTE {
+        return Ok(FsLocality::Remote);
+    }
+    Ok(classify_volume_fs(&fs_name_of(path)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +351,16 @@ mod tests {
         let widened = (0xFF53_4D42u32 as i32) as i64 as u64;
         assert_eq!(widened, 0xFFFF_FFFF_FF53_4D42);
         assert_eq!(classify_magic(widened), Some(FsLocality::Remote));
+    }
+
+    #[test]
+    fn windows_volume_names_are_classified() {
+        for name in ["NTFS", "ReFS", "FAT32", "FAT", "exFAT", "UDF", "CDFS", ""] {
+            assert_eq!(classify_volume_fs(name), FsLocality::Local, "{name}");
+        }
+        assert_eq!(classify_volume_fs("CSVFS"), FsLocality::Cluster);
+        assert_eq!(classify_volume_fs("NFS"), FsLocality::Remote);
+        assert_eq!(classify_volume_fs("9P"), FsLocality::Remote);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! without disturbing them, pidfiles, and filesystem classification.
 //!
 //! This file holds the platform-neutral API types. The implementation for
-//! Linux and other unix systems lives in `unix.rs`, and a Windows sibling can
-//! be added next to it without touching these types.
+//! Linux and other unix systems lives in `unix.rs`, the Windows one in
+//! `windows.rs`.
 //!
 //! # Choosing a [`Mechanism`]
 //!
@@ -24,7 +24,16 @@
 //!   trap and real exclusion between threads. Prefer this for new code on
 //!   Linux.
 //!
-//! Every lock taken here covers the whole file (`l_start = 0`, `l_len = 0`).
+//! * [`Mechanism::LockFileEx`]: the only mechanism on Windows (and refused
+//!   on unix). Byte-range locks owned by the handle and the process; another
+//!   handle conflicts even within one process. Windows enforces them on
+//!   `ReadFile`/`WriteFile` of the locked bytes (Wine does not), and cannot
+//!   tell who holds one, so [`LockError::WouldBlock`] never has a pid there.
+//!   The lock file is opened non-inheritable and without `FILE_SHARE_DELETE`,
+//!   so nobody can delete or rename it while the guard lives.
+//!
+//! Every lock taken here covers the whole file (`l_start = 0`, `l_len = 0`;
+//! on Windows offset 0 with length `u64::MAX`, i.e. every offset).
 //!
 //! # Example
 //!
@@ -56,15 +65,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod fs;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub mod pidfile;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(any(target_os = "linux", target_os = "android", windows))]
 pub mod probe;
 #[cfg(unix)]
 mod unix;
+#[cfg(windows)]
+mod windows;
 
 #[cfg(unix)]
 pub use unix::acquire;
+#[cfg(windows)]
+pub use windows::acquire;
 
 /// Which kernel locking API a lock uses. See the module documentation for
 /// how they differ.
@@ -266,7 +279,7 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    #[cfg_attr(not(unix), allow(dead_code))]
+    #[cfg_attr(not(any(unix, windows)), allow(dead_code))]
     pub(crate) fn new(file: File, path: PathBuf, mechanism: Mechanism, mode: Mode) -> Self {
         LockGuard {
             file,

@@ -1,5 +1,6 @@
-//! Pidfiles guarded by `flock`: claim one for the current process, or read
-//! one to find out whether (and by whom) it is held.
+//! Pidfiles guarded by a lock (`flock` on unix, `LockFileEx` on Windows):
+//! claim one for the current process, or read one to find out whether (and by
+//! whom) it is held.
 //!
 //! The lock, not the file's existence or content, says whether the pidfile
 //! is live. The pid in the file is information for humans and signal
@@ -22,17 +23,36 @@
 //! locking that the path still names the locked inode (in case some other
 //! program deletes or replaces the file anyway). A stale pidfile is
 //! harmless: it is recognised by nobody holding its lock.
+//!
+//! # Windows
+//!
+//! [`claim`] takes an exclusive `LockFileEx` lock, but not on the whole file:
+//! it locks offsets from `WINDOWS_LOCK_OFFSET` to the end of the 64-bit
+//! offset space. Windows byte-range locks are mandatory for I/O, so a
+//! whole-file exclusive lock would make the pid unreadable to everybody else
+//! (`ERROR_LOCK_VIOLATION`); a lock far beyond the content leaves the pid
+//! readable while every whole-file lock attempt or probe (including
+//! [`read`] and `probe::probe_lockfileex`) still conflicts with it. The
+//! handle's share mode (no `FILE_SHARE_DELETE`) also keeps the file from being
+//! deleted or renamed while it is claimed. [`parse_pid`] and friends are the
+//! same on every platform.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+#[cfg(unix)]
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+#[cfg(unix)]
 use rustix::fs::{FlockOperation, OFlags};
+#[cfg(unix)]
 use rustix::io::Errno;
 
+#[cfg(unix)]
 use super::unix::{context, not_regular, retry_eintr};
+#[cfg(windows)]
+use super::windows::context;
 use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait};
 
 /// Largest pid Linux can ever hand out (`PID_MAX_LIMIT`, 4 Mi on 64-bit);
@@ -43,7 +63,19 @@ pub const PID_MAX_LIMIT: i32 = 4_194_304;
 /// one.
 const READ_LIMIT: u64 = 4096;
 
-/// A claimed pidfile. The exclusive flock lasts as long as this guard;
+/// Windows: first byte offset of the range [`claim`] locks (2^62, far beyond
+/// any pidfile's content; the range runs to the end of the offset space).
+#[cfg(windows)]
+pub const WINDOWS_LOCK_OFFSET: u64 = 1 << 62;
+
+/// The lock mechanism pidfiles use on this platform.
+#[cfg(unix)]
+const MECHANISM: Mechanism = Mechanism::Flock;
+#[cfg(windows)]
+const MECHANISM: Mechanism = Mechanism::LockFileEx;
+
+/// A claimed pidfile. The exclusive lock (flock on unix, `LockFileEx` on
+/// Windows) lasts as long as this guard;
 /// dropping it closes the file, which releases the claim. The file is left
 /// in place, content included.
 #[derive(Debug)]
@@ -59,7 +91,7 @@ impl PidFileGuard {
         self.lock.path()
     }
 
-    /// The open pidfile (read-write, `O_CLOEXEC`, flock held).
+    /// The open pidfile (read-write, `O_CLOEXEC` / non-inheritable, lock held).
     pub fn file(&self) -> &File {
         self.lock.file()
     }
@@ -117,6 +149,10 @@ impl std::error::Error for ClaimError {
 /// inode re-check of [`LockOptions::recheck_inode`], then replaces the
 /// content with `"<pid>\n"` and `fsync`s it.
 ///
+/// On Windows the lock is an exclusive non-blocking `LockFileEx` on offsets
+/// `WINDOWS_LOCK_OFFSET`.. (see the module documentation), with the same
+/// re-check, a non-inheritable handle and `FlushFileBuffers` for the sync.
+///
 /// The pid is written at offset 0 *before* the file is truncated to the new
 /// length, so a concurrent reader sees either the old content or the new pid
 /// on the first line, never an empty file (a truncate-then-write order would
@@ -124,12 +160,16 @@ impl std::error::Error for ClaimError {
 ///
 /// If writing fails the guard is dropped, which releases the lock.
 pub fn claim(path: &Path) -> Result<PidFileGuard, ClaimError> {
-    let opts = LockOptions::new(Mechanism::Flock, Mode::Exclusive)
+    let opts = LockOptions::new(MECHANISM, Mode::Exclusive)
         .wait(Wait::Try)
         .create(true)
         .create_mode(0o644)
         .recheck_inode(true);
-    let lock = match super::acquire(path, &opts) {
+    #[cfg(unix)]
+    let acquired = super::acquire(path, &opts);
+    #[cfg(windows)]
+    let acquired = super::windows::acquire_range(path, &opts, WINDOWS_LOCK_OFFSET);
+    let lock = match acquired {
         Ok(lock) => lock,
         Err(LockError::WouldBlock { .. }) => {
             let pid = read_head_at(path)
@@ -146,11 +186,36 @@ pub fn claim(path: &Path) -> Result<PidFileGuard, ClaimError> {
         .map_err(|_| ClaimError::Io(io::Error::other("own pid does not fit in i32")))?;
     let content = format!("{pid}\n");
     let file = lock.file();
-    file.write_all_at(content.as_bytes(), 0)
+    write_all_at(file, content.as_bytes())
         .and_then(|()| file.set_len(content.len() as u64))
         .and_then(|()| file.sync_all())
         .map_err(|e| ClaimError::Io(context(e, "write pid to", path)))?;
     Ok(PidFileGuard { lock, pid })
+}
+
+/// Write `buf` at offset 0 (positional: the file position is irrelevant).
+#[cfg(unix)]
+fn write_all_at(file: &File, buf: &[u8]) -> io::Result<()> {
+    file.write_all_at(buf, 0)
+}
+
+/// Write `buf` at offset 0 (positional: the file position is irrelevant).
+#[cfg(windows)]
+fn write_all_at(file: &File, mut buf: &[u8]) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    let mut offset = 0u64;
+    while !buf.is_empty() {
+        match file.seek_write(buf, offset) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// State of a pidfile, as found by [`read`].
@@ -189,6 +254,13 @@ pub enum PidFileRead {
 /// has had the longest possible time to write its pid.
 ///
 /// Only regular files are accepted.
+///
+/// On Windows: a read-only open with every share mode (non-inheritable;
+/// symbolic links are followed, as on unix), then a shared
+/// `LockFileEx(FAIL_IMMEDIATELY)` on the whole offset range, released at once
+/// with `UnlockFileEx`; `ERROR_LOCK_VIOLATION` means held. The same
+/// momentary-lock caveat applies.
+#[cfg(unix)]
 pub fn read(path: &Path) -> io::Result<PidFileRead> {
     let fd = match rustix::fs::open(
         path,
@@ -223,6 +295,41 @@ pub fn read(path: &Path) -> io::Result<PidFileRead> {
     })
 }
 
+/// Windows [`read`]; documented there.
+#[cfg(windows)]
+pub fn read(path: &Path) -> io::Result<PidFileRead> {
+    use std::os::windows::fs::OpenOptionsExt;
+
+    use super::windows::{WHOLE_LEN, check_regular, lock_range, open_error, unlock_range};
+    use crate::sys::windows::fileid::SHARE_ALL;
+
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(SHARE_ALL)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(PidFileRead::NotExist),
+        Err(e) => return Err(open_error(e, "open", path)),
+    };
+    check_regular(&file, path)?;
+    let held = if lock_range(&file, 0, WHOLE_LEN, false, true)
+        .map_err(|e| context(e, "LockFileEx(FAIL_IMMEDIATELY)", path))?
+    {
+        unlock_range(&file, 0, WHOLE_LEN).map_err(|e| context(e, "UnlockFileEx", path))?;
+        false
+    } else {
+        true
+    };
+    let content = read_head(&file).map_err(|e| context(e, "read", path))?;
+    let pid_in_file = parse_pid(&content).ok();
+    Ok(if held {
+        PidFileRead::HeldBy { pid_in_file }
+    } else {
+        PidFileRead::NotHeld { pid_in_file }
+    })
+}
+
 fn read_head(file: &File) -> io::Result<Vec<u8>> {
     let mut content = Vec::new();
     file.take(READ_LIMIT).read_to_end(&mut content)?;
@@ -230,6 +337,7 @@ fn read_head(file: &File) -> io::Result<Vec<u8>> {
 }
 
 /// Read the start of the pidfile at `path` for an error report.
+#[cfg(unix)]
 fn read_head_at(path: &Path) -> io::Result<Vec<u8>> {
     let fd = rustix::fs::open(
         path,
@@ -240,6 +348,19 @@ fn read_head_at(path: &Path) -> io::Result<Vec<u8>> {
     if !file.metadata()?.file_type().is_file() {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
+    read_head(&file)
+}
+
+/// Read the start of the pidfile at `path` for an error report (Windows:
+/// read-only, every share mode, regular files only).
+#[cfg(windows)]
+fn read_head_at(path: &Path) -> io::Result<Vec<u8>> {
+    use std::os::windows::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(crate::sys::windows::fileid::SHARE_ALL)
+        .open(path)?;
+    super::windows::check_regular(&file, path)?;
     read_head(&file)
 }
 

@@ -1,14 +1,22 @@
 //! Looking at other processes' locks on a known file without disturbing
 //! them (kernel.md §3).
 //!
-//! [`getlk`], [`open_for_probe`] and [`probe_path`] are non-intrusive: they
+//! `getlk`, [`open_for_probe`] and `probe_path` are non-intrusive: they
 //! take no lock, open nothing that can block, and only read lock state
 //! through `F_OFD_GETLK`/`F_GETLK`, which take just the per-inode spinlock
 //! (unlike reading `/proc/locks`, which stalls every locker on the system).
 //!
 //! `flock` locks are invisible to `GETLK`. The only way to test them on a
 //! specific file without `/proc` is to try to take one, which is what the
-//! clearly labelled [`probe_flock_acquiring`] does.
+//! clearly labelled `probe_flock_acquiring` does.
+//!
+//! # Windows
+//!
+//! Only `open_for_probe` and the **acquiring** `probe_lockfileex` exist:
+//! Windows cannot query byte-range locks without trying to take one, and
+//! cannot say which handle or process holds one. The Linux-only items
+//! (`getlk`, `probe_path`, `probe_flock_acquiring`, `Conflict`, `FlockProbe`)
+//! are not compiled there.
 //!
 //! # Caveat for callers that hold POSIX locks themselves
 //!
@@ -22,16 +30,23 @@
 
 use std::fs::File;
 use std::io;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::os::fd::AsRawFd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use rustix::fs::{FlockOperation, OFlags};
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use rustix::io::Errno;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use super::unix::{context, fcntl_lock_retrying, lock_type, not_regular, retry_eintr};
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use super::{Mechanism, Mode};
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// One lock that conflicts with a hypothetical whole-file request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conflict {
@@ -51,6 +66,7 @@ pub struct Conflict {
     pub pid: Option<i32>,
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// Is there a POSIX or OFD lock on `file` that conflicts with a whole-file
 /// lock in `mode`? Returns one such lock (the kernel reports only the
 /// first it finds) or `None`.
@@ -74,6 +90,7 @@ pub fn getlk(file: &File, mode: Mode) -> io::Result<Option<Conflict>> {
     Ok(conflict_from(&fl))
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn conflict_from(fl: &libc::flock) -> Option<Conflict> {
     if fl.l_type == libc::F_UNLCK as libc::c_short {
         return None;
@@ -104,6 +121,7 @@ fn conflict_from(fl: &libc::flock) -> Option<Conflict> {
     })
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// Open a candidate lock file for probing, safely.
 ///
 /// 1. `open(O_PATH | O_NOFOLLOW | O_CLOEXEC)`: an `O_PATH` open touches
@@ -188,6 +206,7 @@ pub fn open_for_probe(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// [`open_for_probe`] + [`getlk`] for an exclusive request: "is any POSIX or
 /// OFD lock held on this file?".
 pub fn probe_path(path: &Path) -> io::Result<Option<Conflict>> {
@@ -195,6 +214,7 @@ pub fn probe_path(path: &Path) -> io::Result<Option<Conflict>> {
     getlk(&file, Mode::Exclusive)
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// Result of [`probe_flock_acquiring`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlockProbe {
@@ -206,6 +226,7 @@ pub enum FlockProbe {
     HeldExclusive,
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// **Intrusive** flock probe: find out whether `path` is flock-locked by
 /// briefly taking a lock. Only call this behind an explicit user option.
 ///
@@ -245,6 +266,7 @@ pub fn probe_flock_acquiring(path: &Path) -> io::Result<FlockProbe> {
     // release its flock even if an unlock above had failed.
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 #[cfg(test)]
 mod tests {
     use super::super::unix::whole_file;
@@ -287,4 +309,121 @@ mod tests {
             Some(0)
         );
     }
+}
+
+/// Result of [`probe_lockfileex`].
+#[cfg(windows)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRangeProbe {
+    /// Neither an exclusive nor a shared `LockFileEx` lock overlapped the
+    /// file at probe time.
+    Free,
+    /// At least one shared lock was held (and no exclusive one).
+    HeldShared,
+    /// An exclusive lock was held.
+    HeldExclusive,
+    /// The file could not be opened at all: another process has it open
+    /// without sharing (`ERROR_SHARING_VIOLATION`, 32). On Windows that is
+    /// itself a lock idiom (a share-mode lock), whatever byte-range locks
+    /// exist.
+    OpenWithoutSharing,
+}
+
+/// Open a candidate lock file for probing (Windows).
+///
+/// Read-only, with every share mode (`FILE_SHARE_READ | FILE_SHARE_WRITE |
+/// FILE_SHARE_DELETE`), so the open never makes another program's open, write,
+/// rename or delete fail; `FILE_FLAG_OPEN_REPARSE_POINT`, so a symbolic link
+/// or junction is opened itself (and then refused), never followed. The handle
+/// is not inheritable (std default). Anything that is not a regular disk file
+/// (directory, reparse point, pipe, console, device: `GetFileType` other than
+/// `FILE_TYPE_DISK`) is refused with an [`io::ErrorKind::InvalidInput`] error
+/// naming what it is.
+///
+/// A sharing violation (the file is open elsewhere without sharing) is
+/// returned unchanged, so `raw_os_error()` is `Some(32)`; other open errors
+/// carry the path.
+///
+/// Windows byte-range locks are mandatory for I/O: reading bytes another
+/// process has locked exclusively fails with `ERROR_LOCK_VIOLATION` (33).
+/// Pidfiles claimed with [`super::pidfile::claim`] lock far beyond their
+/// content, so their pid stays readable.
+#[cfg(windows)]
+pub fn open_for_probe(path: &Path) -> io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    use windows_sys::Win32::Foundation::ERROR_SHARING_VIOLATION;
+    use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT;
+
+    use super::windows::{check_regular, open_error};
+    use crate::sys::windows::fileid::SHARE_ALL;
+
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(SHARE_ALL)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32) {
+                e
+            } else {
+                open_error(e, "open", path)
+            }
+        })?;
+    check_regular(&file, path)?;
+    Ok(file)
+}
+
+/// **Acquiring** `LockFileEx` probe (Windows): find out whether `path` is
+/// byte-range locked by briefly taking a lock. Opt-in: only call this behind an
+/// explicit user option.
+///
+/// Windows has no query for byte-range locks (no `F_GETLK`), so the only test
+/// is an attempt. From a fresh handle ([`open_for_probe`]):
+/// 1. A sharing violation at the open gives
+///    [`ByteRangeProbe::OpenWithoutSharing`].
+/// 2. `LockFileEx(EXCLUSIVE | FAIL_IMMEDIATELY)` on the whole offset range:
+///    success → `UnlockFileEx` at once → [`ByteRangeProbe::Free`].
+/// 3. On `ERROR_LOCK_VIOLATION`, `LockFileEx(FAIL_IMMEDIATELY)` shared:
+///    success → unlock at once → [`ByteRangeProbe::HeldShared`]; a violation
+///    → [`ByteRangeProbe::HeldExclusive`].
+///
+/// Why it is intrusive: while the probe holds its lock (microseconds), the
+/// owners' `FAIL_IMMEDIATELY` attempts fail, blocking lockers wait behind it,
+/// and on real Windows their reads/writes of the locked bytes fail with
+/// `ERROR_LOCK_VIOLATION`. The state can change between steps. Closing the
+/// handle would release a lock even if an unlock failed, so nothing is left
+/// behind.
+///
+/// A byte-range lock cannot be attributed to a handle or process on Windows:
+/// this says *that* the file is locked, never *who* holds it. Any lock
+/// overlapping the file's offset range counts, including a lock on a single
+/// byte far beyond the end of the file.
+#[cfg(windows)]
+pub fn probe_lockfileex(path: &Path) -> io::Result<ByteRangeProbe> {
+    use windows_sys::Win32::Foundation::ERROR_SHARING_VIOLATION;
+
+    use super::windows::{WHOLE_LEN, context, lock_range, unlock_range};
+
+    let file = match open_for_probe(path) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION as i32) => {
+            return Ok(ByteRangeProbe::OpenWithoutSharing);
+        }
+        Err(e) => return Err(e),
+    };
+    let unlock = |what| unlock_range(&file, 0, WHOLE_LEN).map_err(|e| context(e, what, path));
+    if lock_range(&file, 0, WHOLE_LEN, true, true)
+        .map_err(|e| context(e, "LockFileEx(EXCLUSIVE|FAIL_IMMEDIATELY)", path))?
+    {
+        unlock("UnlockFileEx")?;
+        return Ok(ByteRangeProbe::Free);
+    }
+    if lock_range(&file, 0, WHOLE_LEN, false, true)
+        .map_err(|e| context(e, "LockFileEx(FAIL_IMMEDIATELY)", path))?
+    {
+        unlock("UnlockFileEx")?;
+        return Ok(ByteRangeProbe::HeldShared);
+    }
+    Ok(ByteRangeProbe::HeldExclusive)
+    // Dropping `file` closes the handle, which releases any lock it still has.
 }

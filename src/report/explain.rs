@@ -70,15 +70,35 @@ pub fn narrative(file: &FileReport, snap: &Snapshot) -> Vec<String> {
         .collect();
     for l in &file.locks {
         for h in &l.holders {
-            out.push(format!("  Held by {} — {}", who(h), lock_words(l)));
+            out.push(if l.holder_evidence == "handle-table" {
+                format!(
+                    "  Possibly held by {} — {} (it has the file open; Windows cannot say which \
+handle owns a byte-range lock)",
+                    who(h),
+                    lock_words(l)
+                )
+            } else {
+                format!("  Held by {} — {}", who(h), lock_words(l))
+            });
             if let Some(fd) = h.fd {
-                out.push(format!(
-                    "    through fd {fd}{}",
-                    match h.cloexec {
-                        Some(false) => " (not closed on exec: children inherit it)",
-                        _ => "",
-                    }
-                ));
+                out.push(if snap.platform == "windows" {
+                    format!(
+                        "    has it open through handle {fd:#x}{}",
+                        match (h.inherited_from, h.cloexec) {
+                            (Some(p), _) => format!(" (inherited from pid {p})"),
+                            (None, Some(false)) => " (inheritable: children get it)".into(),
+                            _ => String::new(),
+                        }
+                    )
+                } else {
+                    format!(
+                        "    through fd {fd}{}",
+                        match h.cloexec {
+                            Some(false) => " (not closed on exec: children inherit it)",
+                            _ => "",
+                        }
+                    )
+                });
             }
             if let Some(cmd) = &h.cmdline {
                 out.push(format!("    command: {cmd}"));

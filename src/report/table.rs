@@ -18,6 +18,9 @@ pub struct Row<'a> {
     pub lock: Option<&'a LockReport>,
     /// The first row of a file (file-level cells are shown only there).
     pub first: bool,
+    /// The report is from Windows: fds are handles, holders of a byte-range lock
+    /// are candidates.
+    pub windows: bool,
 }
 
 /// A column: header and how to fill a cell (one string per line of the cell; each
@@ -27,13 +30,18 @@ pub struct Column {
     pub cell: fn(&Row) -> Vec<String>,
 }
 
-fn proc_label(p: &ProcessRef) -> String {
+fn proc_label(p: &ProcessRef, windows: bool) -> String {
     let mut s = format!("{} {}", p.pid, p.command.as_deref().unwrap_or("?"));
     if let Some(u) = &p.user {
         s.push_str(&format!(" [{u}]"));
     }
-    if let Some(fd) = p.fd {
-        s.push_str(&format!(" fd {fd}"));
+    match p.fd {
+        Some(h) if windows => s.push_str(&format!(" handle {h:#x}")),
+        Some(fd) => s.push_str(&format!(" fd {fd}")),
+        None => {}
+    }
+    if let Some(parent) = p.inherited_from {
+        s.push_str(&format!(" (inherited from {parent})"));
     }
     if let Some(st) = p
         .state
@@ -110,13 +118,13 @@ fn col_holders(r: &Row) -> Vec<String> {
             r.file
                 .open_by
                 .iter()
-                .map(|p| format!("open: {}", proc_label(p)))
+                .map(|p| format!("open: {}", proc_label(p, r.windows)))
                 .collect()
         } else {
             Vec::new()
         };
     };
-    let mut lines: Vec<String> = l.holders.iter().map(proc_label).collect();
+    let mut lines: Vec<String> = l.holders.iter().map(|p| proc_label(p, r.windows)).collect();
     if lines.is_empty() {
         lines.push("(holder not visible)".into());
     }
@@ -131,7 +139,9 @@ fn col_holders(r: &Row) -> Vec<String> {
             lines.push(format!("(locked by {pid}, {alive})"));
         }
     }
-    if l.holders_uncertain {
+    if l.holder_evidence == "handle-table" {
+        lines.push("(candidates: they have the file open)".into());
+    } else if l.holders_uncertain {
         lines.push("(may be incomplete)".into());
     }
     lines
@@ -144,7 +154,7 @@ fn col_waiters(r: &Row) -> Vec<String> {
         .map(|w| {
             format!(
                 "{} ({} {})",
-                proc_label(&w.process),
+                proc_label(&w.process, r.windows),
                 w.mode,
                 if w.depth > 1 { "queued" } else { "waiting" }
             )
@@ -261,6 +271,7 @@ pub fn write(
             table.enforce_styling();
         }
         table.set_header(COLUMNS.iter().map(|c| Cell::new(c.header)));
+        let windows = report.platform == "windows";
         for file in &report.files {
             let worst = file.findings.iter().map(|f| &f.severity).max();
             let rows: Vec<Row> = if file.locks.is_empty() {
@@ -268,6 +279,7 @@ pub fn write(
                     file,
                     lock: None,
                     first: true,
+                    windows,
                 }]
             } else {
                 file.locks
@@ -277,6 +289,7 @@ pub fn write(
                         file,
                         lock: Some(l),
                         first: i == 0,
+                        windows,
                     })
                     .collect()
             };
@@ -341,15 +354,27 @@ pub fn write(
         }
     }
     let locks: usize = report.files.iter().map(|f| f.locks.len()).sum();
-    writeln!(
-        out,
-        "\n{} file(s), {} lock(s) in {}; {} lock line(s) in the kernel table, {} fds examined, {} ms.",
-        report.files.len(),
-        locks,
-        scope,
-        report.stats.lock_lines,
-        report.stats.fds_examined,
-        report.stats.duration_ms
-    )?;
+    if report.platform == "windows" {
+        writeln!(
+            out,
+            "\n{} file(s), {} lock(s) in {}; {} file handles examined, {} ms.",
+            report.files.len(),
+            locks,
+            scope,
+            report.stats.fds_examined,
+            report.stats.duration_ms
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\n{} file(s), {} lock(s) in {}; {} lock line(s) in the kernel table, {} fds examined, {} ms.",
+            report.files.len(),
+            locks,
+            scope,
+            report.stats.lock_lines,
+            report.stats.fds_examined,
+            report.stats.duration_ms
+        )?;
+    }
     Ok(())
 }

@@ -63,7 +63,10 @@ pub fn open_meta(path: &Path) -> io::Result<File> {
 }
 
 /// The identity of an open handle.
-pub fn identity_of_handle(handle: HANDLE) -> io::Result<FileIdentity> {
+///
+/// # Safety
+/// `handle` must be a valid, open handle for the duration of the call.
+pub unsafe fn identity_of_handle(handle: HANDLE) -> io::Result<FileIdentity> {
     // SAFETY: the struct is plain data; the call fills it or fails.
     let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
     // SAFETY: `handle` is a valid handle for the duration of the call (callers own it).
@@ -82,7 +85,8 @@ pub fn identity_of_handle(handle: HANDLE) -> io::Result<FileIdentity> {
 
 /// The identity of an open file.
 pub fn identity(file: &File) -> io::Result<FileIdentity> {
-    identity_of_handle(file.as_raw_handle() as HANDLE)
+    // SAFETY: `file` owns the handle and outlives the call.
+    unsafe { identity_of_handle(file.as_raw_handle() as HANDLE) }
 }
 
 /// The identity of the file at `path` (a final symlink is not followed).

@@ -238,7 +238,8 @@ fn resolve(h: HANDLE) -> Option<Resolved> {
     if unsafe { GetFileType(h) } != FILE_TYPE_DISK {
         return None;
     }
-    let identity = fileid::identity_of_handle(h).ok()?;
+    // SAFETY: `h` is the caller's valid duplicate.
+    let identity = unsafe { fileid::identity_of_handle(h) }.ok()?;
     if identity.is_dir() {
         return None;
     }

@@ -1,5 +1,5 @@
 //! The Windows backend: processes, the system handle table and volumes, gathered
-//! into the same [`Snapshot`](super::Snapshot) the Linux backend fills.
+//! into the same [`crate::sys::Snapshot`] type the Linux backend fills.
 //!
 //! Windows has no system lock table to read: byte-range locks (`LockFileEx`) are
 //! seen only by probing a file (`--probe acquire`), and then cannot be attributed to

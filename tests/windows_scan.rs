@@ -17,9 +17,10 @@ use serde_json::Value;
 use windows_sys::Win32::Foundation::{HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation};
 use windows_sys::Win32::Storage::FileSystem::{
     FILE_SHARE_READ, FILE_SHARE_WRITE, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
-    LockFileEx,
+    LockFileEx, ReadFile,
 };
 use windows_sys::Win32::System::IO::OVERLAPPED;
+use windows_sys::Win32::System::Pipes::CreatePipe;
 
 const ROLE_VAR: &str = "LOCKSCAN_WIN_ROLE";
 
@@ -107,6 +108,34 @@ fn child_entry() {
             grandchild = Some(c);
         }
         "idle" => {}
+        "pipe-read" => {
+            // A synchronous read that never completes: the handle's file object stays
+            // busy, which is what makes naive handle queries hang.
+            let (mut r, mut w): (HANDLE, HANDLE) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: out pointers are valid; default security, default size.
+            assert_ne!(
+                unsafe { CreatePipe(&mut r, &mut w, std::ptr::null(), 0) },
+                0
+            );
+            let r = r as usize;
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16];
+                let mut got = 0u32;
+                // SAFETY: `r` stays open (never closed); the buffer outlives the call.
+                unsafe {
+                    ReadFile(
+                        r as HANDLE,
+                        buf.as_mut_ptr(),
+                        buf.len() as u32,
+                        &mut got,
+                        std::ptr::null_mut(),
+                    )
+                };
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = w; // the write end stays open: the read never ends
+            keep.push(open(path, FILE_SHARE_READ | FILE_SHARE_WRITE));
+        }
         other => panic!("unknown role {other}"),
     }
     println!("READY{extra}");
@@ -258,7 +287,16 @@ fn lockfileex_holder_is_named_as_candidate_and_the_probe_sees_the_lock() {
     assert_eq!(locks.len(), 1, "{f:#}");
     assert_eq!(locks[0]["type"], "lockfileex");
     assert_eq!(locks[0]["mode"], "write");
-    assert_eq!(locks[0]["holder_evidence"], "handle-table");
+    // Wine lacks FileProcessIdsUsingFileInformation: the handle table is the evidence
+    // there, and the report says so; Windows answers the per-file question.
+    let per_file = r["visibility"]["per_file_api"].as_str().unwrap();
+    let evidence = if per_file == "file-process-ids" {
+        "file-process-ids"
+    } else {
+        assert!(per_file.starts_with("unavailable: "), "{per_file}");
+        "handle-table"
+    };
+    assert_eq!(locks[0]["holder_evidence"], evidence);
     assert_eq!(locks[0]["holders_uncertain"], true);
     assert!(pids(&locks[0]["holders"]).contains(&h.pid), "{f:#}");
     assert_eq!(f["probe"]["method"], "lockfileex");
@@ -440,4 +478,30 @@ fn table_output_renders_on_windows() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("app.lock"), "{text}");
     assert!(text.contains(&h.pid.to_string()), "{text}");
+}
+
+#[test]
+fn a_pipe_with_a_read_in_flight_does_not_hang_the_scan() {
+    let d = tempdir("pipe");
+    let lock = d.join("busy.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let (h, _) = helper(&format!("pipe-read:{}", s(&lock)));
+    // (`output()`, not a read of a piped ChildStdout: std opens its end of that pipe
+    // overlapped, and Wine then answers a plain read with STATUS_PENDING.)
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = s(&d).to_string();
+    std::thread::spawn(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_lockscan"))
+            .args(["--json", &dir])
+            .stdin(Stdio::null())
+            .output();
+        let _ = tx.send(out);
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("lockscan hung on a process with a pipe read in flight")
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = file(&r, "busy.lock");
+    assert!(pids(&f["open_by"]).contains(&h.pid), "{f:#}");
 }

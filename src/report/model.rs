@@ -272,6 +272,12 @@ pub struct VisibilityReport {
     /// `proc_locks_read` is always false there).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handle_table_read: Option<bool>,
+    /// Windows only: `file-process-ids` when the per-file API
+    /// (`FileProcessIdsUsingFileInformation`) named the processes that have each file
+    /// open, or `unavailable: REASON` (Wine does not implement it), in which case the
+    /// handle table is the only evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_file_api: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]

@@ -219,6 +219,11 @@ impl<'a> Ctx<'a> {
                     out.push(self.pref(fd.pid, Some(fd)));
                 }
             }
+            for &pid in self.snap.open_by_pids.get(&key).into_iter().flatten() {
+                if !out.iter().any(|p| p.pid == pid) {
+                    out.push(self.pref(pid, None));
+                }
+            }
             out.sort_by_key(|p| (p.pid, p.fd));
             return (out, true);
         }
@@ -337,10 +342,12 @@ impl<'a> Ctx<'a> {
             locker_pid,
             locker_alive: locker_pid.map(|p| self.snap.process(p).is_some()),
             holders_uncertain: uncertain,
-            holder_evidence: if line.kind == LockKind::LockFileEx {
-                "handle-table"
-            } else {
-                "fdinfo"
+            holder_evidence: match line.kind {
+                LockKind::LockFileEx if self.snap.open_by_pids.contains_key(&key) => {
+                    "file-process-ids"
+                }
+                LockKind::LockFileEx => "handle-table",
+                _ => "fdinfo",
             }
             .to_string(),
         }
@@ -610,6 +617,17 @@ pub fn build_files(
                         .collect()
                 })
                 .unwrap_or_default();
+            // Processes a per-file API names but whose handles were not seen (Windows
+            // services and other users' processes, without admin rights).
+            for &pid in key
+                .and_then(|k| snap.open_by_pids.get(&k))
+                .into_iter()
+                .flatten()
+            {
+                if !listed.contains(&pid) && !open_by.iter().any(|p| p.pid == pid) {
+                    open_by.push(ctx.pref(pid, None));
+                }
+            }
             open_by.sort_by_key(|p| (p.pid, p.fd));
             let name_kind = cand.and_then(|c| c.name_kind).or_else(|| {
                 e.path

@@ -355,6 +355,8 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
         walk::walk(&snap, &roots, &opts.walk)
     };
     let extras = examine(&snap, &walked.candidates);
+    #[cfg(windows)]
+    sys::windows::ask_per_file(&mut snap, &walked.candidates);
     let mut pids: Vec<i32> = extras
         .contents
         .values()
@@ -376,6 +378,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             .filter(|f| f.key.is_some_and(|k| cand_keys.contains(&k)))
             .map(|f| f.pid),
     );
+    pids.extend(snap.open_by_pids.values().flatten());
     sys::add_processes(&mut snap, pids);
     // Windows has no lock table: a probe is the only way to see a byte-range lock,
     // and what it finds becomes a lock line before correlation.
@@ -451,6 +454,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             processes_vanished: v.processes_vanished,
             pid_namespace_filtered: v.pid_namespace_filtered,
             handle_table_read: (snap.platform == "windows").then_some(v.handle_table_read),
+            per_file_api: v.per_file_api.clone(),
         },
         stats: Stats {
             duration_ms: 0,

@@ -57,6 +57,10 @@ pub struct Snapshot {
     /// found later (in pidfiles) need no second listing; `None` on Linux, which reads
     /// each process from /proc on demand.
     pub all_processes: Option<HashMap<i32, ProcessInfo>>,
+    /// Processes that a per-file API says have the file open (Windows
+    /// `FileProcessIdsUsingFileInformation`), by file: it also names processes whose
+    /// handles could not be read, but not which handle.
+    pub open_by_pids: HashMap<FileKey, Vec<i32>>,
 }
 
 impl Snapshot {

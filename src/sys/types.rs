@@ -301,4 +301,7 @@ pub struct Visibility {
     pub root: bool,
     /// Windows: the system handle table was read (there is no lock table there).
     pub handle_table_read: bool,
+    /// Windows: how the per-file question "who has this open" was answered:
+    /// `file-process-ids`, or why it could not be (`unavailable: ...`).
+    pub per_file_api: Option<String>,
 }

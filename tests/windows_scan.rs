@@ -169,13 +169,13 @@ impl Drop for Helper {
     }
 }
 
-fn spawn_child(role: &str) -> (Child, String) {
+fn spawn_child(role: &str, stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env(ROLE_VAR, role)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn helper");
     let out = child.stdout.take().unwrap();
@@ -194,15 +194,16 @@ fn spawn_child(role: &str) -> (Child, String) {
     (child, rest)
 }
 
-/// Starts a helper; returns it and its pid. Used by `inherit` for its own child too.
+/// Starts a helper; returns it and its pid. Used by `inherit` for its own child too,
+/// whose harness finds its stdout gone when `inherit` exits: its stderr is discarded.
 fn spawn_role(role: &str) -> (Child, i64) {
-    let (child, _) = spawn_child(role);
+    let (child, _) = spawn_child(role, Stdio::null());
     let pid = i64::from(child.id());
     (child, pid)
 }
 
 fn helper(role: &str) -> (Helper, String) {
-    let (mut child, rest) = spawn_child(role);
+    let (mut child, rest) = spawn_child(role, Stdio::inherit());
     let pid = i64::from(child.id());
     let stdin = child.stdin.take();
     (Helper { child, stdin, pid }, rest)
@@ -503,5 +504,41 @@ fn a_pipe_with_a_read_in_flight_does_not_hang_the_scan() {
         .unwrap();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let f = file(&r, "busy.lock");
+    assert!(pids(&f["open_by"]).contains(&h.pid), "{f:#}");
+}
+
+#[test]
+fn explain_without_a_probe_does_not_claim_the_file_is_unlocked() {
+    let d = tempdir("explain");
+    let lock = d.join("app.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let (h, _) = helper(&format!("lock-exclusive:{}", s(&lock)));
+    let text = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lockscan"))
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = text(&["explain", s(&lock)]);
+    assert!(!plain.contains("No process holds a lock"), "{plain}");
+    assert!(plain.contains("--probe acquire"), "{plain}");
+    assert!(plain.contains(&format!("pid {}", h.pid)), "{plain}");
+    let probed = text(&["explain", "--probe", "acquire", s(&lock)]);
+    assert!(probed.contains("Possibly held by"), "{probed}");
+    assert!(probed.contains(&format!("pid {}", h.pid)), "{probed}");
+}
+
+#[test]
+fn whole_system_scan_lists_lock_named_files_that_processes_have_open() {
+    let d = tempdir("system");
+    let lock = d.join("svc.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let (h, _) = helper(&format!("lock-exclusive:{}", s(&lock)));
+    // No probe here: an acquiring probe of every lockfile on the system would race
+    // the other tests' helpers taking their locks.
+    let (_, r) = lockscan(&["--json"]);
+    assert!(r["roots"].as_array().unwrap().is_empty());
+    let f = file(&r, "svc.lock");
     assert!(pids(&f["open_by"]).contains(&h.pid), "{f:#}");
 }

@@ -72,3 +72,69 @@ holders among them are not shown. If you know they touch none of these files, pa
         None,
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::ndjson::tests::sample_report;
+    use crate::sys::Snapshot;
+
+    fn verdicts(snap: &Snapshot) -> Vec<Verdict> {
+        let ctx = Context {
+            snap,
+            max_age: None,
+        };
+        check(&sample_report(), &ctx)
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect()
+    }
+
+    #[test]
+    fn windows_denied_processes_are_named_with_handle_wording_and_an_elevation_hint() {
+        let mut snap = Snapshot {
+            platform: "windows".into(),
+            ..Default::default()
+        };
+        snap.visibility.handle_table_read = true;
+        snap.visibility.processes_seen = 40;
+        snap.visibility.denied_pids = vec![4, 612];
+        snap.visibility.processes_denied = 2;
+        snap.process_names.insert(612, "svchost.exe".into());
+        let v = verdicts(&snap);
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].message.contains("open handles of 2 of 40 processes"),
+            "{}",
+            v[0].message
+        );
+        assert!(v[0].message.contains("612 svchost.exe"), "{}", v[0].message);
+        assert!(
+            !v[0].message.contains("/proc/locks"),
+            "no lock table on Windows"
+        );
+        assert!(v[0].hint.contains("Run as administrator"), "{}", v[0].hint);
+    }
+
+    #[test]
+    fn windows_without_a_handle_table_says_so_and_nothing_about_proc_locks() {
+        let snap = Snapshot {
+            platform: "windows".into(),
+            ..Default::default()
+        };
+        let v = verdicts(&snap);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("handle table could not be read"));
+        assert!(!v[0].message.contains("/proc/locks"));
+    }
+
+    #[test]
+    fn windows_with_everything_visible_reports_nothing() {
+        let mut snap = Snapshot {
+            platform: "windows".into(),
+            ..Default::default()
+        };
+        snap.visibility.handle_table_read = true;
+        assert!(verdicts(&snap).is_empty());
+    }
+}

@@ -142,11 +142,26 @@ handle owns a byte-range lock)",
             ));
         }
     }
-    if held.is_empty() && file.locks.is_empty() {
+    let windows = snap.platform == "windows";
+    let probed = file
+        .probe
+        .as_ref()
+        .is_some_and(|p| p.method == "lockfileex" && p.result != "error");
+    if windows && !probed && file.locks.is_empty() {
+        out.push(
+            "  Windows keeps no lock table: whether a byte-range lock is held shows only with \
+--probe acquire (a momentary LockFileEx)."
+                .into(),
+        );
+    } else if held.is_empty() && file.locks.is_empty() {
         out.push("  No process holds a lock on it.".into());
     }
     for p in &file.open_by {
-        out.push(format!("  Open (without a lock) by {}", who(p)));
+        out.push(if windows && !probed {
+            format!("  Open by {}", who(p))
+        } else {
+            format!("  Open (without a lock) by {}", who(p))
+        });
     }
     if let Some(pf) = &file.pidfile {
         let p = match (pf.pid, pf.status.as_str()) {

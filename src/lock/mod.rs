@@ -39,7 +39,7 @@
 //!
 //! ```
 //! # #[cfg(target_os = "linux")] {
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //! use lockscan::lock::{acquire, LockError, LockOptions, Mechanism, Mode, Wait};
 //!
 //! let dir = std::env::temp_dir().join(format!("lockscan-doc-{}", std::process::id()));
@@ -62,7 +62,7 @@ use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub mod fs;
 #[cfg(any(unix, windows))]
@@ -279,7 +279,6 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    #[cfg_attr(not(any(unix, windows)), allow(dead_code))]
     pub(crate) fn new(file: File, path: PathBuf, mechanism: Mechanism, mode: Mode) -> Self {
         LockGuard {
             file,
@@ -373,4 +372,36 @@ impl From<io::Error> for LockError {
     fn from(e: io::Error) -> Self {
         LockError::Io(e)
     }
+}
+
+/// With [`Wait::Try`], how many times the lock file may be found replaced right
+/// after locking before `acquire` gives up (someone is churning it).
+const TRY_REOPEN_LIMIT: u32 = 8;
+
+/// After a lock turned out to be on a file the path no longer names (see
+/// [`LockOptions::recheck_inode`]): whether to try again, per the wait policy.
+pub(crate) fn retry_after_replacement(
+    wait: Wait,
+    reopens: &mut u32,
+    deadline: Option<Instant>,
+    path: &Path,
+) -> Result<(), LockError> {
+    match wait {
+        Wait::Try => {
+            *reopens += 1;
+            if *reopens >= TRY_REOPEN_LIMIT {
+                return Err(LockError::Io(io::Error::other(format!(
+                    "{}: lock file was replaced {reopens} times while it was being locked",
+                    path.display()
+                ))));
+            }
+        }
+        Wait::Timeout(_) => {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(LockError::TimedOut);
+            }
+        }
+        Wait::Block => {}
+    }
+    Ok(())
 }

@@ -286,13 +286,7 @@ pub fn read(path: &Path) -> io::Result<PidFileRead> {
         Err(Errno::WOULDBLOCK) => true,
         Err(e) => return Err(context(e.into(), "flock(LOCK_SH|LOCK_NB)", path)),
     };
-    let content = read_head(&file).map_err(|e| context(e, "read", path))?;
-    let pid_in_file = parse_pid(&content).ok();
-    Ok(if held {
-        PidFileRead::HeldBy { pid_in_file }
-    } else {
-        PidFileRead::NotHeld { pid_in_file }
-    })
+    finish_read(&file, held, path)
 }
 
 /// Windows [`read`]; documented there.
@@ -321,7 +315,13 @@ pub fn read(path: &Path) -> io::Result<PidFileRead> {
     } else {
         true
     };
-    let content = read_head(&file).map_err(|e| context(e, "read", path))?;
+    finish_read(&file, held, path)
+}
+
+/// Reads the pid after the lock test (so a holder that has just claimed has had
+/// the longest possible time to write it) and builds the answer.
+fn finish_read(file: &File, held: bool, path: &Path) -> io::Result<PidFileRead> {
+    let content = read_head(file).map_err(|e| context(e, "read", path))?;
     let pid_in_file = parse_pid(&content).ok();
     Ok(if held {
         PidFileRead::HeldBy { pid_in_file }

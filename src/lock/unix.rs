@@ -12,16 +12,12 @@ use std::time::{Duration, Instant};
 use rustix::fs::{FlockOperation, OFlags};
 use rustix::io::Errno;
 
-use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait};
+use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, retry_after_replacement};
 
 /// First pause of the [`Wait::Timeout`] polling loop.
 const BACKOFF_START: Duration = Duration::from_millis(1);
 /// Longest pause of the polling loop: bounds how late a release is noticed.
 const BACKOFF_MAX: Duration = Duration::from_millis(50);
-/// How often [`Wait::Try`] re-opens when the path keeps naming a different
-/// inode than the one just locked. Each round is a fresh non-blocking
-/// attempt, so this only bounds a pathological replace loop.
-const TRY_REOPEN_LIMIT: u32 = 8;
 
 /// Take a whole-file lock on `path` as described by `opts`.
 ///
@@ -81,23 +77,7 @@ pub fn acquire(path: &Path, opts: &LockOptions) -> Result<LockGuard, LockError> 
         // (unlinked or replaced by rename). Closing drops that lock; then
         // lock whatever the path names now.
         drop(file);
-        match opts.wait {
-            Wait::Try => {
-                reopens += 1;
-                if reopens >= TRY_REOPEN_LIMIT {
-                    return Err(LockError::Io(io::Error::other(format!(
-                        "{}: lock file was replaced {reopens} times while it was being locked",
-                        path.display()
-                    ))));
-                }
-            }
-            Wait::Timeout(_) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(LockError::TimedOut);
-                }
-            }
-            Wait::Block => {}
-        }
+        retry_after_replacement(opts.wait, &mut reopens, deadline, path)?;
     }
 }
 

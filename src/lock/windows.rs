@@ -25,7 +25,7 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 
-use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait};
+use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, retry_after_replacement};
 use crate::sys::types::FsLocality;
 use crate::sys::windows::fileid;
 
@@ -33,9 +33,6 @@ use crate::sys::windows::fileid;
 const BACKOFF_START: Duration = Duration::from_millis(1);
 /// Longest pause of the polling loop: bounds how late a release is noticed.
 const BACKOFF_MAX: Duration = Duration::from_millis(50);
-/// How often [`Wait::Try`] re-opens when the path keeps naming a different
-/// file than the one just locked (same bound as on unix).
-const TRY_REOPEN_LIMIT: u32 = 8;
 
 /// Length of a "whole file" lock: `u32::MAX` in both halves, i.e. every byte
 /// offset from the start of the range on. `LockFileEx` may lock beyond the
@@ -117,23 +114,7 @@ pub(crate) fn acquire_range(
         // deleted or replaced before our open). Closing releases the lock;
         // then lock whatever the path names now.
         drop(file);
-        match opts.wait {
-            Wait::Try => {
-                reopens += 1;
-                if reopens >= TRY_REOPEN_LIMIT {
-                    return Err(LockError::Io(io::Error::other(format!(
-                        "{}: lock file was replaced {reopens} times while it was being locked",
-                        path.display()
-                    ))));
-                }
-            }
-            Wait::Timeout(_) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(LockError::TimedOut);
-                }
-            }
-            Wait::Block => {}
-        }
+        retry_after_replacement(opts.wait, &mut reopens, deadline, path)?;
     }
 }
 

@@ -28,8 +28,10 @@ pub enum Probe {
     /// Read the kernel's lock tables only (default): nothing is opened for locking.
     None,
     /// Also ask the kernel with F_OFD_GETLK whether a POSIX/OFD lock conflicts (takes nothing).
+    /// Windows has no such query: there it only checks that the file opens with full sharing.
     Getlk,
-    /// Also try a flock on each file and release it at once. Intrusive: a real
+    /// Also try a flock on each file and release it at once (Windows: a whole-file
+    /// LockFileEx, the only way to see a byte-range lock there). Intrusive: a real
     /// owner's non-blocking attempt at that instant would fail.
     Acquire,
 }

@@ -405,3 +405,33 @@ pub(crate) fn retry_after_replacement(
     }
     Ok(())
 }
+
+/// First pause of the [`Wait::Timeout`] polling loop.
+const BACKOFF_START: Duration = Duration::from_millis(1);
+/// Longest pause of the polling loop: bounds how late a release is noticed.
+const BACKOFF_MAX: Duration = Duration::from_millis(50);
+
+/// [`Wait::Timeout`]: repeats a non-blocking `attempt` (`Ok(true)` = granted) with
+/// an exponential backoff until it succeeds or `deadline` passes.
+pub(crate) fn poll_until(
+    deadline: Instant,
+    mut attempt: impl FnMut() -> io::Result<bool>,
+) -> Result<(), LockError> {
+    let mut pause = BACKOFF_START;
+    loop {
+        if attempt()? {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(LockError::TimedOut);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Prefix an error with the operation and path, keeping its kind.
+pub(crate) fn context(e: io::Error, op: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{op} {}: {e}", path.display()))
+}

@@ -50,10 +50,8 @@ use rustix::fs::{FlockOperation, OFlags};
 use rustix::io::Errno;
 
 #[cfg(unix)]
-use super::unix::{context, not_regular, retry_eintr};
-#[cfg(windows)]
-use super::windows::context;
-use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait};
+use super::unix::{not_regular, retry_eintr};
+use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, context};
 
 /// Largest pid Linux can ever hand out (`PID_MAX_LIMIT`, 4 Mi on 64-bit);
 /// `/proc/sys/kernel/pid_max` cannot be raised beyond it.

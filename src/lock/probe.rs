@@ -42,7 +42,9 @@ use rustix::fs::{FlockOperation, OFlags};
 use rustix::io::Errno;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-use super::unix::{context, fcntl_lock_retrying, lock_type, not_regular, retry_eintr};
+use super::context;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use super::unix::{fcntl_lock_retrying, lock_type, not_regular, retry_eintr};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use super::{Mechanism, Mode};
 
@@ -402,7 +404,8 @@ pub fn open_for_probe(path: &Path) -> io::Result<File> {
 pub fn probe_lockfileex(path: &Path) -> io::Result<ByteRangeProbe> {
     use windows_sys::Win32::Foundation::ERROR_SHARING_VIOLATION;
 
-    use super::windows::{WHOLE_LEN, context, lock_range, unlock_range};
+    use super::context;
+    use super::windows::{WHOLE_LEN, lock_range, unlock_range};
 
     let file = match open_for_probe(path) {
         Ok(f) => f,

@@ -6,18 +6,15 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rustix::fs::{FlockOperation, OFlags};
 use rustix::io::Errno;
 
-use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, retry_after_replacement};
-
-/// First pause of the [`Wait::Timeout`] polling loop.
-const BACKOFF_START: Duration = Duration::from_millis(1);
-/// Longest pause of the polling loop: bounds how late a release is noticed.
-const BACKOFF_MAX: Duration = Duration::from_millis(50);
+use super::{
+    LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, context, poll_until,
+    retry_after_replacement,
+};
 
 /// Take a whole-file lock on `path` as described by `opts`.
 ///
@@ -167,18 +164,7 @@ fn lock_per_policy(
         }
         (Wait::Block, _) | (Wait::Timeout(_), None) => Ok(lock_blocking(file, mechanism, mode)?),
         (Wait::Timeout(_), Some(deadline)) => {
-            let mut pause = BACKOFF_START;
-            loop {
-                if try_lock(file, mechanism, mode)? {
-                    return Ok(());
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(LockError::TimedOut);
-                }
-                thread::sleep(pause.min(deadline - now));
-                pause = (pause * 2).min(BACKOFF_MAX);
-            }
+            poll_until(deadline, || try_lock(file, mechanism, mode))
         }
     }
 }
@@ -399,11 +385,6 @@ pub(crate) fn not_regular(path: &Path, ft: std::fs::FileType) -> io::Error {
             file_type_name(ft)
         ),
     )
-}
-
-/// Prefix an error with the operation and path, keeping its kind.
-pub(crate) fn context(e: io::Error, op: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{op} {}: {e}", path.display()))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

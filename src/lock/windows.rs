@@ -11,8 +11,7 @@ use std::io;
 use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
 use std::path::Path;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use windows_sys::Win32::Foundation::{
     ERROR_IO_PENDING, ERROR_LOCK_VIOLATION, ERROR_OPERATION_ABORTED, GENERIC_READ, GENERIC_WRITE,
@@ -25,14 +24,12 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 
-use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, retry_after_replacement};
+use super::{
+    LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, context, poll_until,
+    retry_after_replacement,
+};
 use crate::sys::types::FsLocality;
 use crate::sys::windows::fileid;
-
-/// First pause of the [`Wait::Timeout`] polling loop.
-const BACKOFF_START: Duration = Duration::from_millis(1);
-/// Longest pause of the polling loop: bounds how late a release is noticed.
-const BACKOFF_MAX: Duration = Duration::from_millis(50);
 
 /// Length of a "whole file" lock: `u32::MAX` in both halves, i.e. every byte
 /// offset from the start of the range on. `LockFileEx` may lock beyond the
@@ -204,11 +201,6 @@ pub(crate) fn not_regular(path: &Path, what: &str) -> io::Error {
     )
 }
 
-/// Prefix an error with the operation and path, keeping its kind.
-pub(crate) fn context(e: io::Error, op: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{op} {}: {e}", path.display()))
-}
-
 /// Does `path` (not following a final reparse point, like the open) still
 /// name the file `file` refers to (same volume serial and file index)? A
 /// vanished path counts as "no".
@@ -249,18 +241,7 @@ fn lock_per_policy(
             }
         }
         (Wait::Timeout(_), Some(deadline)) => {
-            let mut pause = BACKOFF_START;
-            loop {
-                if lock_range(file, start, len, exclusive, true)? {
-                    return Ok(());
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(LockError::TimedOut);
-                }
-                thread::sleep(pause.min(deadline - now));
-                pause = (pause * 2).min(BACKOFF_MAX);
-            }
+            poll_until(deadline, || lock_range(file, start, len, exclusive, true))
         }
     }
 }

@@ -207,6 +207,14 @@ impl<'a> Ctx<'a> {
             .map(|&i| &self.snap.open_fds[i])
     }
 
+    /// Processes a per-file API (Windows) says have the file open, handles seen or not.
+    fn per_file_pids(&self, key: FileKey) -> &'a [i32] {
+        self.snap
+            .open_by_pids
+            .get(&key)
+            .map_or(&[][..], Vec::as_slice)
+    }
+
     /// Holders of the granted lock `idx`.
     fn holders(&self, idx: usize, key: FileKey) -> (Vec<ProcessRef>, bool) {
         let line = &self.snap.locks.lines[idx];
@@ -219,7 +227,7 @@ impl<'a> Ctx<'a> {
                     out.push(self.pref(fd.pid, Some(fd)));
                 }
             }
-            for &pid in self.snap.open_by_pids.get(&key).into_iter().flatten() {
+            for &pid in self.per_file_pids(key) {
                 if !out.iter().any(|p| p.pid == pid) {
                     out.push(self.pref(pid, None));
                 }
@@ -619,11 +627,7 @@ pub fn build_files(
                 .unwrap_or_default();
             // Processes a per-file API names but whose handles were not seen (Windows
             // services and other users' processes, without admin rights).
-            for &pid in key
-                .and_then(|k| snap.open_by_pids.get(&k))
-                .into_iter()
-                .flatten()
-            {
+            for &pid in key.map_or(&[][..], |k| ctx.per_file_pids(k)) {
                 if !listed.contains(&pid) && !open_by.iter().any(|p| p.pid == pid) {
                     open_by.push(ctx.pref(pid, None));
                 }

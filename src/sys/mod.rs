@@ -121,6 +121,14 @@ impl Snapshot {
     }
 }
 
+/// Seconds since the Unix epoch now (the snapshot's `taken_at`).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// What the scanner wants the backend to look at beyond the lock table.
 #[derive(Debug, Clone, Default)]
 pub struct GatherOptions {

@@ -46,21 +46,9 @@ fn type_of(id: &FileIdentity) -> &'static str {
 
 /// Metadata of a path (a final symlink is followed only when `follow`).
 pub fn stat_path(path: &Path, follow: bool) -> Option<FileStat> {
-    let id = if follow {
-        let f = std::fs::OpenOptions::new()
-            .access_mode(0)
-            .share_mode(fileid::SHARE_ALL)
-            .custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_BACKUP_SEMANTICS)
-            .open(path)
-            .ok()?;
-        fileid::identity(&f).ok()?
-    } else {
-        fileid::identity_of_path(path).ok()?
-    };
+    let id = fileid::identity(&fileid::open_meta_following(path, follow).ok()?).ok()?;
     Some(file_stat(&id, type_of(&id)))
 }
-
-use std::os::windows::fs::OpenOptionsExt;
 
 /// The key of a file: volume serial number and file index (there is no lock
 /// table to match on Windows; the handle table is keyed the same way).

@@ -33,13 +33,6 @@ pub fn read_proc_locks() -> std::io::Result<ProcLocks> {
     Ok(proc_locks::parse_proc_locks(&text))
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn host_name() -> String {
     let uname = rustix::system::uname();
     uname.nodename().to_string_lossy().into_owned()
@@ -60,7 +53,7 @@ fn in_child_pid_namespace() -> bool {
 /// Gathers the whole snapshot.
 pub fn gather(opts: &GatherOptions) -> Snapshot {
     let mut snap = Snapshot {
-        taken_at: now_secs(),
+        taken_at: super::now_secs(),
         host: host_name(),
         platform: "linux".to_string(),
         boot_time: procfs::boot_time_secs().ok(),

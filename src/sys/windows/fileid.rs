@@ -55,10 +55,20 @@ pub fn filetime_to_unix(ft: FILETIME) -> i64 {
 /// `FILE_FLAG_BACKUP_SEMANTICS` is what lets `CreateFileW` open a directory. Std
 /// opens handles non-inheritable.
 pub fn open_meta(path: &Path) -> io::Result<File> {
+    open_meta_following(path, false)
+}
+
+/// [`open_meta`], following a final symlink or junction when `follow`.
+pub fn open_meta_following(path: &Path, follow: bool) -> io::Result<File> {
+    let reparse = if follow {
+        0
+    } else {
+        FILE_FLAG_OPEN_REPARSE_POINT
+    };
     std::fs::OpenOptions::new()
         .access_mode(0)
         .share_mode(SHARE_ALL)
-        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | reparse)
         .open(path)
 }
 

@@ -19,13 +19,6 @@ use super::{FileKey, GatherOptions, OpenFd, ProcessInfo, Snapshot, SourceError};
 use handles::{Answer, OpenError, Watchdog};
 use process::Liveness;
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Whether this process runs elevated (the Windows counterpart of root: only then
 /// may it duplicate every other user's and service's handles).
 fn elevated() -> bool {
@@ -58,7 +51,7 @@ fn elevated() -> bool {
 
 pub fn gather(opts: &GatherOptions) -> Snapshot {
     let mut snap = Snapshot {
-        taken_at: now_secs(),
+        taken_at: super::now_secs(),
         host: sysinfo::System::host_name().unwrap_or_default(),
         platform: "windows".into(),
         boot_time: sysinfo::System::boot_time().ok().filter(|b| *b > 0),
@@ -84,9 +77,9 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
         .collect();
     read_handles(&mut snap, &table);
 
-    let mut wanted: Vec<i32> = snap.open_fds.iter().map(|f| f.pid).collect();
-    wanted.extend(&opts.extra_pids);
-    insert_processes(&mut snap, &table, wanted);
+    // Context (OpenProcess, token) only for pids asked for; the scan adds the
+    // processes that have a reported file open, as on Linux.
+    insert_processes(&mut snap, &table, opts.extra_pids.iter().copied());
     snap.all_processes = Some(table);
     snap
 }

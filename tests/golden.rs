@@ -1,0 +1,909 @@
+//! Golden reports: the JSON of fixed, hand-built snapshots, byte for byte.
+//!
+//! Each scenario is a system described as data (the kernel's lock table, mounts,
+//! processes, open fds, files found by a walk and what they contain), run through the
+//! pure part of the pipeline (correlate, diagnose) and serialised. The expected
+//! documents in `fixtures/golden/` were written before the typed-model refactor and
+//! are the contract: a change that alters a field name or value of schema 1 fails
+//! here. Regenerate with `LOCKSCAN_UPDATE_GOLDEN=1 cargo test --test golden` only
+//! for a deliberate, CHANGELOG-listed change.
+
+#![cfg(target_os = "linux")]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use lockscan::diagnose::{Context, diagnose};
+use lockscan::report::time::rfc3339;
+use lockscan::report::*;
+use lockscan::scan::catalog::{self, Observed};
+use lockscan::scan::content::{PidContent, pid_from_head};
+use lockscan::scan::correlate::{Extras, Recognised, build_files};
+use lockscan::scan::names::{self, NameKind};
+use lockscan::scan::walk::{Candidate, FileStat};
+use lockscan::sys::linux::proc_locks::{parse_lock_line, parse_proc_locks};
+use lockscan::sys::*;
+
+const NOW: u64 = 1_780_000_000;
+
+fn root_key(ino: u64) -> FileKey {
+    FileKey {
+        major: 254,
+        minor: 0,
+        ino,
+    }
+}
+
+fn run_key(ino: u64) -> FileKey {
+    FileKey {
+        major: 0,
+        minor: 25,
+        ino,
+    }
+}
+
+fn nfs_key(ino: u64) -> FileKey {
+    FileKey {
+        major: 0,
+        minor: 50,
+        ino,
+    }
+}
+
+fn mount(id: u64, dev: (u32, u32), point: &str, fstype: &str, source: &str, sopts: &str) -> Mount {
+    Mount {
+        mount_id: id,
+        parent_id: 1,
+        major: dev.0,
+        minor: dev.1,
+        root: "/".into(),
+        mount_point: point.into(),
+        mount_options: "rw,relatime".into(),
+        fstype: fstype.into(),
+        source: source.into(),
+        super_options: sopts.into(),
+        locality: None,
+    }
+}
+
+fn linux_mounts() -> HashMap<u64, Mount> {
+    [
+        mount(27, (254, 0), "/", "ext4", "/dev/vda", "rw"),
+        mount(
+            30,
+            (0, 25),
+            "/run",
+            "tmpfs",
+            "tmpfs",
+            "rw,size=400k,mode=755",
+        ),
+        mount(
+            40,
+            (0, 50),
+            "/mnt/nfs",
+            "nfs4",
+            "fileserver:/export",
+            "rw,vers=4.2,local_lock=none",
+        ),
+    ]
+    .into_iter()
+    .map(|m| (m.mount_id, m))
+    .collect()
+}
+
+fn mnt_of(key: FileKey) -> u64 {
+    match (key.major, key.minor) {
+        (254, 0) => 27,
+        (0, 25) => 30,
+        _ => 40,
+    }
+}
+
+struct Proc {
+    pid: i32,
+    comm: &'static str,
+    ppid: i32,
+    age: u64,
+    state: char,
+}
+
+fn process(p: Proc) -> ProcessInfo {
+    ProcessInfo {
+        pid: p.pid,
+        command: p.comm.into(),
+        cmdline: format!("{} --run", p.comm),
+        uid: Some(0),
+        user: Some("root".into()),
+        started_at: Some(NOW - p.age),
+        state: Some(p.state),
+        ppid: Some(p.ppid),
+        exe: Some(PathBuf::from(format!("/usr/bin/{}", p.comm))),
+        wchan: (p.state == 'S').then(|| "do_sys_poll".to_string()),
+        stdin_tty: None,
+        cgroup: Some(format!("/system.slice/{}.service", p.comm)),
+    }
+}
+
+fn open_fd(pid: i32, fd: i32, path: &str, key: FileKey, locks: &[&str], flags: u32) -> OpenFd {
+    OpenFd {
+        pid,
+        fd,
+        path: Some(PathBuf::from(path)),
+        deleted: false,
+        replaced: false,
+        key: Some(key),
+        mnt_id: Some(mnt_of(key)),
+        flags: Some(flags),
+        locks: locks.iter().map(|l| parse_lock_line(l).unwrap()).collect(),
+        open_file_id: None,
+        inherited_from: None,
+    }
+}
+
+const CLOEXEC: u32 = 0o2100002;
+const INHERITABLE: u32 = 0o100002;
+
+/// A file the walk found, with its content and the sibling names beside it.
+struct Found {
+    path: &'static str,
+    key: FileKey,
+    file_type: &'static str,
+    mode: u32,
+    uid: u32,
+    age: u64,
+    content: Option<&'static [u8]>,
+    symlink_target: Option<&'static str>,
+    siblings: &'static [&'static str],
+    dir_mode: u32,
+}
+
+fn found(path: &'static str, key: FileKey) -> Found {
+    Found {
+        path,
+        key,
+        file_type: "regular",
+        mode: 0o644,
+        uid: 0,
+        age: 600,
+        content: Some(b""),
+        symlink_target: None,
+        siblings: &[],
+        dir_mode: 0o755,
+    }
+}
+
+/// Turns found files into the walk's candidates and the examination's extras, the
+/// way the scanner's examine step does (without I/O: content is given).
+fn walk_and_examine(files: &[Found]) -> (Vec<Candidate>, Extras) {
+    let mut cands = Vec::new();
+    let mut extras = Extras::default();
+    for f in files {
+        let path = PathBuf::from(f.path);
+        let rule = path.file_name().and_then(names::classify);
+        let name_kind = if f.symlink_target.is_some() {
+            Some(NameKind::SymlinkLock)
+        } else {
+            rule.map(|r| r.kind)
+        };
+        let size = f.content.map_or(0, |c| c.len() as u64);
+        let ft: &'static str = f.file_type;
+        let cand = Candidate {
+            path: path.clone(),
+            name_kind,
+            convention: rule.map(|r| r.convention),
+            stat: FileStat {
+                file_type: ft,
+                size,
+                mode: Some(f.mode),
+                uid: Some(f.uid),
+                mtime: (NOW - f.age) as i64,
+                nlink: 1,
+                ino: f.key.ino,
+                mnt_id: Some(mnt_of(f.key)),
+                st_dev: (f.key.major, f.key.minor),
+            },
+            key: (ft != "symlink").then_some(f.key),
+            symlink_target: f.symlink_target.map(Into::into),
+            explicit: false,
+            dir_mode: Some(f.dir_mode),
+            dir_uid: Some(0),
+        };
+        let siblings = f.siblings;
+        let sibling_exists = |n: &str| siblings.contains(&n);
+        let obs = Observed {
+            path: &path,
+            file_type: ft,
+            symlink_target: f.symlink_target,
+            content: f.content,
+            sibling_exists: &sibling_exists,
+        };
+        let conv = catalog::recognise(&obs);
+        let parsed = conv.map(|c| catalog::parse_content(c, &obs));
+        let pidlike = name_kind == Some(NameKind::Pidfile)
+            || (name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
+        let mut pid = match (f.content, name_kind) {
+            (Some(b), Some(NameKind::Pidfile)) if ft == "regular" => Some(pid_from_head(b, size)),
+            (Some(b), _) if pidlike && ft == "regular" => match pid_from_head(b, size) {
+                PidContent::Pid(p) => Some(PidContent::Pid(p)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if ft != "symlink"
+            && !matches!(pid, Some(PidContent::Pid(_)))
+            && let Some(p) = parsed.as_ref().and_then(|p| p.pid)
+        {
+            pid = Some(PidContent::Pid(p));
+        }
+        if let Some(pc) = pid {
+            extras.contents.insert(path.clone(), pc);
+        }
+        if let (Some(conv), Some(parsed)) = (conv, parsed) {
+            extras
+                .recognised
+                .insert(path.clone(), Recognised { conv, parsed });
+        }
+        cands.push(cand);
+    }
+    (cands, extras)
+}
+
+/// The report the scanner would assemble from these parts.
+fn assemble(
+    snap: &Snapshot,
+    files: &[Found],
+    roots: &[&str],
+    probes: Vec<(&str, ProbeReport)>,
+    max_age: Option<u64>,
+) -> Report {
+    let (cands, extras) = walk_and_examine(files);
+    let root_paths: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+    let mut files = build_files(
+        snap,
+        &cands,
+        &extras,
+        (!roots.is_empty()).then_some(&root_paths[..]),
+    );
+    for (path, probe) in probes {
+        let f = files
+            .iter_mut()
+            .find(|f| f.path.as_deref() == Some(path))
+            .unwrap();
+        f.probe = Some(probe);
+    }
+    let v = &snap.visibility;
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        lockscan_version: "0.1.0".into(),
+        host: snap.host.clone(),
+        platform: snap.platform.clone(),
+        generated_at: rfc3339(snap.taken_at),
+        roots: roots.iter().map(|r| r.to_string()).collect(),
+        files,
+        findings: Vec::new(),
+        errors: vec![ErrorEntry {
+            path: "/run/initctl".into(),
+            error: "not a regular file (fifo): not read".into(),
+        }],
+        visibility: VisibilityReport {
+            root: v.root,
+            proc_locks_read: v.proc_locks_read,
+            proc_locks_skipped: snap
+                .locks
+                .skipped
+                .iter()
+                .map(|s| SkippedLineReport {
+                    line: s.line_no,
+                    text: s.text.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+            processes_seen: v.processes_seen,
+            processes_denied: v.processes_denied,
+            denied_pids: v.denied_pids.clone(),
+            processes_vanished: v.processes_vanished,
+            pid_namespace_filtered: v.pid_namespace_filtered,
+            handle_table_read: (snap.platform == "windows").then_some(v.handle_table_read),
+            per_file_api: v.per_file_api.clone(),
+        },
+        stats: Stats {
+            duration_ms: 7,
+            lock_lines: snap.locks.lines.len(),
+            fds_examined: snap.open_fds.len(),
+            entries_walked: 321,
+        },
+    };
+    diagnose(&mut report, &Context { snap, max_age });
+    report
+}
+
+fn check(name: &str, report: &Report) {
+    let text = serde_json::to_string_pretty(report).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/golden")
+        .join(format!("{name}.json"));
+    if std::env::var_os("LOCKSCAN_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if text != expected {
+        let line = text
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "{name}: the report differs from {} from line {}:\n got: {:?}\nwant: {:?}",
+            path.display(),
+            line + 1,
+            text.lines().nth(line),
+            expected.lines().nth(line)
+        );
+    }
+}
+
+/// A host seen completely (root, initial pid namespace): every kind of lock and
+/// most findings.
+fn host_snapshot() -> Snapshot {
+    let locks = parse_proc_locks(
+        "1: POSIX  ADVISORY  WRITE 771 fe:00:1001 0 EOF\n\
+         1: -> POSIX  ADVISORY  WRITE 818 fe:00:1001 0 EOF\n\
+         2: FLOCK  ADVISORY  WRITE 8074 fe:00:1002 0 EOF\n\
+         3: OFDLCK ADVISORY  READ  -1 fe:00:1003 0 63\n\
+         4: FLOCK  ADVISORY  WRITE 7200 fe:00:1004 0 EOF\n\
+         5: FLOCK  ADVISORY  WRITE 7300 fe:00:1005 0 EOF\n\
+         6: FLOCK  ADVISORY  WRITE 7400 00:32:2001 0 EOF\n\
+         7: LEASE  ACTIVE    READ  7500 fe:00:1006 0 EOF\n\
+         8: POSIX  ADVISORY  WRITE 7600 fe:00:1007 100 199\n\
+         9: FLOCK  ADVISORY  WRITE 7700 fe:00:1008 0 EOF\n\
+         10: FLOCK  ADVISORY  WRITE 7800 fe:00:1009 0 EOF\n\
+         11: SOMETHING NEW FROM A FUTURE KERNEL\n",
+    );
+    let mut processes = HashMap::new();
+    for p in [
+        Proc {
+            pid: 1,
+            comm: "systemd",
+            ppid: 0,
+            age: 864_000,
+            state: 'S',
+        },
+        Proc {
+            pid: 771,
+            comm: "python3",
+            ppid: 770,
+            age: 7_200,
+            state: 'S',
+        },
+        Proc {
+            pid: 770,
+            comm: "bash",
+            ppid: 1,
+            age: 7_300,
+            state: 'S',
+        },
+        Proc {
+            pid: 818,
+            comm: "python3",
+            ppid: 1,
+            age: 30,
+            state: 'S',
+        },
+        Proc {
+            pid: 8075,
+            comm: "sleep",
+            ppid: 1,
+            age: 500,
+            state: 'S',
+        },
+        Proc {
+            pid: 7000,
+            comm: "sqlite3",
+            ppid: 1,
+            age: 50,
+            state: 'S',
+        },
+        Proc {
+            pid: 7200,
+            comm: "app",
+            ppid: 1,
+            age: 900,
+            state: 'S',
+        },
+        Proc {
+            pid: 7300,
+            comm: "app",
+            ppid: 1,
+            age: 100,
+            state: 'S',
+        },
+        Proc {
+            pid: 7399,
+            comm: "bash",
+            ppid: 1,
+            age: 2_000,
+            state: 'S',
+        },
+        Proc {
+            pid: 7400,
+            comm: "rsync",
+            ppid: 7399,
+            age: 1_000,
+            state: 'T',
+        },
+        Proc {
+            pid: 7500,
+            comm: "smbd",
+            ppid: 1,
+            age: 3_000,
+            state: 'S',
+        },
+        Proc {
+            pid: 7600,
+            comm: "certbot",
+            ppid: 1,
+            age: 90,
+            state: 'S',
+        },
+        Proc {
+            pid: 7700,
+            comm: "worker",
+            ppid: 1,
+            age: 40,
+            state: 'Z',
+        },
+        Proc {
+            pid: 7800,
+            comm: "cp",
+            ppid: 1,
+            age: 4_000,
+            state: 'D',
+        },
+        Proc {
+            pid: 900,
+            comm: "sshd",
+            ppid: 1,
+            age: 86_400,
+            state: 'S',
+        },
+        Proc {
+            pid: 950,
+            comm: "bash",
+            ppid: 1,
+            age: 60,
+            state: 'S',
+        },
+        Proc {
+            pid: 1500,
+            comm: "vim",
+            ppid: 1,
+            age: 700,
+            state: 'S',
+        },
+    ] {
+        processes.insert(p.pid, process(p));
+    }
+    let tty = processes.get_mut(&7600).unwrap();
+    tty.stdin_tty = Some("/dev/pts/1".into());
+    tty.wchan = Some("n_tty_read".into());
+    processes.get_mut(&7800).unwrap().wchan = Some("rpc_wait_bit_killable".into());
+    processes.get_mut(&900).unwrap().exe = Some("/usr/sbin/sshd".into());
+    processes.get_mut(&1500).unwrap().uid = Some(1000);
+    processes.get_mut(&1500).unwrap().user = Some("alice".into());
+    let process_names = processes
+        .values()
+        .map(|p| (p.pid, p.command.clone()))
+        .chain([(2, "kthreadd".to_string())])
+        .collect();
+
+    let mut old_app = open_fd(
+        7200,
+        4,
+        "/srv/app.lock",
+        root_key(1004),
+        &["1: FLOCK  ADVISORY  WRITE 7200 fe:00:1004 0 EOF"],
+        CLOEXEC,
+    );
+    old_app.deleted = true;
+    let open_fds = vec![
+        open_fd(
+            771,
+            3,
+            "/etc/letsencrypt/.certbot.lock",
+            root_key(1001),
+            &["1: POSIX  ADVISORY  WRITE 771 fe:00:1001 0 EOF"],
+            CLOEXEC,
+        ),
+        open_fd(
+            818,
+            3,
+            "/etc/letsencrypt/.certbot.lock",
+            root_key(1001),
+            &[],
+            CLOEXEC,
+        ),
+        open_fd(
+            8075,
+            5,
+            "/srv/inherited.lock",
+            root_key(1002),
+            &["1: FLOCK  ADVISORY  WRITE 8074 fe:00:1002 0 EOF"],
+            INHERITABLE,
+        ),
+        open_fd(
+            7000,
+            4,
+            "/srv/db.sqlite",
+            root_key(1003),
+            &["1: OFDLCK ADVISORY  READ  -1 fe:00:1003 0 63"],
+            CLOEXEC,
+        ),
+        old_app,
+        open_fd(
+            7300,
+            3,
+            "/srv/app.lock",
+            root_key(1005),
+            &["1: FLOCK  ADVISORY  WRITE 7300 fe:00:1005 0 EOF"],
+            CLOEXEC,
+        ),
+        open_fd(
+            7400,
+            3,
+            "/mnt/nfs/job.lock",
+            nfs_key(2001),
+            &["1: FLOCK  ADVISORY  WRITE 7400 00:32:2001 0 EOF"],
+            CLOEXEC,
+        ),
+        open_fd(
+            7500,
+            5,
+            "/srv/leased.dat",
+            root_key(1006),
+            &["1: LEASE  ACTIVE    READ  7500 fe:00:1006 0 EOF"],
+            CLOEXEC,
+        ),
+        open_fd(
+            7600,
+            3,
+            "/srv/tty.lock",
+            root_key(1007),
+            &["1: POSIX  ADVISORY  WRITE 7600 fe:00:1007 100 199"],
+            CLOEXEC,
+        ),
+        open_fd(
+            7700,
+            3,
+            "/srv/zombie.lock",
+            root_key(1008),
+            &["1: FLOCK  ADVISORY  WRITE 7700 fe:00:1008 0 EOF"],
+            CLOEXEC,
+        ),
+        open_fd(
+            7800,
+            3,
+            "/srv/dstate.lock",
+            root_key(1009),
+            &["1: FLOCK  ADVISORY  WRITE 7800 fe:00:1009 0 EOF"],
+            CLOEXEC,
+        ),
+        open_fd(1500, 7, "/run/user.lock", run_key(3005), &[], CLOEXEC),
+    ];
+    let mut snap = Snapshot {
+        taken_at: NOW,
+        host: "vm".into(),
+        platform: "linux".into(),
+        boot_time: Some(NOW - 864_000),
+        locks,
+        mounts: linux_mounts(),
+        own_mount_ids: [27, 30, 40].into_iter().collect(),
+        open_fds,
+        processes,
+        users: [(0, "root".to_string()), (1000, "alice".to_string())]
+            .into_iter()
+            .collect(),
+        process_names,
+        ..Default::default()
+    };
+    snap.visibility = Visibility {
+        processes_seen: 140,
+        proc_locks_read: true,
+        root: true,
+        ..Default::default()
+    };
+    snap
+}
+
+fn host_files() -> Vec<Found> {
+    vec![
+        found("/etc/letsencrypt/.certbot.lock", root_key(1001)),
+        found("/srv/inherited.lock", root_key(1002)),
+        Found {
+            content: None,
+            ..found("/srv/db.sqlite", root_key(1003))
+        },
+        found("/srv/app.lock", root_key(1005)),
+        found("/mnt/nfs/job.lock", nfs_key(2001)),
+        Found {
+            content: None,
+            ..found("/srv/leased.dat", root_key(1006))
+        },
+        found("/srv/tty.lock", root_key(1007)),
+        found("/srv/zombie.lock", root_key(1008)),
+        found("/srv/dstate.lock", root_key(1009)),
+        Found {
+            content: Some(b"4191\n"),
+            ..found("/run/nginx.pid", run_key(3001))
+        },
+        Found {
+            content: Some(b"900\n"),
+            age: 80_000,
+            ..found("/run/sshd.pid", run_key(3002))
+        },
+        Found {
+            content: Some(b"950\n"),
+            age: 3_600,
+            ..found("/run/reused.pid", run_key(3003))
+        },
+        Found {
+            content: Some(b"hello\n"),
+            ..found("/run/garbage.pid", run_key(3004))
+        },
+        Found {
+            uid: 1000,
+            ..found("/run/user.lock", run_key(3005))
+        },
+        Found {
+            mode: 0o666,
+            dir_mode: 0o1777,
+            ..found("/tmp/ww.lock", root_key(1010))
+        },
+        Found {
+            content: Some(b"DIRC\x00\x00\x00\x02"),
+            ..found("/repo/.git/index.lock", root_key(1011))
+        },
+        found("/var/lib/dpkg/lock-frontend", root_key(1012)),
+        Found {
+            file_type: "symlink",
+            content: None,
+            symlink_target: Some("127.0.1.1:+4242"),
+            siblings: &[".parentlock", "prefs.js"],
+            ..found("/home/alice/.mozilla/firefox/p/lock", root_key(1013))
+        },
+        Found {
+            content: Some(b"5555\n/var/lib/postgresql/16/main\n1779990000\n5432\n/var/run/postgresql\n*\n  5432001         0\nready   \n"),
+            siblings: &["PG_VERSION"],
+            ..found("/var/lib/postgresql/16/main/postmaster.pid", root_key(1014))
+        },
+        Found {
+            content: Some(b"4242 buildhost"),
+            age: 100_000,
+            ..found("/repo/.git/gc.pid", root_key(1015))
+        },
+    ]
+}
+
+#[test]
+fn host_report_is_unchanged() {
+    let snap = host_snapshot();
+    let probe = ProbeReport {
+        method: "getlk".into(),
+        result: "held".into(),
+        conflict: Some(ProbeConflict {
+            kind: "posix".into(),
+            mode: "write".into(),
+            start: 0,
+            end: None,
+            pid: Some(771),
+        }),
+        note: None,
+    };
+    let report = assemble(
+        &snap,
+        &host_files(),
+        &[
+            "/etc", "/srv", "/mnt/nfs", "/run", "/tmp", "/repo", "/var/lib", "/home",
+        ],
+        vec![("/etc/letsencrypt/.certbot.lock", probe)],
+        Some(3_600),
+    );
+    check("host", &report);
+}
+
+/// A non-root scan that could not read two processes' fds: a lock whose holder is
+/// hidden, and leftovers that can no longer be called safe to delete.
+#[test]
+fn restricted_report_is_unchanged() {
+    let mut snap = host_snapshot();
+    snap.locks = parse_proc_locks("1: FLOCK  ADVISORY  WRITE 4000 fe:00:1001 0 EOF\n");
+    snap.open_fds.clear();
+    snap.processes.retain(|pid, _| [1, 1500].contains(pid));
+    snap.visibility = Visibility {
+        processes_seen: 90,
+        processes_denied: 2,
+        denied_pids: vec![1, 4000],
+        proc_locks_read: true,
+        root: false,
+        ..Default::default()
+    };
+    let files = vec![
+        found("/etc/letsencrypt/.certbot.lock", root_key(1001)),
+        Found {
+            content: Some(b"DIRC\x00\x00\x00\x02"),
+            ..found("/repo/.git/index.lock", root_key(1011))
+        },
+        Found {
+            content: Some(b"4191\n"),
+            ..found("/run/nginx.pid", run_key(3001))
+        },
+    ];
+    let report = assemble(&snap, &files, &["/etc", "/repo", "/run"], vec![], None);
+    check("restricted", &report);
+}
+
+/// A whole-system scan (no roots) on Windows: a LockFileEx lock found by the probe,
+/// with candidate holders from the handle table and the per-file API, one of them
+/// through an inherited handle.
+#[test]
+fn windows_report_is_unchanged() {
+    let key = FileKey {
+        major: 0x1234,
+        minor: 0,
+        ino: 0x0005_0000_0000_0042,
+    };
+    let mut locks = ProcLocks::default();
+    locks.lines.push(LockLine {
+        ordinal: 1,
+        depth: 0,
+        kind: LockKind::LockFileEx,
+        mandatory: false,
+        lease_state: None,
+        mode: LockMode::Write,
+        pid: -1,
+        key: Some(key),
+        start: 0,
+        end: None,
+    });
+    locks.blocker.push(None);
+    let mut mounts = HashMap::new();
+    mounts.insert(
+        1,
+        Mount {
+            mount_id: 1,
+            parent_id: 0,
+            major: 0x1234,
+            minor: 0,
+            root: "\\".into(),
+            mount_point: "C:\\".into(),
+            mount_options: String::new(),
+            fstype: "NTFS".into(),
+            source: "\\\\?\\Volume{0000}\\".into(),
+            super_options: String::new(),
+            locality: Some(FsLocality::Local),
+        },
+    );
+    let path = "C:\\app\\app.lock";
+    let fd = |pid: i32, handle: i32, from: Option<i32>| OpenFd {
+        pid,
+        fd: handle,
+        path: Some(PathBuf::from(path)),
+        deleted: false,
+        replaced: false,
+        key: Some(key),
+        mnt_id: Some(1),
+        flags: None,
+        locks: vec![],
+        open_file_id: None,
+        inherited_from: from,
+    };
+    let mut processes = HashMap::new();
+    for (pid, comm, ppid) in [
+        (3000, "app.exe", 500),
+        (3100, "child.exe", 3000),
+        (3200, "svc.exe", 500),
+    ] {
+        processes.insert(
+            pid,
+            ProcessInfo {
+                pid,
+                command: comm.into(),
+                cmdline: format!("C:\\app\\{comm}"),
+                uid: None,
+                user: Some("DESKTOP\\alice".into()),
+                started_at: Some(NOW - 100),
+                state: None,
+                ppid: Some(ppid),
+                exe: Some(PathBuf::from(format!("C:\\app\\{comm}"))),
+                ..Default::default()
+            },
+        );
+    }
+    let mut snap = Snapshot {
+        taken_at: NOW,
+        host: "DESKTOP".into(),
+        platform: "windows".into(),
+        boot_time: Some(NOW - 5_000),
+        locks,
+        mounts,
+        open_fds: vec![fd(3000, 0x1a4, None), fd(3100, 0x1a4, Some(3000))],
+        processes,
+        process_names: [(500, "services.exe".to_string())].into_iter().collect(),
+        open_by_pids: [(key, vec![3000, 3100, 3200])].into_iter().collect(),
+        ..Default::default()
+    };
+    snap.visibility = Visibility {
+        processes_seen: 60,
+        root: false,
+        handle_table_read: true,
+        per_file_api: Some("file-process-ids".into()),
+        ..Default::default()
+    };
+    let cand = Candidate {
+        path: PathBuf::from(path),
+        name_kind: Some(NameKind::Lockfile),
+        convention: Some("lockfile"),
+        stat: FileStat {
+            file_type: "regular",
+            size: 0,
+            mode: None,
+            uid: None,
+            mtime: (NOW - 100) as i64,
+            nlink: 1,
+            ino: key.ino,
+            mnt_id: Some(1),
+            st_dev: (0x1234, 0),
+        },
+        key: Some(key),
+        symlink_target: None,
+        explicit: false,
+        dir_mode: None,
+        dir_uid: None,
+    };
+    let mut files = build_files(&snap, &[cand], &Extras::default(), None);
+    files[0].probe = Some(ProbeReport {
+        method: "lockfileex".into(),
+        result: "held".into(),
+        conflict: Some(ProbeConflict {
+            kind: "lockfileex".into(),
+            mode: "write".into(),
+            start: 0,
+            end: None,
+            pid: None,
+        }),
+        note: Some("candidates".into()),
+    });
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        lockscan_version: "0.1.0".into(),
+        host: snap.host.clone(),
+        platform: snap.platform.clone(),
+        generated_at: rfc3339(snap.taken_at),
+        roots: vec![],
+        files,
+        findings: vec![],
+        errors: vec![],
+        visibility: VisibilityReport {
+            root: false,
+            processes_seen: 60,
+            handle_table_read: Some(true),
+            per_file_api: Some("file-process-ids".into()),
+            ..Default::default()
+        },
+        stats: Stats {
+            duration_ms: 3,
+            lock_lines: 1,
+            fds_examined: 2,
+            entries_walked: 0,
+        },
+    };
+    diagnose(
+        &mut report,
+        &Context {
+            snap: &snap,
+            max_age: None,
+        },
+    );
+    check("windows", &report);
+}

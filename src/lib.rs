@@ -13,7 +13,7 @@
 
 pub mod diagnose;
 pub mod exit_codes;
-pub mod lock;
+pub use lockscan_lock as lock;
 pub mod report;
 pub mod scan;
 pub mod sys;

@@ -5,6 +5,10 @@
 
 use std::path::PathBuf;
 
+/// Filesystem locality is a fact the lock primitives classify (remote filesystems
+/// can be refused there); the snapshot uses the same type.
+pub use lockscan_lock::fs::FsLocality;
+
 /// The identity of a locked inode as the kernel's lock tables name it: the
 /// superblock device (major:minor, as printed in `/proc/locks` and in mountinfo
 /// field 3) plus the inode number.
@@ -205,19 +209,6 @@ pub struct Mount {
     /// Locality known from the platform (Windows drive type) rather than derived
     /// from `fstype`.
     pub locality: Option<FsLocality>,
-}
-
-/// How far the lock semantics of a filesystem can be trusted from this host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsLocality {
-    /// Local disk or memory filesystem: this kernel sees every lock.
-    Local,
-    /// Network filesystem (NFS, SMB, AFS, 9p, ...): holders on other hosts are invisible.
-    Remote,
-    /// Clustered filesystem (CephFS, Lustre, GPFS, GFS2, OCFS2, ...).
-    Cluster,
-    /// FUSE (incl. virtiofs): semantics depend on the daemon.
-    Fuse,
 }
 
 /// A process as far as it could be read.

@@ -39,7 +39,7 @@ fn host_name() -> String {
 }
 
 /// True when our procfs lives in a child pid namespace: the kernel then hides locks
-/// whose owner is outside it (kernel.md §1.5), so "not held" cannot be concluded.
+/// whose owner is outside it (docs/kernel-locks.md §1.3), so "not held" cannot be concluded.
 fn in_child_pid_namespace() -> bool {
     let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
         return false;

@@ -17,7 +17,7 @@ use crate::sys::types::*;
 use crate::sys::{Snapshot, SourceError};
 
 /// The kernel appends this to the readlink of an fd whose file has no link left.
-/// A file may really be named like that, so it is only a hint (kernel.md §5).
+/// A file may really be named like that, so it is only a hint (docs/kernel-locks.md §4).
 const DELETED_SUFFIX: &[u8] = b" (deleted)";
 
 fn open_dir_at(dirfd: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {

@@ -8,7 +8,7 @@
 //! holders of any lock on it.
 
 pub mod file_pids;
-pub mod fileid;
+pub use lockscan_lock::fileid;
 pub mod handles;
 pub mod process;
 pub mod volumes;

@@ -1,5 +1,5 @@
 //! Looking at other processes' locks on a known file without disturbing
-//! them (kernel.md §3).
+//! them (docs/kernel-locks.md §2).
 //!
 //! `getlk`, [`open_for_probe`] and `probe_path` are non-intrusive: they
 //! take no lock, open nothing that can block, and only read lock state
@@ -21,7 +21,7 @@
 //! # Caveat for callers that hold POSIX locks themselves
 //!
 //! Closing *any* fd of an inode releases all POSIX locks the calling process
-//! holds on it (the open+close trap, kernel.md §3.2). The `O_PATH` fd used
+//! holds on it (the open+close trap, docs/kernel-locks.md §2.2). The `O_PATH` fd used
 //! internally is harmless (its close does not touch locks), but the file
 //! returned by [`open_for_probe`] is a real open: dropping it releases this
 //! process's own POSIX locks on that file. A scanner process is unaffected
@@ -357,7 +357,7 @@ pub fn open_for_probe(path: &Path) -> io::Result<File> {
     use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT;
 
     use super::windows::{check_regular, open_error};
-    use crate::sys::windows::fileid::SHARE_ALL;
+    use crate::fileid::SHARE_ALL;
 
     let file = std::fs::OpenOptions::new()
         .read(true)

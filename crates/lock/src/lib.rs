@@ -16,7 +16,7 @@
 //!   other, and closing **any** fd of the same inode in this process (another
 //!   [`LockGuard`], a failed `acquire`, a `std::fs::read` of the file, ...)
 //!   silently releases **all** of the process's POSIX locks on it
-//!   (kernel.md §3.2, "the open+close trap"). Use it only when you must
+//!   (docs/kernel-locks.md §2.2, "the open+close trap"). Use it only when you must
 //!   interoperate with programs that use `lockf`/`fcntl` locks.
 //! * [`Mechanism::Ofd`]: open-file-description locks (`F_OFD_SETLK`, Linux
 //!   3.15+). Same byte-range semantics and conflicts as POSIX locks (the two
@@ -40,7 +40,7 @@
 //! ```
 //! # #[cfg(target_os = "linux")] {
 //! use std::time::{Duration, Instant};
-//! use lockscan::lock::{acquire, LockError, LockOptions, Mechanism, Mode, Wait};
+//! use lockscan_lock::{acquire, LockError, LockOptions, Mechanism, Mode, Wait};
 //!
 //! let dir = std::env::temp_dir().join(format!("lockscan-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
@@ -58,12 +58,18 @@
 //! # }
 //! ```
 
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[cfg(windows)]
+pub mod fileid;
 pub mod fs;
 #[cfg(any(unix, windows))]
 pub mod pidfile;
@@ -173,11 +179,11 @@ pub struct LockOptions {
     /// waiting on the old inode: without the check we would "own" a lock on
     /// an orphaned inode while a newcomer locks the new file at the same
     /// path, and both would believe they are alone (certbot `lock.py`,
-    /// neon #2677, kernel.md §5).
+    /// neon #2677, docs/kernel-locks.md §4).
     pub recheck_inode: bool,
     /// Refuse files on network, cluster and FUSE filesystems
     /// ([`LockError::Remote`]). Locks there are either invisible to other
-    /// clients or only emulated (kernel.md §4.2), so a tool that must not
+    /// clients or only emulated (docs/kernel-locks.md §3.2), so a tool that must not
     /// silently run unserialised can ask to fail instead.
     pub refuse_remote: bool,
 }

@@ -1,5 +1,5 @@
 //! Which filesystem a lock file lives on, and whether this host's view of
-//! its locks can be trusted (kernel.md §4.1–4.2).
+//! its locks can be trusted (docs/kernel-locks.md §3).
 //!
 //! `/proc/locks`, fdinfo and `F_GETLK` only ever show **this node's** locks.
 //! On network filesystems another client's lock is invisible here, and
@@ -12,7 +12,18 @@
 //! apart, and the `statfs` magic number ([`classify_magic`]), which needs no
 //! mountinfo lookup but lumps every FUSE filesystem and virtiofs together.
 
-use crate::sys::types::FsLocality;
+/// How far the lock semantics of a filesystem can be trusted from this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FsLocality {
+    /// Local disk or memory filesystem: this kernel sees every lock.
+    Local,
+    /// Network filesystem (NFS, SMB, AFS, 9p, ...): holders on other hosts are invisible.
+    Remote,
+    /// Clustered filesystem (CephFS, Lustre, GPFS, GFS2, OCFS2, ...).
+    Cluster,
+    /// FUSE (incl. virtiofs): semantics depend on the daemon.
+    Fuse,
+}
 
 /// Classify a filesystem by its mountinfo fstype (field after the `-`
 /// separator, e.g. `nfs4`, `fuse.sshfs`). Matching is exact and
@@ -42,7 +53,7 @@ pub fn classify_fstype(fstype: &str) -> FsLocality {
 
 /// Known `statfs(2)` `f_type` magic numbers: (magic, name, locality).
 ///
-/// Remote and cluster entries follow kernel.md §4.1 (linux/magic.h, the
+/// Remote and cluster entries follow docs/kernel-locks.md §3.1 (linux/magic.h, the
 /// coreutils table, filesystem sources). The local entries are common
 /// filesystems so that [`classify_magic`] can say "known local" rather than
 /// "unknown" for them.
@@ -264,7 +275,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fstype_names_from_kernel_md_are_classified() {
+    fn network_cluster_and_fuse_fstypes_are_classified() {
         for name in [
             "nfs", "nfs4", "cifs", "smb3", "smbfs", "afs", "9p", "coda", "ncpfs", "davfs",
             "vboxsf", "vmhgfs", "prl_fs",
@@ -304,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn magic_table_matches_kernel_md() {
+    fn magic_table_matches_linux_magic_h() {
         let cases: &[(u64, FsLocality, &str)] = &[
             (0x6969, FsLocality::Remote, "nfs"),
             (0xFF534D42, FsLocality::Remote, "cifs"),
@@ -372,22 +383,43 @@ mod tests {
         }
     }
 
+    /// The filesystem type mountinfo names for the mount holding `path` (longest
+    /// mount point that is a prefix of it): an independent source to check
+    /// `fstatfs` against.
+    #[cfg(target_os = "linux")]
+    fn mountinfo_fstype(path: &std::path::Path) -> String {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                let point = left.split(' ').nth(4)?;
+                let fstype = right.split(' ').next()?;
+                path.starts_with(point)
+                    .then(|| (point.len(), fstype.to_string()))
+            })
+            .max()
+            .map(|(_, t)| t)
+            .unwrap()
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
-    fn temp_dir_and_proc_are_known_locals() {
-        let dir = std::env::temp_dir();
-        let file = std::fs::File::open(&dir).unwrap();
-        let magic = fs_type_of(&file).unwrap();
-        // Whatever backs the temp dir here, the fd and path answers agree.
-        assert_eq!(
-            classify_magic(magic).unwrap_or(FsLocality::Local),
-            locality_of(&dir).unwrap()
-        );
+    fn fstatfs_magic_agrees_with_the_mount_table() {
+        let dir = std::env::temp_dir().canonicalize().unwrap();
+        let magic = fs_type_of(&std::fs::File::open(&dir).unwrap()).unwrap();
+        let fstype = mountinfo_fstype(&dir);
+        let name = magic_name(magic).unwrap_or_else(|| {
+            panic!("the temp dir's filesystem {fstype} ({magic:#x}) is not in the magic table")
+        });
+        assert!(fstype.starts_with(name), "mountinfo {fstype}, magic {name}");
+        assert_eq!(classify_magic(magic), Some(classify_fstype(&fstype)));
+        assert_eq!(locality_of(&dir).unwrap(), classify_fstype(&fstype));
+        // procfs: a fixed magic, and local.
+        let proc = std::fs::File::open("/proc/self/status").unwrap();
+        assert_eq!(fs_type_of(&proc).unwrap(), 0x9FA0);
         assert_eq!(
             locality_of(std::path::Path::new("/proc")).unwrap(),
             FsLocality::Local
         );
-        let proc = std::fs::File::open("/proc/self/status").unwrap();
-        assert_eq!(fs_type_of(&proc).unwrap(), 0x9FA0);
     }
 }

@@ -293,7 +293,7 @@ pub fn read(path: &Path) -> io::Result<PidFileRead> {
     use std::os::windows::fs::OpenOptionsExt;
 
     use super::windows::{WHOLE_LEN, check_regular, lock_range, open_error, unlock_range};
-    use crate::sys::windows::fileid::SHARE_ALL;
+    use crate::fileid::SHARE_ALL;
 
     let file = match std::fs::OpenOptions::new()
         .read(true)
@@ -356,7 +356,7 @@ fn read_head_at(path: &Path) -> io::Result<Vec<u8>> {
     use std::os::windows::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .share_mode(crate::sys::windows::fileid::SHARE_ALL)
+        .share_mode(crate::fileid::SHARE_ALL)
         .open(path)?;
     super::windows::check_regular(&file, path)?;
     read_head(&file)

@@ -28,8 +28,8 @@ use super::{
     LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, context, poll_until,
     retry_after_replacement,
 };
-use crate::sys::types::FsLocality;
-use crate::sys::windows::fileid;
+use crate::fileid;
+use crate::fs::FsLocality;
 
 /// Length of a "whole file" lock: `u32::MAX` in both halves, i.e. every byte
 /// offset from the start of the range on. `LockFileEx` may lock beyond the

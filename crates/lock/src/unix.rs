@@ -415,7 +415,7 @@ fn refuse_remote_fd(file: &File) -> Result<(), LockError> {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn refuse_magic(f_type: u64) -> Result<(), LockError> {
-    use crate::sys::types::FsLocality;
+    use crate::fs::FsLocality;
     match super::fs::classify_magic(f_type) {
         None | Some(FsLocality::Local) => Ok(()),
         Some(_) => Err(LockError::Remote {

@@ -36,6 +36,23 @@ pub enum Probe {
     Acquire,
 }
 
+/// What `--generate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// Bash completions.
+    CompleteBash,
+    /// Zsh completions.
+    CompleteZsh,
+    /// Fish completions.
+    CompleteFish,
+    /// PowerShell completions.
+    CompletePowershell,
+    /// The man page (roff).
+    Man,
+    /// The JSON Schema of the report (`--json`, `--format ndjson` lines in `$defs`).
+    Schema,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Info,
@@ -122,6 +139,10 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Print shell completions, the man page or the report's JSON Schema, and exit.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<Generate>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -130,6 +151,28 @@ impl ScanArgs {
     pub fn format(&self) -> Format {
         if self.json { Format::Json } else { self.format }
     }
+}
+
+/// A clap error as one line: its message, then what clap would suggest (valid
+/// values, a similar argument), then where to read more.
+pub fn one_line_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let list = |kind| match e.get(kind) {
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join(", ")),
+        Some(ContextValue::String(v)) => Some(v.clone()),
+        _ => None,
+    };
+    if let Some(values) = list(ContextKind::ValidValue) {
+        line.push_str(&format!(" (possible values: {values})"));
+    }
+    if let Some(similar) = list(ContextKind::SuggestedArg).or(list(ContextKind::SuggestedValue)) {
+        line.push_str(&format!(" (did you mean {similar}?)"));
+    }
+    line.push_str("; see 'lockscan --help'");
+    line
 }
 
 /// Parses `90`, `90s`, `30m`, `12h`, `2d` into seconds.

@@ -1,6 +1,6 @@
 //! Exit codes for scripts.
 
-use crate::report::{Report, Severity};
+use crate::model::{Report, Severity};
 
 /// The scan ran and found nothing at warning level or above.
 pub const OK: i32 = 0;

@@ -1,14 +1,15 @@
 use std::io::{IsTerminal, Write};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use lockscan::exit_codes;
-use lockscan::report::{self, Severity};
+use lockscan::model::Severity;
+use lockscan::report::{self, Format as OutFormat, Presentation};
 use lockscan::scan::{ProbeMode, ScanOptions, walk::WalkOptions};
 
 mod cli;
 
-use cli::{Cli, ColorChoice, Command, CommonArgs, FailOn, Format, Probe};
+use cli::{Cli, ColorChoice, Command, CommonArgs, FailOn, Format, Generate, Probe};
 
 fn scan_options(paths: &[std::path::PathBuf], c: &CommonArgs) -> ScanOptions {
     ScanOptions {
@@ -47,73 +48,83 @@ fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     }
 }
 
-fn run_scan(opts: &ScanOptions) -> (lockscan::Report, lockscan::sys::Snapshot) {
-    match lockscan::scan(opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("lockscan: {e}");
-            std::process::exit(exit_codes::CANNOT_RUN);
-        }
+fn run_scan(opts: &ScanOptions) -> lockscan::Report {
+    lockscan::scan(opts).unwrap_or_else(|e| {
+        eprintln!("lockscan: {e}");
+        std::process::exit(exit_codes::CANNOT_RUN);
+    })
+}
+
+/// Bad arguments: one line on stderr and exit code 2, as the README promises
+/// (clap's own report is several lines). `--help` and `--version` print as usual.
+fn parse_args() -> Cli {
+    let e = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    if !e.use_stderr() {
+        let _ = e.print();
+        std::process::exit(exit_codes::OK);
     }
+    eprintln!("lockscan: {}", cli::one_line_error(&e));
+    std::process::exit(exit_codes::CANNOT_RUN);
+}
+
+fn generate(what: Generate, out: &mut dyn Write) -> std::io::Result<()> {
+    use clap_complete::Shell;
+    let mut cmd = Cli::command();
+    let shell = match what {
+        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generate::Schema => return out.write_all(report::schema::text().as_bytes()),
+        Generate::CompleteBash => Shell::Bash,
+        Generate::CompleteZsh => Shell::Zsh,
+        Generate::CompleteFish => Shell::Fish,
+        Generate::CompletePowershell => Shell::PowerShell,
+    };
+    clap_complete::generate(shell, &mut cmd, "lockscan", out);
+    Ok(())
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit_codes::CANNOT_RUN
-            } else {
-                exit_codes::OK
-            };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
-    let tty = std::io::stdout().is_terminal();
-    match &cli.command {
+    let cli = parse_args();
+    let terminal = std::io::stdout().is_terminal();
+    let (paths, common, format) = match &cli.command {
         Some(Command::Codes) => {
-            emit(|out| report::codes::write(out));
+            emit(report::codes::write);
             std::process::exit(exit_codes::OK);
         }
-        Some(Command::Explain { paths, opts }) => {
-            let (report, snap) = run_scan(&scan_options(paths, opts));
-            emit(|out| report::explain::write(&report, &snap, out));
-            std::process::exit(exit_codes::for_report(&report, threshold(opts.fail_on)));
+        Some(Command::Explain { paths, opts }) => (paths, opts, OutFormat::Explain),
+        None => {
+            if let Some(what) = cli.scan.generate {
+                emit(|out| generate(what, out));
+                std::process::exit(exit_codes::OK);
+            }
+            let format = match cli.scan.format() {
+                Format::Table => OutFormat::Table,
+                Format::Json => OutFormat::Json,
+                Format::Ndjson => OutFormat::Ndjson,
+                Format::Prometheus => OutFormat::Prometheus,
+            };
+            (&cli.scan.paths, &cli.scan.common, format)
         }
-        None => {}
-    }
-    let args = &cli.scan;
-    let (report, snap) = run_scan(&scan_options(&args.paths, &args.common));
-    match args.format() {
-        Format::Json => emit(|out| report::json::write(&report, out, tty)),
-        Format::Ndjson => emit(|out| report::ndjson::write(&report, out)),
-        Format::Prometheus => emit(|out| report::prometheus::write(&report, out)),
-        Format::Table => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let color = !no_color
-                && match args.color {
-                    ColorChoice::Always => true,
-                    ColorChoice::Never => false,
-                    ColorChoice::Auto => tty,
-                };
-            let width = if tty { None } else { Some(160) };
-            // One file asked about by name: the table plus its plain-words explanation.
-            let single_file = args.paths.len() == 1
-                && report.files.len() == 1
-                && std::fs::symlink_metadata(&args.paths[0]).is_ok_and(|m| !m.is_dir());
-            emit(|out| {
-                report::table::write(&report, out, color, width)?;
-                if single_file {
-                    writeln!(out)?;
-                    report::explain::write(&report, &snap, out)?;
-                }
-                Ok(())
-            });
-        }
-    }
-    std::process::exit(exit_codes::for_report(
-        &report,
-        threshold(args.common.fail_on),
-    ));
+    };
+    let report = run_scan(&scan_options(paths, common));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let presentation = Presentation {
+        terminal,
+        color: !no_color
+            && match cli.scan.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => terminal,
+            },
+        width: if terminal { None } else { Some(160) },
+        // One file asked about by name: the table plus its plain-words explanation.
+        explain_after_table: paths.len() == 1
+            && report.files.len() == 1
+            && std::fs::symlink_metadata(&paths[0]).is_ok_and(|m| !m.is_dir()),
+    };
+    let exporter = report::exporter(format, presentation);
+    emit(|out| exporter.write(&report, out));
+    std::process::exit(exit_codes::for_report(&report, threshold(common.fail_on)));
 }

@@ -9,8 +9,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lockscan::model::DeleteVerdict;
 use lockscan::scan::catalog::{self, *};
 use lockscan::scan::names::{self, NameKind};
+use lockscan::sys::FileType;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/conventions");
 const CONVENTIONS_JSON: &str = concat!(
@@ -136,18 +138,18 @@ fn materialise(name: &str) -> Fixture {
 /// content is read only when `content_would_help` says so.
 struct Seen {
     path: PathBuf,
-    file_type: &'static str,
+    file_type: FileType,
     target: Option<String>,
     content: Option<Vec<u8>>,
 }
 
-fn file_type(path: &Path) -> &'static str {
+fn file_type(path: &Path) -> FileType {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => "symlink",
-        Ok(m) if m.is_dir() => "directory",
-        Ok(m) if m.is_file() => "regular",
-        Ok(_) => "other",
-        Err(_) => "missing",
+        Ok(m) if m.file_type().is_symlink() => FileType::Symlink,
+        Ok(m) if m.is_dir() => FileType::Directory,
+        Ok(m) if m.is_file() => FileType::Regular,
+        Ok(_) => FileType::Unknown,
+        Err(e) => panic!("{}: {e}", path.display()),
     }
 }
 
@@ -206,7 +208,7 @@ fn facts() -> Facts {
     }
 }
 
-fn verdict(name: &str, f: &Facts) -> (Verdict, Option<bool>) {
+fn verdict(name: &str, f: &Facts) -> (DeleteVerdict, Option<bool>) {
     let c = conv(name);
     (safe_to_delete(c, f).0, is_stale(c, f))
 }
@@ -228,7 +230,7 @@ fn every_convention_has_a_fixture_that_is_recognised_and_parsed() {
             fx.target.display()
         );
         let rec = by_name(want).unwrap();
-        if seen.file_type == "regular" && wants_content(rec) {
+        if seen.file_type == FileType::Regular && wants_content(rec) {
             assert!(seen.content.is_some(), "{}: content was not read", c.name);
         }
         let name = fx.target.file_name().unwrap();
@@ -653,7 +655,7 @@ fn data_that_is_not_a_lock_is_not_a_candidate() {
     let cargo = t.file("p/Cargo.lock", b"version = 4\n");
     assert_eq!(recognised(&cargo), Some("dependency-lockfile"));
     let (v, reason) = safe_to_delete(conv("dependency-lockfile"), &facts());
-    assert_eq!(v, Verdict::No);
+    assert_eq!(v, DeleteVerdict::No);
     assert!(reason.contains("not a lock"));
     // A socket is not a lockfile; the socket's .lock is.
     assert_eq!(
@@ -711,7 +713,7 @@ fn kernel_locks_that_are_kept_are_never_deleted_nor_stale() {
                 ..facts()
             };
             let (v, reason) = safe_to_delete(c, &f);
-            assert_eq!(v, Verdict::No, "{}", c.name);
+            assert_eq!(v, DeleteVerdict::No, "{}", c.name);
             assert!(
                 reason.contains("never releases a lock"),
                 "{}: {reason}",
@@ -740,23 +742,35 @@ fn deleted_on_release_locks_are_leftovers_when_unheld() {
             kernel_locked: true,
             ..facts()
         };
-        assert_eq!(verdict(name, &held), (Verdict::No, Some(false)), "{name}");
+        assert_eq!(
+            verdict(name, &held),
+            (DeleteVerdict::No, Some(false)),
+            "{name}"
+        );
         // Whatever pid the content names, the kernel lock decides.
         let free = Facts {
             pid: PidState::Alive,
             ..facts()
         };
-        assert_eq!(verdict(name, &free), (Verdict::Yes, Some(true)), "{name}");
+        assert_eq!(
+            verdict(name, &free),
+            (DeleteVerdict::Yes, Some(true)),
+            "{name}"
+        );
         let open = Facts {
             open_by_any: true,
             ..facts()
         };
-        assert_eq!(verdict(name, &open).0, Verdict::No, "{name}");
+        assert_eq!(verdict(name, &open).0, DeleteVerdict::No, "{name}");
         let blind = Facts {
             visibility_complete: false,
             ..facts()
         };
-        assert_eq!(verdict(name, &blind), (Verdict::Unknown, None), "{name}");
+        assert_eq!(
+            verdict(name, &blind),
+            (DeleteVerdict::Unknown, None),
+            "{name}"
+        );
     }
     let (_, reason) = safe_to_delete(
         conv("terraform-local-state-lock"),
@@ -786,46 +800,50 @@ fn pidfiles_follow_their_pid() {
         let with = |pid| Facts { pid, ..facts() };
         assert_eq!(
             verdict(name, &with(PidState::Dead)),
-            (Verdict::Yes, Some(true)),
+            (DeleteVerdict::Yes, Some(true)),
             "{name}"
         );
         assert_eq!(
             verdict(name, &with(PidState::Reused)),
-            (Verdict::Yes, Some(true)),
+            (DeleteVerdict::Yes, Some(true)),
             "{name}"
         );
         assert_eq!(
             verdict(name, &with(PidState::Alive)),
-            (Verdict::No, Some(false)),
+            (DeleteVerdict::No, Some(false)),
             "{name}"
         );
         assert_eq!(
             verdict(name, &with(PidState::OtherHost)),
-            (Verdict::Unknown, None),
+            (DeleteVerdict::Unknown, None),
             "{name}"
         );
         assert_eq!(
             verdict(name, &with(PidState::Unknown)),
-            (Verdict::Unknown, None),
+            (DeleteVerdict::Unknown, None),
             "{name}"
         );
         assert_eq!(
             verdict(name, &with(PidState::NoPid)),
-            (Verdict::Unknown, None),
+            (DeleteVerdict::Unknown, None),
             "{name}"
         );
         let open = Facts {
             open_by_any: true,
             ..with(PidState::Dead)
         };
-        assert_eq!(verdict(name, &open), (Verdict::No, Some(true)), "{name}");
+        assert_eq!(
+            verdict(name, &open),
+            (DeleteVerdict::No, Some(true)),
+            "{name}"
+        );
         let blind = Facts {
             visibility_complete: false,
             ..with(PidState::Dead)
         };
         assert_eq!(
             verdict(name, &blind),
-            (Verdict::Unknown, Some(true)),
+            (DeleteVerdict::Unknown, Some(true)),
             "{name}"
         );
         let flocked = Facts {
@@ -834,7 +852,7 @@ fn pidfiles_follow_their_pid() {
         };
         assert_eq!(
             verdict(name, &flocked),
-            (Verdict::No, Some(false)),
+            (DeleteVerdict::No, Some(false)),
             "{name}"
         );
     }
@@ -855,7 +873,7 @@ fn postgres_leaves_its_stale_postmaster_pid_to_the_server() {
         ..facts()
     };
     let (v, reason) = safe_to_delete(conv("postgres-postmaster-pid"), &f);
-    assert_eq!(v, Verdict::Unknown);
+    assert_eq!(v, DeleteVerdict::Unknown);
     assert!(reason.contains("shared memory"));
     assert_eq!(is_stale(conv("postgres-postmaster-pid"), &f), Some(true));
 }
@@ -872,17 +890,29 @@ fn symlink_locks_check_the_host() {
             pid: PidState::Dead,
             ..facts()
         };
-        assert_eq!(verdict(name, &dead), (Verdict::Yes, Some(true)), "{name}");
+        assert_eq!(
+            verdict(name, &dead),
+            (DeleteVerdict::Yes, Some(true)),
+            "{name}"
+        );
         let remote = Facts {
             same_host: Some(false),
             ..dead.clone()
         };
-        assert_eq!(verdict(name, &remote), (Verdict::Unknown, None), "{name}");
+        assert_eq!(
+            verdict(name, &remote),
+            (DeleteVerdict::Unknown, None),
+            "{name}"
+        );
         let alive = Facts {
             pid: PidState::Alive,
             ..facts()
         };
-        assert_eq!(verdict(name, &alive), (Verdict::No, Some(false)), "{name}");
+        assert_eq!(
+            verdict(name, &alive),
+            (DeleteVerdict::No, Some(false)),
+            "{name}"
+        );
     }
     // Firefox's `lock` is live while .parentlock is locked, whatever its pid says.
     let held = Facts {
@@ -892,11 +922,11 @@ fn symlink_locks_check_the_host() {
     };
     assert_eq!(
         verdict("firefox-lock-symlink", &held),
-        (Verdict::No, Some(false))
+        (DeleteVerdict::No, Some(false))
     );
     for name in ["chromium-singletonsocket", "chromium-singletoncookie"] {
         let (v, reason) = safe_to_delete(conv(name), &facts());
-        assert_eq!(v, Verdict::Unknown);
+        assert_eq!(v, DeleteVerdict::Unknown);
         assert!(reason.contains("SingletonLock"));
     }
 }
@@ -908,17 +938,26 @@ fn git_gc_pid_from_another_host_expires_after_twelve_hours() {
         age_secs: Some(13 * 3600),
         ..facts()
     };
-    assert_eq!(verdict("git-gc-pid", &old), (Verdict::Yes, Some(true)));
+    assert_eq!(
+        verdict("git-gc-pid", &old),
+        (DeleteVerdict::Yes, Some(true))
+    );
     let young = Facts {
         age_secs: Some(3600),
         ..old.clone()
     };
-    assert_eq!(verdict("git-gc-pid", &young), (Verdict::Unknown, None));
+    assert_eq!(
+        verdict("git-gc-pid", &young),
+        (DeleteVerdict::Unknown, None)
+    );
     let alive = Facts {
         pid: PidState::Alive,
         ..old
     };
-    assert_eq!(verdict("git-gc-pid", &alive), (Verdict::No, Some(false)));
+    assert_eq!(
+        verdict("git-gc-pid", &alive),
+        (DeleteVerdict::No, Some(false))
+    );
 }
 
 #[test]
@@ -927,7 +966,7 @@ fn existence_locks_are_leftovers_when_nobody_has_them_open() {
         let (v, reason) = safe_to_delete(conv(name), &facts());
         assert_eq!(
             (v, is_stale(conv(name), &facts())),
-            (Verdict::Yes, Some(true)),
+            (DeleteVerdict::Yes, Some(true)),
             "{name}"
         );
         assert!(
@@ -938,17 +977,29 @@ fn existence_locks_are_leftovers_when_nobody_has_them_open() {
             open_by_any: true,
             ..facts()
         };
-        assert_eq!(verdict(name, &open), (Verdict::No, Some(false)), "{name}");
+        assert_eq!(
+            verdict(name, &open),
+            (DeleteVerdict::No, Some(false)),
+            "{name}"
+        );
         let running = Facts {
             program_running: Some(true),
             ..facts()
         };
-        assert_eq!(verdict(name, &running), (Verdict::Unknown, None), "{name}");
+        assert_eq!(
+            verdict(name, &running),
+            (DeleteVerdict::Unknown, None),
+            "{name}"
+        );
         let blind = Facts {
             visibility_complete: false,
             ..facts()
         };
-        assert_eq!(verdict(name, &blind), (Verdict::Unknown, None), "{name}");
+        assert_eq!(
+            verdict(name, &blind),
+            (DeleteVerdict::Unknown, None),
+            "{name}"
+        );
     }
     let (_, reason) = safe_to_delete(conv("git-lockfile"), &facts());
     assert!(
@@ -958,7 +1009,7 @@ fn existence_locks_are_leftovers_when_nobody_has_them_open() {
     // A lockfile of unknown origin that nobody uses may just be a free flock(1) file.
     assert_eq!(
         verdict("generic-lockfile", &facts()),
-        (Verdict::Unknown, None)
+        (DeleteVerdict::Unknown, None)
     );
     let dead = Facts {
         pid: PidState::Dead,
@@ -966,7 +1017,7 @@ fn existence_locks_are_leftovers_when_nobody_has_them_open() {
     };
     assert_eq!(
         verdict("generic-lockfile", &dead),
-        (Verdict::Yes, Some(true))
+        (DeleteVerdict::Yes, Some(true))
     );
     let held = Facts {
         kernel_locked: true,
@@ -974,7 +1025,7 @@ fn existence_locks_are_leftovers_when_nobody_has_them_open() {
     };
     assert_eq!(
         verdict("generic-lockfile", &held),
-        (Verdict::No, Some(false))
+        (DeleteVerdict::No, Some(false))
     );
 }
 
@@ -986,29 +1037,29 @@ fn heartbeat_directories_expire() {
     };
     assert_eq!(
         verdict("npx-concurrency-lock", &aged(Some(6))),
-        (Verdict::Yes, Some(true))
+        (DeleteVerdict::Yes, Some(true))
     );
     assert_eq!(
         verdict("npx-concurrency-lock", &aged(Some(5))),
-        (Verdict::No, Some(false))
+        (DeleteVerdict::No, Some(false))
     );
     assert_eq!(
         verdict("yarn-mutex-file", &aged(Some(11))),
-        (Verdict::Yes, Some(true))
+        (DeleteVerdict::Yes, Some(true))
     );
     assert_eq!(
         verdict("yarn-mutex-file", &aged(Some(9))),
-        (Verdict::No, Some(false))
+        (DeleteVerdict::No, Some(false))
     );
     assert_eq!(
         verdict("yarn-mutex-file", &aged(None)),
-        (Verdict::Unknown, None)
+        (DeleteVerdict::Unknown, None)
     );
     let blind = Facts {
         visibility_complete: false,
         ..aged(Some(60))
     };
-    assert_eq!(verdict("yarn-mutex-file", &blind).0, Verdict::Unknown);
+    assert_eq!(verdict("yarn-mutex-file", &blind).0, DeleteVerdict::Unknown);
 }
 
 #[test]
@@ -1019,7 +1070,7 @@ fn vim_swap_files_with_unsaved_changes_are_kept() {
         ..facts()
     };
     let (v, reason) = safe_to_delete(conv("vim-swapfile"), &dead(Some(true)));
-    assert_eq!(v, Verdict::No);
+    assert_eq!(v, DeleteVerdict::No);
     assert!(reason.contains("vim -r"));
     assert_eq!(
         is_stale(conv("vim-swapfile"), &dead(Some(true))),
@@ -1027,23 +1078,26 @@ fn vim_swap_files_with_unsaved_changes_are_kept() {
     );
     assert_eq!(
         verdict("vim-swapfile", &dead(Some(false))),
-        (Verdict::Yes, Some(true))
+        (DeleteVerdict::Yes, Some(true))
     );
     assert_eq!(
         verdict("vim-swapfile", &dead(None)),
-        (Verdict::Unknown, Some(true))
+        (DeleteVerdict::Unknown, Some(true))
     );
     let alive = Facts {
         pid: PidState::Alive,
         dirty: Some(true),
         ..facts()
     };
-    assert_eq!(verdict("vim-swapfile", &alive), (Verdict::No, Some(false)));
+    assert_eq!(
+        verdict("vim-swapfile", &alive),
+        (DeleteVerdict::No, Some(false))
+    );
     let editing = Facts {
         open_by_any: true,
         ..dead(Some(false))
     };
-    assert_eq!(verdict("vim-swapfile", &editing).0, Verdict::No);
+    assert_eq!(verdict("vim-swapfile", &editing).0, DeleteVerdict::No);
 }
 
 #[test]
@@ -1059,7 +1113,7 @@ fn data_files_are_never_deleted() {
                 ..facts()
             },
         );
-        assert_eq!(v, Verdict::No, "{}", c.name);
+        assert_eq!(v, DeleteVerdict::No, "{}", c.name);
         assert!(reason.starts_with("never delete"), "{}: {reason}", c.name);
         assert_eq!(is_stale(c, &facts()), Some(false));
     }
@@ -1099,9 +1153,9 @@ fn verdict_invariants_over_all_facts() {
                                 let stale = is_stale(c, &f);
                                 let ctx = || format!("{} {f:?}", c.name);
                                 if !f.visibility_complete {
-                                    assert_ne!(v, Verdict::Yes, "{}", ctx());
+                                    assert_ne!(v, DeleteVerdict::Yes, "{}", ctx());
                                 }
-                                if v == Verdict::Yes {
+                                if v == DeleteVerdict::Yes {
                                     assert_eq!(stale, Some(true), "{}", ctx());
                                     assert!(
                                         !f.open_by_any || c.discipline == Discipline::HeartbeatDir,
@@ -1110,7 +1164,7 @@ fn verdict_invariants_over_all_facts() {
                                     );
                                 }
                                 if f.kernel_locked && c.discipline != Discipline::HeartbeatDir {
-                                    assert_eq!(v, Verdict::No, "{}", ctx());
+                                    assert_eq!(v, DeleteVerdict::No, "{}", ctx());
                                 }
                                 if matches!(pid, PidState::Unknown)
                                     && !f.kernel_locked
@@ -1218,7 +1272,10 @@ fn parsers_are_total_on_random_bytes() {
         bytes.truncate(4096);
         let text = String::from_utf8_lossy(&bytes).into_owned();
         for c in all() {
-            for (file_type, target) in [("regular", None), ("symlink", Some(text.as_str()))] {
+            for (file_type, target) in [
+                (FileType::Regular, None),
+                (FileType::Symlink, Some(text.as_str())),
+            ] {
                 for siblings in [&never as &dyn Fn(&str) -> bool, &always] {
                     let name = format!("x{}", c.name);
                     let path = PathBuf::from("/a/.git/dpkg").join(&name);
@@ -1245,7 +1302,7 @@ fn parsers_ignore_unread_content() {
     for c in all() {
         let obs = Observed {
             path: Path::new("/x/y"),
-            file_type: "regular",
+            file_type: FileType::Regular,
             symlink_target: None,
             content: None,
             sibling_exists: &never,

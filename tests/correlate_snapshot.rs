@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lockscan::scan::correlate::{Extras, build_files};
+use lockscan::model::{FileKind, LockKind};
+use lockscan::scan::correlate::build_files;
+use lockscan::scan::examine::Examined;
 use lockscan::sys::linux::proc_locks::parse_proc_locks;
 use lockscan::sys::*;
 
@@ -44,7 +46,7 @@ fn process(pid: i32, comm: &str, ppid: i32) -> ProcessInfo {
         uid: Some(0),
         user: Some("root".into()),
         started_at: Some(1_000),
-        state: Some('S'),
+        state: Some(ProcessState::Sleeping),
         ppid: Some(ppid),
         ..Default::default()
     }
@@ -99,7 +101,7 @@ fn snapshot() -> Snapshot {
     Snapshot {
         taken_at: 2_000,
         host: "h".into(),
-        platform: "linux".into(),
+        platform: Platform::Linux,
         locks,
         own_mount_ids: [27].into_iter().collect(),
         mounts,
@@ -139,7 +141,7 @@ fn snapshot() -> Snapshot {
 #[test]
 fn system_view_attributes_every_lock_to_its_real_holder() {
     let snap = snapshot();
-    let files = build_files(&snap, &[], &Extras::default(), None);
+    let files = build_files(&snap, &[], &Examined::default(), HashMap::new(), None);
     let by_path = |p: &str, deleted: bool| {
         files
             .iter()
@@ -158,13 +160,13 @@ fn system_view_attributes_every_lock_to_its_real_holder() {
     );
 
     let ofd = &by_path("/srv/ofd.lock", false).locks[0];
-    assert_eq!(ofd.kind, "ofd");
+    assert_eq!(ofd.kind, LockKind::Ofd);
     assert_eq!(ofd.locker_pid, None);
     assert_eq!(ofd.holders[0].pid, 7000);
     assert_eq!((ofd.start, ofd.end), (0, Some(63)));
 
     let db = by_path("/srv/range.db", false);
-    assert_eq!(db.kind, "locked-file");
+    assert_eq!(db.kind, FileKind::LockedFile);
     let l = &db.locks[0];
     assert_eq!(
         l.holders.iter().map(|h| (h.pid, h.fd)).collect::<Vec<_>>(),
@@ -191,14 +193,16 @@ fn path_scan_includes_deleted_locked_files_under_the_roots_only() {
     let inside = build_files(
         &snap,
         &[],
-        &Extras::default(),
+        &Examined::default(),
+        HashMap::new(),
         Some(&[PathBuf::from("/srv")]),
     );
     assert_eq!(inside.len(), 4, "{inside:#?}");
     let elsewhere = build_files(
         &snap,
         &[],
-        &Extras::default(),
+        &Examined::default(),
+        HashMap::new(),
         Some(&[PathBuf::from("/var")]),
     );
     assert!(elsewhere.is_empty());
@@ -208,10 +212,10 @@ fn path_scan_includes_deleted_locked_files_under_the_roots_only() {
 fn posix_owner_without_a_visible_fd_is_still_the_holder() {
     let mut snap = snapshot();
     snap.open_fds.retain(|f| f.pid != 7000);
-    let files = build_files(&snap, &[], &Extras::default(), None);
+    let files = build_files(&snap, &[], &Examined::default(), HashMap::new(), None);
     let range = files
         .iter()
-        .find(|f| f.locks.iter().any(|l| l.kind == "posix"))
+        .find(|f| f.locks.iter().any(|l| l.kind == LockKind::Posix))
         .unwrap();
     assert_eq!(range.locks[0].holders[0].pid, 7000);
     assert_eq!(range.locks[0].holders[0].fd, None);

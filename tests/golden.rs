@@ -1,26 +1,29 @@
-//! Golden reports: the JSON of fixed, hand-built snapshots, byte for byte.
+//! Golden reports: the JSON of fixed, hand-built snapshots.
 //!
 //! Each scenario is a system described as data (the kernel's lock table, mounts,
-//! processes, open fds, files found by a walk and what they contain), run through the
-//! pure part of the pipeline (correlate, diagnose) and serialised. The expected
-//! documents in `fixtures/golden/` were written before the typed-model refactor and
-//! are the contract: a change that alters a field name or value of schema 1 fails
-//! here. Regenerate with `LOCKSCAN_UPDATE_GOLDEN=1 cargo test --test golden` only
-//! for a deliberate, CHANGELOG-listed change.
+//! processes, open fds, files found by a walk and what they contain), run through
+//! the scanner's pure stages (examination through a described disk, correlation,
+//! diagnosis) and serialised. Two expectations per scenario:
+//!
+//! - `fixtures/golden/v0/NAME.json` was written before the typed-model refactor: the
+//!   output with fields added since removed must equal it byte for byte, so no field
+//!   name, value or order of schema 1 changed;
+//! - `fixtures/golden/NAME.json` is the whole current output.
+//!
+//! Regenerate the current files with `LOCKSCAN_UPDATE_GOLDEN=1 cargo test --test
+//! golden`; the v0 files change only with a deliberate, CHANGELOG-listed change of
+//! schema 1 values.
 
 #![cfg(target_os = "linux")]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lockscan::diagnose::{Context, diagnose};
-use lockscan::report::time::rfc3339;
-use lockscan::report::*;
-use lockscan::scan::catalog::{self, Observed};
-use lockscan::scan::content::{PidContent, pid_from_head};
-use lockscan::scan::correlate::{Extras, Recognised, build_files};
+use lockscan::model::*;
+use lockscan::scan::examine::{self, Disk};
 use lockscan::scan::names::{self, NameKind};
-use lockscan::scan::walk::{Candidate, FileStat};
+use lockscan::scan::walk::{Candidate, FileStat, WalkResult};
+use lockscan::scan::{ScanOptions, assemble};
 use lockscan::sys::linux::proc_locks::{parse_lock_line, parse_proc_locks};
 use lockscan::sys::*;
 
@@ -115,7 +118,7 @@ fn process(p: Proc) -> ProcessInfo {
         uid: Some(0),
         user: Some("root".into()),
         started_at: Some(NOW - p.age),
-        state: Some(p.state),
+        state: ProcessState::from_letter(p.state),
         ppid: Some(p.ppid),
         exe: Some(PathBuf::from(format!("/usr/bin/{}", p.comm))),
         wchan: (p.state == 'S').then(|| "do_sys_poll".to_string()),
@@ -147,7 +150,7 @@ const INHERITABLE: u32 = 0o100002;
 struct Found {
     path: &'static str,
     key: FileKey,
-    file_type: &'static str,
+    file_type: FileType,
     mode: u32,
     uid: u32,
     age: u64,
@@ -161,7 +164,7 @@ fn found(path: &'static str, key: FileKey) -> Found {
     Found {
         path,
         key,
-        file_type: "regular",
+        file_type: FileType::Regular,
         mode: 0o644,
         uid: 0,
         age: 600,
@@ -172,176 +175,267 @@ fn found(path: &'static str, key: FileKey) -> Found {
     }
 }
 
-/// Turns found files into the walk's candidates and the examination's extras, the
-/// way the scanner's examine step does (without I/O: content is given).
-fn walk_and_examine(files: &[Found]) -> (Vec<Candidate>, Extras) {
-    let mut cands = Vec::new();
-    let mut extras = Extras::default();
-    for f in files {
-        let path = PathBuf::from(f.path);
-        let rule = path.file_name().and_then(names::classify);
-        let name_kind = if f.symlink_target.is_some() {
-            Some(NameKind::SymlinkLock)
-        } else {
-            rule.map(|r| r.kind)
-        };
-        let size = f.content.map_or(0, |c| c.len() as u64);
-        let ft: &'static str = f.file_type;
-        let cand = Candidate {
-            path: path.clone(),
-            name_kind,
-            convention: rule.map(|r| r.convention),
-            stat: FileStat {
-                file_type: ft,
-                size,
-                mode: Some(f.mode),
-                uid: Some(f.uid),
-                mtime: (NOW - f.age) as i64,
-                nlink: 1,
-                ino: f.key.ino,
-                mnt_id: Some(mnt_of(f.key)),
-                st_dev: (f.key.major, f.key.minor),
-            },
-            key: (ft != "symlink").then_some(f.key),
-            symlink_target: f.symlink_target.map(Into::into),
-            explicit: false,
-            dir_mode: Some(f.dir_mode),
-            dir_uid: Some(0),
-        };
-        let siblings = f.siblings;
-        let sibling_exists = |n: &str| siblings.contains(&n);
-        let obs = Observed {
-            path: &path,
-            file_type: ft,
-            symlink_target: f.symlink_target,
-            content: f.content,
-            sibling_exists: &sibling_exists,
-        };
-        let conv = catalog::recognise(&obs);
-        let parsed = conv.map(|c| catalog::parse_content(c, &obs));
-        let pidlike = name_kind == Some(NameKind::Pidfile)
-            || (name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
-        let mut pid = match (f.content, name_kind) {
-            (Some(b), Some(NameKind::Pidfile)) if ft == "regular" => Some(pid_from_head(b, size)),
-            (Some(b), _) if pidlike && ft == "regular" => match pid_from_head(b, size) {
-                PidContent::Pid(p) => Some(PidContent::Pid(p)),
-                _ => None,
-            },
-            _ => None,
-        };
-        if ft != "symlink"
-            && !matches!(pid, Some(PidContent::Pid(_)))
-            && let Some(p) = parsed.as_ref().and_then(|p| p.pid)
-        {
-            pid = Some(PidContent::Pid(p));
-        }
-        if let Some(pc) = pid {
-            extras.contents.insert(path.clone(), pc);
-        }
-        if let (Some(conv), Some(parsed)) = (conv, parsed) {
-            extras
-                .recognised
-                .insert(path.clone(), Recognised { conv, parsed });
-        }
-        cands.push(cand);
+/// The disk the found files describe.
+struct DescribedDisk<'a>(&'a [Found]);
+
+impl Disk for DescribedDisk<'_> {
+    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.0
+            .iter()
+            .find(|f| Path::new(f.path) == path)
+            .and_then(|f| f.content)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| "not described".to_string())
     }
-    (cands, extras)
+
+    fn exists(&self, path: &Path) -> bool {
+        self.0.iter().any(|f| {
+            Path::new(f.path) == path
+                || (Path::new(f.path).parent() == path.parent()
+                    && f.siblings
+                        .iter()
+                        .any(|s| path.file_name() == Some(s.as_ref())))
+        })
+    }
+
+    fn key_of(&self, _snap: &Snapshot, path: &Path) -> Option<FileKey> {
+        self.0
+            .iter()
+            .find(|f| Path::new(f.path) == path)
+            .map(|f| f.key)
+    }
 }
 
-/// The report the scanner would assemble from these parts.
-fn assemble(
+/// The walk's candidates for the found files (and a FIFO it met, which is reported
+/// as not examined).
+fn walk(files: &[Found]) -> WalkResult {
+    let mut cands: Vec<Candidate> = files
+        .iter()
+        .map(|f| {
+            let path = PathBuf::from(f.path);
+            let rule = path.file_name().and_then(names::classify);
+            let name_kind = if f.symlink_target.is_some() {
+                Some(NameKind::SymlinkLock)
+            } else {
+                rule.map(|r| r.kind)
+            };
+            Candidate {
+                path,
+                name_kind,
+                stat: FileStat {
+                    file_type: f.file_type,
+                    size: f.content.map_or(0, |c| c.len() as u64),
+                    mode: Some(f.mode),
+                    uid: Some(f.uid),
+                    mtime: (NOW - f.age) as i64,
+                    nlink: 1,
+                    ino: f.key.ino,
+                    mnt_id: Some(mnt_of(f.key)),
+                    st_dev: (f.key.major, f.key.minor),
+                },
+                key: (f.file_type != FileType::Symlink).then_some(f.key),
+                symlink_target: f.symlink_target.map(Into::into),
+                explicit: false,
+                dir_mode: Some(f.dir_mode),
+                dir_uid: Some(0),
+            }
+        })
+        .collect();
+    let fifo = found("/run/initctl", run_key(3999));
+    cands.push(Candidate {
+        path: PathBuf::from(fifo.path),
+        name_kind: None,
+        stat: FileStat {
+            file_type: FileType::Fifo,
+            size: 0,
+            mode: Some(0o600),
+            uid: Some(0),
+            mtime: NOW as i64,
+            nlink: 1,
+            ino: fifo.key.ino,
+            mnt_id: Some(30),
+            st_dev: (0, 25),
+        },
+        key: Some(fifo.key),
+        symlink_target: None,
+        explicit: false,
+        dir_mode: Some(0o755),
+        dir_uid: Some(0),
+    });
+    WalkResult {
+        candidates: cands,
+        errors: Vec::new(),
+        entries: 321,
+    }
+}
+
+/// The report the scanner assembles from these parts (as `lockscan::scan` does,
+/// without the I/O).
+fn report(
     snap: &Snapshot,
     files: &[Found],
     roots: &[&str],
     probes: Vec<(&str, ProbeReport)>,
     max_age: Option<u64>,
 ) -> Report {
-    let (cands, extras) = walk_and_examine(files);
-    let root_paths: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
-    let mut files = build_files(
-        snap,
-        &cands,
-        &extras,
-        (!roots.is_empty()).then_some(&root_paths[..]),
-    );
-    for (path, probe) in probes {
-        let f = files
-            .iter_mut()
-            .find(|f| f.path.as_deref() == Some(path))
-            .unwrap();
-        f.probe = Some(probe);
+    let walked = walk(files);
+    let examined = examine::examine(snap, &walked.candidates, &DescribedDisk(files));
+    let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+    let opts = ScanOptions {
+        roots: roots.clone(),
+        max_age,
+        ..Default::default()
+    };
+    let probes = probes
+        .into_iter()
+        .map(|(p, r)| (PathBuf::from(p), r))
+        .collect();
+    let mut report = assemble(snap, &roots, &walked, &examined, probes, &opts);
+    report.stats.duration_ms = 7;
+    report
+}
+
+/// JSON with its object keys in document order (serde_json's `Value` sorts them).
+enum Json {
+    Scalar(serde_json::Value),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Json;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+                Ok(Json::Scalar(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+                Ok(Json::Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+                Ok(Json::Scalar(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+                Ok(Json::Scalar(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+                Ok(Json::Scalar(v.into()))
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Scalar(serde_json::Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(Json::Array(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(Json::Object(out))
+            }
+        }
+        d.deserialize_any(V)
     }
-    let v = &snap.visibility;
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        lockscan_version: "0.1.0".into(),
-        host: snap.host.clone(),
-        platform: snap.platform.clone(),
-        generated_at: rfc3339(snap.taken_at),
-        roots: roots.iter().map(|r| r.to_string()).collect(),
-        files,
-        findings: Vec::new(),
-        errors: vec![ErrorEntry {
-            path: "/run/initctl".into(),
-            error: "not a regular file (fifo): not read".into(),
-        }],
-        visibility: VisibilityReport {
-            root: v.root,
-            proc_locks_read: v.proc_locks_read,
-            proc_locks_skipped: snap
-                .locks
-                .skipped
-                .iter()
-                .map(|s| SkippedLineReport {
-                    line: s.line_no,
-                    text: s.text.clone(),
-                    reason: s.reason.clone(),
+}
+
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Json::Scalar(v) => v.serialize(s),
+            Json::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for i in items {
+                    seq.serialize_element(i)?;
+                }
+                seq.end()
+            }
+            Json::Object(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// `actual` without the object keys `baseline` lacks (fields added since).
+fn without_additions(actual: Json, baseline: &Json) -> Json {
+    match (actual, baseline) {
+        (Json::Object(entries), Json::Object(base)) => Json::Object(
+            entries
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let b = base.iter().find(|(bk, _)| *bk == k)?;
+                    Some((k, without_additions(v, &b.1)))
                 })
                 .collect(),
-            processes_seen: v.processes_seen,
-            processes_denied: v.processes_denied,
-            denied_pids: v.denied_pids.clone(),
-            processes_vanished: v.processes_vanished,
-            pid_namespace_filtered: v.pid_namespace_filtered,
-            handle_table_read: (snap.platform == "windows").then_some(v.handle_table_read),
-            per_file_api: v.per_file_api.clone(),
-        },
-        stats: Stats {
-            duration_ms: 7,
-            lock_lines: snap.locks.lines.len(),
-            fds_examined: snap.open_fds.len(),
-            entries_walked: 321,
-        },
-    };
-    diagnose(&mut report, &Context { snap, max_age });
-    report
+        ),
+        (Json::Array(items), Json::Array(base)) => Json::Array(
+            items
+                .into_iter()
+                .zip(
+                    base.iter()
+                        .chain(std::iter::repeat(&Json::Scalar(serde_json::Value::Null))),
+                )
+                .map(|(v, b)| without_additions(v, b))
+                .collect(),
+        ),
+        (v, _) => v,
+    }
+}
+
+fn golden_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/golden")
+        .join(rel)
+}
+
+fn assert_same_text(what: &str, got: &str, want: &str) {
+    if got != want {
+        let line = got
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+        panic!(
+            "{what} differs from line {}:\n got: {:?}\nwant: {:?}",
+            line + 1,
+            got.lines().nth(line),
+            want.lines().nth(line)
+        );
+    }
 }
 
 fn check(name: &str, report: &Report) {
     let text = serde_json::to_string_pretty(report).unwrap() + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/golden")
-        .join(format!("{name}.json"));
+    let current = golden_path(&format!("{name}.json"));
     if std::env::var_os("LOCKSCAN_UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
+        std::fs::write(&current, &text).unwrap();
     }
-    let expected =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if text != expected {
-        let line = text
-            .lines()
-            .zip(expected.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        panic!(
-            "{name}: the report differs from {} from line {}:\n got: {:?}\nwant: {:?}",
-            path.display(),
-            line + 1,
-            text.lines().nth(line),
-            expected.lines().nth(line)
-        );
-    }
+    // Schema 1 as it was before the refactor: byte for byte, once additions are gone.
+    let v0_path = golden_path(&format!("v0/{name}.json"));
+    let v0_text =
+        std::fs::read_to_string(&v0_path).unwrap_or_else(|e| panic!("{}: {e}", v0_path.display()));
+    let v0: Json = serde_json::from_str(&v0_text).unwrap();
+    let actual: Json = serde_json::from_str(&text).unwrap();
+    let stripped = serde_json::to_string_pretty(&without_additions(actual, &v0)).unwrap() + "\n";
+    assert_same_text(&format!("{name} (fields of schema 1)"), &stripped, &v0_text);
+    // And the whole current document.
+    let want =
+        std::fs::read_to_string(&current).unwrap_or_else(|e| panic!("{}: {e}", current.display()));
+    assert_same_text(&format!("{name} (whole report)"), &text, &want);
 }
 
 /// A host seen completely (root, initial pid namespace): every kind of lock and
@@ -594,7 +688,7 @@ fn host_snapshot() -> Snapshot {
     let mut snap = Snapshot {
         taken_at: NOW,
         host: "vm".into(),
-        platform: "linux".into(),
+        platform: Platform::Linux,
         boot_time: Some(NOW - 864_000),
         locks,
         mounts: linux_mounts(),
@@ -666,7 +760,7 @@ fn host_files() -> Vec<Found> {
         },
         found("/var/lib/dpkg/lock-frontend", root_key(1012)),
         Found {
-            file_type: "symlink",
+            file_type: FileType::Symlink,
             content: None,
             symlink_target: Some("127.0.1.1:+4242"),
             siblings: &[".parentlock", "prefs.js"],
@@ -689,18 +783,18 @@ fn host_files() -> Vec<Found> {
 fn host_report_is_unchanged() {
     let snap = host_snapshot();
     let probe = ProbeReport {
-        method: "getlk".into(),
-        result: "held".into(),
+        method: ProbeMethod::Getlk,
+        result: ProbeResult::Held,
         conflict: Some(ProbeConflict {
-            kind: "posix".into(),
-            mode: "write".into(),
+            kind: LockKind::Posix,
+            mode: LockMode::Write,
             start: 0,
             end: None,
             pid: Some(771),
         }),
         note: None,
     };
-    let report = assemble(
+    let report = report(
         &snap,
         &host_files(),
         &[
@@ -739,7 +833,7 @@ fn restricted_report_is_unchanged() {
             ..found("/run/nginx.pid", run_key(3001))
         },
     ];
-    let report = assemble(&snap, &files, &["/etc", "/repo", "/run"], vec![], None);
+    let report = report(&snap, &files, &["/etc", "/repo", "/run"], vec![], None);
     check("restricted", &report);
 }
 
@@ -823,7 +917,7 @@ fn windows_report_is_unchanged() {
     let mut snap = Snapshot {
         taken_at: NOW,
         host: "DESKTOP".into(),
-        platform: "windows".into(),
+        platform: Platform::Windows,
         boot_time: Some(NOW - 5_000),
         locks,
         mounts,
@@ -837,73 +931,55 @@ fn windows_report_is_unchanged() {
         processes_seen: 60,
         root: false,
         handle_table_read: true,
-        per_file_api: Some("file-process-ids".into()),
+        per_file_api: Some(PerFileApi::FileProcessIds),
         ..Default::default()
     };
-    let cand = Candidate {
-        path: PathBuf::from(path),
-        name_kind: Some(NameKind::Lockfile),
-        convention: Some("lockfile"),
-        stat: FileStat {
-            file_type: "regular",
-            size: 0,
-            mode: None,
-            uid: None,
-            mtime: (NOW - 100) as i64,
-            nlink: 1,
-            ino: key.ino,
-            mnt_id: Some(1),
-            st_dev: (0x1234, 0),
-        },
-        key: Some(key),
-        symlink_target: None,
-        explicit: false,
-        dir_mode: None,
-        dir_uid: None,
+    let walked = WalkResult {
+        candidates: vec![Candidate {
+            path: PathBuf::from(path),
+            name_kind: Some(NameKind::Lockfile),
+            stat: FileStat {
+                file_type: FileType::Regular,
+                size: 0,
+                mode: None,
+                uid: None,
+                mtime: (NOW - 100) as i64,
+                nlink: 1,
+                ino: key.ino,
+                mnt_id: Some(1),
+                st_dev: (0x1234, 0),
+            },
+            key: Some(key),
+            symlink_target: None,
+            explicit: false,
+            dir_mode: None,
+            dir_uid: None,
+        }],
+        errors: vec![],
+        entries: 0,
     };
-    let mut files = build_files(&snap, &[cand], &Extras::default(), None);
-    files[0].probe = Some(ProbeReport {
-        method: "lockfileex".into(),
-        result: "held".into(),
+    let probe = ProbeReport {
+        method: ProbeMethod::LockFileEx,
+        result: ProbeResult::Held,
         conflict: Some(ProbeConflict {
-            kind: "lockfileex".into(),
-            mode: "write".into(),
+            kind: LockKind::LockFileEx,
+            mode: LockMode::Write,
             start: 0,
             end: None,
             pid: None,
         }),
         note: Some("candidates".into()),
-    });
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        lockscan_version: "0.1.0".into(),
-        host: snap.host.clone(),
-        platform: snap.platform.clone(),
-        generated_at: rfc3339(snap.taken_at),
-        roots: vec![],
-        files,
-        findings: vec![],
-        errors: vec![],
-        visibility: VisibilityReport {
-            root: false,
-            processes_seen: 60,
-            handle_table_read: Some(true),
-            per_file_api: Some("file-process-ids".into()),
-            ..Default::default()
-        },
-        stats: Stats {
-            duration_ms: 3,
-            lock_lines: 1,
-            fds_examined: 2,
-            entries_walked: 0,
-        },
     };
-    diagnose(
-        &mut report,
-        &Context {
-            snap: &snap,
-            max_age: None,
-        },
+    // Not examined: this scenario is about correlating handles and the probe.
+    let examined = examine::Examined::default();
+    let mut report = assemble(
+        &snap,
+        &[],
+        &walked,
+        &examined,
+        [(PathBuf::from(path), probe)].into_iter().collect(),
+        &ScanOptions::default(),
     );
+    report.stats.duration_ms = 3;
     check("windows", &report);
 }

@@ -1,9 +1,9 @@
-use super::{Context, Rule, Verdict, describe_pid};
-use crate::report::time::human_duration;
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule, describe_pid};
+use crate::model::time::human_duration;
+use crate::model::{AdviceAction, FileReport, FindingCode, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "blocked-waiters",
+    code: FindingCode::BlockedWaiters,
     severity: Severity::Info,
     explanation: "Processes are blocked waiting for this lock. That is normal while the holder \
 works; it becomes a problem when the holder is stuck, stopped or runs far longer than expected.",
@@ -11,7 +11,7 @@ works; it becomes a problem when the holder is stuck, stopped or runs far longer
     global: None,
 };
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let waiters: Vec<_> = file.locks.iter().flat_map(|l| l.waiters.iter()).collect();
     if waiters.is_empty() {
         return None;
@@ -28,7 +28,7 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
         .flat_map(|l| l.holders.iter())
         .map(|h| describe_pid(h.pid, h.command.as_deref()))
         .collect();
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "{} process(es) waiting: {}{}",
             waiters.len(),
@@ -45,5 +45,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
                 holders.join(", ")
             )
         },
+        action: AdviceAction::Wait,
     })
 }

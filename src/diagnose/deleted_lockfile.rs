@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict, describe_pid};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule, describe_pid};
+use crate::model::{AdviceAction, FileReport, FindingCode, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "deleted-lockfile",
+    code: FindingCode::DeletedLockfile,
     severity: Severity::Warning,
     explanation: "A lock is held on an inode that no longer has a name (it was unlinked while \
 locked), or whose path now names a different file (it was replaced). The lock protects nothing: \
@@ -13,7 +13,7 @@ someone deleting a lockfile by hand.",
     global: None,
 };
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     if !(file.deleted || file.replaced) || file.locks.is_empty() {
         return None;
     }
@@ -33,10 +33,11 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
     } else {
         "was replaced by another file while locked"
     };
-    Some(Verdict {
+    Some(Found {
         message: format!("{what}; the lock held by {who} no longer protects the path"),
         hint: "Do not delete lockfiles by hand. Stop the holder cleanly (it is not excluding anyone), \
 and make sure the program never unlinks its lockfile on release."
             .into(),
+        action: AdviceAction::ActOnHolder,
     })
 }

@@ -1,9 +1,9 @@
-use super::{Context, Rule, Verdict, describe, holders};
-use crate::report::time::human_duration;
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule, describe};
+use crate::model::time::human_duration;
+use crate::model::{AdviceAction, FileReport, FindingCode, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "held-long",
+    code: FindingCode::HeldLong,
     severity: Severity::Warning,
     explanation: "A lock has been held longer than --max-age (off by default). The age is the \
 holder's running time: the kernel does not record when a lock was taken, so a long-running daemon \
@@ -12,13 +12,14 @@ that took its lock at start counts from its start.",
     global: None,
 };
 
-fn check(file: &FileReport, ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, ctx: &Context) -> Option<Found> {
     let max = ctx.max_age?;
-    let (p, age) = holders(file)
+    let (p, age) = file
+        .holders()
         .filter_map(|h| h.age_seconds.map(|a| (h, a)))
         .filter(|(_, a)| *a > max)
         .max_by_key(|(_, a)| *a)?;
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "held by {} for about {} (limit {})",
             describe(p),
@@ -29,5 +30,6 @@ fn check(file: &FileReport, ctx: &Context) -> Option<Verdict> {
             "Check whether {} is still making progress; if it is stuck, end it to release the lock.",
             describe(p)
         ),
+        action: AdviceAction::ActOnHolder,
     })
 }

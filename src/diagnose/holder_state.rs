@@ -1,18 +1,24 @@
-use super::{Context, Rule, Verdict, describe, holders, parent_chain};
-use crate::report::{FileReport, ProcessRef, Severity};
+use super::{Context, Found, Rule, describe, parent_chain};
+use crate::model::{AdviceAction, FileReport, FindingCode, ProcessRef, ProcessState, Severity};
 
 pub static STOPPED: Rule = Rule {
-    code: "holder-stopped",
+    code: FindingCode::HolderStopped,
     severity: Severity::Warning,
     explanation: "A process holding the lock is stopped (state T), typically by Ctrl+Z in a \
 terminal or a debugger. It will hold the lock until it is continued or ended; everyone else \
 waits or fails.",
-    file: Some(|f, c| state_check(f, c, &["T", "t"], stopped)),
+    file: Some(|f, _| {
+        state_check(
+            f,
+            &[ProcessState::Stopped, ProcessState::TracingStop],
+            stopped,
+        )
+    }),
     global: None,
 };
 
 pub static WAITING_INPUT: Rule = Rule {
-    code: "holder-waiting-input",
+    code: FindingCode::HolderWaitingInput,
     severity: Severity::Warning,
     explanation: "A process holding the lock is blocked reading from a terminal: it waits for \
 someone to answer a prompt, and holds the lock meanwhile.",
@@ -21,46 +27,48 @@ someone to answer a prompt, and holds the lock meanwhile.",
 };
 
 pub static ZOMBIE: Rule = Rule {
-    code: "holder-zombie",
+    code: FindingCode::HolderZombie,
     severity: Severity::Warning,
     explanation: "A holder is a zombie: its main thread has exited. Locks held through files of \
 its remaining threads stay until they exit, and its parent has not reaped it.",
-    file: Some(|f, c| state_check(f, c, &["Z"], zombie)),
+    file: Some(|f, _| state_check(f, &[ProcessState::Zombie], zombie)),
     global: None,
 };
 
 pub static UNINTERRUPTIBLE: Rule = Rule {
-    code: "holder-uninterruptible",
+    code: FindingCode::HolderUninterruptible,
     severity: Severity::Warning,
     explanation: "A holder is in uninterruptible sleep (state D), usually waiting on a hung \
 network mount or a failing disk. It cannot be killed until the I/O completes, and holds the lock \
 meanwhile.",
-    file: Some(|f, c| state_check(f, c, &["D"], uninterruptible)),
+    file: Some(|f, _| state_check(f, &[ProcessState::DiskSleep], uninterruptible)),
     global: None,
 };
 
-fn stopped(p: &ProcessRef, chain: &str) -> Verdict {
-    Verdict {
+fn stopped(p: &ProcessRef, chain: &str) -> Found {
+    Found {
         message: format!("holder {} is stopped (state T){chain}", describe(p)),
         hint: format!(
             "The holder is suspended: continue it with `kill -CONT {}` (or `fg` in its terminal), or end it.",
             p.pid
         ),
+        action: AdviceAction::ActOnHolder,
     }
 }
 
-fn zombie(p: &ProcessRef, chain: &str) -> Verdict {
-    Verdict {
+fn zombie(p: &ProcessRef, chain: &str) -> Found {
+    Found {
         message: format!("holder {} is a zombie{chain}", describe(p)),
         hint: format!(
             "Its remaining threads keep the lock; end them (`kill -9 {}`) and check why its parent does not reap it.",
             p.pid
         ),
+        action: AdviceAction::ActOnHolder,
     }
 }
 
-fn uninterruptible(p: &ProcessRef, chain: &str) -> Verdict {
-    Verdict {
+fn uninterruptible(p: &ProcessRef, chain: &str) -> Found {
+    Found {
         message: format!(
             "holder {} is in uninterruptible sleep (state D){}{chain}",
             describe(p),
@@ -68,11 +76,12 @@ fn uninterruptible(p: &ProcessRef, chain: &str) -> Verdict {
         ),
         hint: "Look for a hung mount or failing disk (dmesg, mount); the holder cannot be killed until its I/O returns."
             .into(),
+        action: AdviceAction::Investigate,
     }
 }
 
-fn chain_text(ctx: &Context, pid: i32) -> String {
-    let chain = parent_chain(ctx.snap, pid);
+fn chain_text(p: &ProcessRef) -> String {
+    let chain = parent_chain(p);
     if chain.is_empty() {
         String::new()
     } else {
@@ -82,36 +91,38 @@ fn chain_text(ctx: &Context, pid: i32) -> String {
 
 fn state_check(
     file: &FileReport,
-    ctx: &Context,
-    states: &[&str],
-    make: fn(&ProcessRef, &str) -> Verdict,
-) -> Option<Verdict> {
-    let p = holders(file).find(|h| h.state.as_deref().is_some_and(|s| states.contains(&s)))?;
-    Some(make(p, &chain_text(ctx, p.pid)))
+    states: &[ProcessState],
+    make: fn(&ProcessRef, &str) -> Found,
+) -> Option<Found> {
+    let p = file
+        .holders()
+        .find(|h| h.state.is_some_and(|s| states.contains(&s)))?;
+    Some(make(p, &chain_text(p)))
 }
 
 /// Kernel functions a process sleeps in while reading a terminal.
 const TTY_READ_WCHANS: &[&str] = &["n_tty_read", "wait_woken", "tty_read"];
 
-fn waiting_input(file: &FileReport, ctx: &Context) -> Option<Verdict> {
-    let p = holders(file).find(|h| {
-        h.state.as_deref() == Some("S")
+fn waiting_input(file: &FileReport, _ctx: &Context) -> Option<Found> {
+    let p = file.holders().find(|h| {
+        h.state == Some(ProcessState::Sleeping)
             && h.tty.is_some()
             && h.wchan
                 .as_deref()
                 .is_some_and(|w| TTY_READ_WCHANS.contains(&w))
     })?;
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "holder {} is waiting for input on {}{}",
             describe(p),
             p.tty.as_deref().unwrap_or("a terminal"),
-            chain_text(ctx, p.pid)
+            chain_text(p)
         ),
         hint: format!(
             "Someone must answer its prompt on {} (or end it with `kill {}`); it holds the lock until then.",
             p.tty.as_deref().unwrap_or("its terminal"),
             p.pid
         ),
+        action: AdviceAction::ActOnHolder,
     })
 }

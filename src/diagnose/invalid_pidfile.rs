@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FileReport, FindingCode, PidStatus, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "invalid-pidfile",
+    code: FindingCode::InvalidPidfile,
     severity: Severity::Warning,
     explanation: "The pidfile does not contain a usable pid (empty, text, zero, negative, out of \
 range, binary, or far too large). A program reading it cannot tell whether its owner runs; some \
@@ -11,13 +11,13 @@ refuse to start, others ignore it.",
     global: None,
 };
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let pf = file.pidfile.as_ref()?;
-    if pf.status != "invalid" {
+    if pf.status != PidStatus::Invalid {
         return None;
     }
-    let held = file.locks.iter().any(|l| !l.holders.is_empty());
-    Some(Verdict {
+    let held = file.has_visible_holder();
+    Some(Found {
         message: format!(
             "does not contain a valid pid: {}",
             pf.reason.as_deref().unwrap_or("unparseable")
@@ -27,6 +27,11 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
         } else {
             "Nothing holds it: inspect the content, then remove the file or restart the program that owns it."
                 .into()
+        },
+        action: if held {
+            AdviceAction::Investigate
+        } else {
+            AdviceAction::Remove
         },
     })
 }

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict, describe, describe_pid, parent_chain};
-use crate::report::{FileReport, ProcessRef, Severity};
+use super::{Context, Found, Rule, describe, describe_pid, parent_chain};
+use crate::model::{AdviceAction, FileReport, FindingCode, ProcessRef, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "leaked-fd",
+    code: FindingCode::LeakedFd,
     severity: Severity::Warning,
     explanation: "A lock is kept alive by an fd that some process inherited from the one that \
 took the lock, after that locker exited or let go: typically a daemon or a child started by a \
@@ -17,13 +17,13 @@ child lives.",
     global: None,
 };
 
-fn check(file: &FileReport, ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, ctx: &Context) -> Option<Found> {
     if let Some(v) = inherited_handles(file, ctx) {
         return Some(v);
     }
     for lock in &file.locks {
         // Only locks owned by an open file description travel with an fd.
-        if !matches!(lock.kind.as_str(), "flock" | "ofd" | "lease") {
+        if !lock.kind.owned_by_open_file() {
             continue;
         }
         let locker = lock.locker_pid;
@@ -51,8 +51,8 @@ fn check(file: &FileReport, ctx: &Context) -> Option<Verdict> {
             (Some(l), _) => format!("pid {l} took it and has exited"),
             (None, _) => "the process that took it is not among the holders".to_string(),
         };
-        let chain = parent_chain(ctx.snap, first.pid);
-        return Some(Verdict {
+        let chain = parent_chain(first);
+        return Some(Found {
             message: format!(
                 "{} keeps the {} lock alive through inherited fd {} (no O_CLOEXEC); {}{}",
                 leaked
@@ -77,13 +77,14 @@ fn check(file: &FileReport, ctx: &Context) -> Option<Verdict> {
 lockfile with O_CLOEXEC (or close it before starting children).",
                 describe(first)
             ),
+            action: AdviceAction::ActOnHolder,
         });
     }
     None
 }
 
 /// Windows: handles proved inherited from the parent that opened the lockfile.
-fn inherited_handles(file: &FileReport, ctx: &Context) -> Option<Verdict> {
+fn inherited_handles(file: &FileReport, ctx: &Context) -> Option<Found> {
     let mut seen: Vec<&ProcessRef> = Vec::new();
     let all = file
         .locks
@@ -102,7 +103,7 @@ fn inherited_handles(file: &FileReport, ctx: &Context) -> Option<Verdict> {
         .fd
         .map(|h| format!("{h:#x}"))
         .unwrap_or_else(|| "?".into());
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "{} {} the lockfile open through inheritable handle {handle}, inherited from {parent_text}, \
 which opened it; the lock itself stays with the process that took it, but this handle keeps the \
@@ -120,5 +121,6 @@ mode of the C runtime; Python's default), or start children without inheriting h
 {} closes the handle.",
             describe(first)
         ),
+        action: AdviceAction::FixSetup,
     })
 }

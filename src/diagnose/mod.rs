@@ -19,13 +19,17 @@ mod stale_lockfile;
 mod stale_pidfile;
 mod unparsed_lock_lines;
 
-use crate::report::{FileReport, Finding, ProcessRef, Report, Severity};
+use crate::model::{
+    Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, ProcessRef, Report,
+    Severity,
+};
 use crate::sys::Snapshot;
 
-/// What a rule found: message and hint.
-pub struct Verdict {
+/// What a rule found: message, hint, and what the hint asks of the operator.
+pub struct Found {
     pub message: String,
     pub hint: String,
+    pub action: AdviceAction,
 }
 
 /// Everything a rule may consult besides the report.
@@ -36,17 +40,17 @@ pub struct Context<'a> {
 }
 
 /// A rule's findings about the scan as a whole, each naming the file it concerns (if any).
-pub type GlobalCheck = fn(&Report, &Context) -> Vec<(Verdict, Option<String>)>;
+pub type GlobalCheck = fn(&Report, &Context) -> Vec<(Found, Option<String>)>;
 
 /// A finding rule.
 pub struct Rule {
-    pub code: &'static str,
+    pub code: FindingCode,
     pub severity: Severity,
     /// A paragraph for `lockscan codes`.
     pub explanation: &'static str,
     /// Checks one file.
-    pub file: Option<fn(&FileReport, &Context) -> Option<Verdict>>,
-    /// Checks the scan as a whole; each verdict may name the file it is about.
+    pub file: Option<fn(&FileReport, &Context) -> Option<Found>>,
+    /// Checks the scan as a whole; each finding may name the file it is about.
     pub global: Option<GlobalCheck>,
 }
 
@@ -72,18 +76,23 @@ pub static RULES: &[&Rule] = &[
     &unparsed_lock_lines::RULE,
 ];
 
-/// The rule for a code, for `lockscan codes` and tests.
-pub fn rule(code: &str) -> Option<&'static Rule> {
-    RULES.iter().copied().find(|r| r.code == code)
+/// The rule for a code. Every code has exactly one (a test proves it).
+pub fn rule(code: FindingCode) -> &'static Rule {
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.code == code)
+        .unwrap_or_else(|| panic!("no rule for {code}"))
 }
 
-fn finding(rule: &Rule, v: Verdict, path: Option<String>) -> Finding {
+fn finding(rule: &Rule, f: Found, path: Option<String>) -> Finding {
     Finding {
-        code: rule.code.to_string(),
-        severity: rule.severity.clone(),
-        message: v.message,
-        hint: v.hint,
+        code: rule.code,
+        severity: rule.severity,
+        message: f.message,
+        hint: f.hint,
         path,
+        action: f.action,
     }
 }
 
@@ -117,6 +126,53 @@ pub fn diagnose(report: &mut Report, ctx: &Context) {
         }
     }
     report.findings.extend(global);
+    for file in &mut report.files {
+        file.advice = advice(file);
+    }
+}
+
+/// The single most useful instruction for a file, decided once: the hint of its
+/// worst finding at warning level or above; otherwise wait for a working holder;
+/// otherwise what the delete verdict says.
+fn advice(file: &FileReport) -> Advice {
+    let worst = file
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .max_by_key(|f| f.severity);
+    if let Some(f) = worst {
+        return Advice {
+            action: f.action,
+            text: f.hint.clone(),
+        };
+    }
+    if let Some(h) = file.holders().next() {
+        return Advice {
+            action: AdviceAction::Wait,
+            text: format!(
+                "wait: pid {} ({}) is working and will release the lock when it finishes.",
+                h.pid,
+                h.command.as_deref().unwrap_or("?")
+            ),
+        };
+    }
+    if let Some(s) = &file.safe_to_delete {
+        return match s.verdict {
+            DeleteVerdict::No => Advice {
+                action: AdviceAction::Keep,
+                text: format!("do not delete it: {}", s.reason),
+            },
+            DeleteVerdict::Yes => Advice {
+                action: AdviceAction::Remove,
+                text: format!("nothing to wait for; it is safe to remove ({})", s.reason),
+            },
+            DeleteVerdict::Unknown => Advice {
+                action: AdviceAction::Investigate,
+                text: format!("nothing holds it now; {}", s.reason),
+            },
+        };
+    }
+    Advice::default()
 }
 
 /// "pid 4242 (nginx)" or "pid 4242".
@@ -131,28 +187,10 @@ pub(crate) fn describe(p: &ProcessRef) -> String {
     describe_pid(p.pid, p.command.as_deref())
 }
 
-/// Every holder of every lock on the file.
-pub(crate) fn holders(file: &FileReport) -> impl Iterator<Item = &ProcessRef> {
-    file.locks.iter().flat_map(|l| l.holders.iter())
-}
-
-/// The chain of parents of `pid` (nearest first), up to pid 1, as "pid N (cmd)".
-pub(crate) fn parent_chain(snap: &Snapshot, pid: i32) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = snap.process(pid).and_then(|p| p.ppid);
-    while let Some(pp) = cur {
-        if pp <= 0 || out.len() > 32 {
-            break;
-        }
-        let p = snap.process(pp);
-        let name = p
-            .map(|p| p.command.as_str())
-            .or_else(|| snap.process_names.get(&pp).map(String::as_str));
-        out.push(describe_pid(pp, name));
-        if pp == 1 {
-            break;
-        }
-        cur = p.and_then(|p| p.ppid);
-    }
-    out
+/// A process's parent chain (nearest first), as "pid N (cmd)".
+pub(crate) fn parent_chain(p: &ProcessRef) -> Vec<String> {
+    p.parents
+        .iter()
+        .map(|b| describe_pid(b.pid, b.command.as_deref()))
+        .collect()
 }

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{Report, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FindingCode, Platform, Report, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "partial-visibility",
+    code: FindingCode::PartialVisibility,
     severity: Severity::Info,
     explanation: "Part of the system could not be seen: other users' open files need root (or \
 CAP_SYS_PTRACE) to read, and a /proc in a child pid namespace hides locks held outside it. \
@@ -13,10 +13,10 @@ report; lockscan never concludes \"not held\" from that.",
     global: Some(check),
 };
 
-fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
     let snap = ctx.snap;
     let v = &snap.visibility;
-    let windows = snap.platform == "windows";
+    let windows = snap.platform == Platform::Windows;
     let mut parts = Vec::new();
     if windows && !v.handle_table_read {
         parts.push("the system handle table could not be read".to_string());
@@ -53,7 +53,7 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
         return Vec::new();
     }
     vec![(
-        Verdict {
+        Found {
             message: parts.join("; "),
             hint: if v.pid_namespace_filtered {
                 "Run lockscan on the host (the initial pid namespace) for the whole picture.".into()
@@ -68,6 +68,7 @@ holders among them are not shown. If you know they touch none of these files, pa
 --ignore-pid PID."
                 .into()
             },
+            action: AdviceAction::Investigate,
         },
         None,
     )]
@@ -79,7 +80,7 @@ mod tests {
     use crate::report::ndjson::tests::sample_report;
     use crate::sys::Snapshot;
 
-    fn verdicts(snap: &Snapshot) -> Vec<Verdict> {
+    fn verdicts(snap: &Snapshot) -> Vec<Found> {
         let ctx = Context {
             snap,
             max_age: None,
@@ -93,7 +94,7 @@ mod tests {
     #[test]
     fn windows_denied_processes_are_named_with_handle_wording_and_an_elevation_hint() {
         let mut snap = Snapshot {
-            platform: "windows".into(),
+            platform: Platform::Windows,
             ..Default::default()
         };
         snap.visibility.handle_table_read = true;
@@ -119,7 +120,7 @@ mod tests {
     #[test]
     fn windows_without_a_handle_table_says_so_and_nothing_about_proc_locks() {
         let snap = Snapshot {
-            platform: "windows".into(),
+            platform: Platform::Windows,
             ..Default::default()
         };
         let v = verdicts(&snap);
@@ -131,7 +132,7 @@ mod tests {
     #[test]
     fn windows_with_everything_visible_reports_nothing() {
         let mut snap = Snapshot {
-            platform: "windows".into(),
+            platform: Platform::Windows,
             ..Default::default()
         };
         snap.visibility.handle_table_read = true;

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict, holders};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FileKind, FileReport, FileType, FindingCode, Severity};
 
 pub static WORLD_WRITABLE: Rule = Rule {
-    code: "world-writable",
+    code: FindingCode::WorldWritable,
     severity: Severity::Warning,
     explanation: "The lockfile, or the directory it is in, is writable by every user. Anyone can \
 then create or hold the lock first and stop the program (a denial of service), or remove and \
@@ -14,7 +14,7 @@ anyone create the name first.",
 };
 
 pub static FOREIGN_OWNER: Rule = Rule {
-    code: "foreign-owner",
+    code: FindingCode::ForeignOwner,
     severity: Severity::Warning,
     explanation: "A lockfile owned by an ordinary user sits in a root-owned directory. Its owner \
 can hold or replace the lock whenever they like, and a root program that trusts the file can be \
@@ -23,18 +23,14 @@ blocked or misled by them.",
     global: None,
 };
 
-fn octal(s: Option<&str>) -> Option<u32> {
-    u32::from_str_radix(s?, 8).ok()
-}
-
-fn world_writable(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
-    if !matches!(file.kind.as_str(), "lockfile" | "pidfile")
-        || file.file_type.as_deref() != Some("regular")
+fn world_writable(file: &FileReport, _ctx: &Context) -> Option<Found> {
+    if !matches!(file.kind, FileKind::Lockfile | FileKind::Pidfile)
+        || file.file_type != Some(FileType::Regular)
     {
         return None;
     }
-    let mode = octal(file.mode.as_deref())?;
-    let dir = octal(file.dir_mode.as_deref());
+    let mode = file.mode?.bits();
+    let dir = file.dir_mode.map(|d| d.bits());
     let file_ww = mode & 0o002 != 0;
     let dir_ww = dir.is_some_and(|d| d & 0o002 != 0 && d & 0o1000 == 0);
     if !file_ww && !dir_ww {
@@ -45,26 +41,27 @@ fn world_writable(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
         (true, false) => format!("the file is writable by every user (mode {:04o})", mode),
         _ => "its directory is writable by every user without the sticky bit: anyone can delete or replace it".into(),
     };
-    Some(Verdict {
+    Some(Found {
         message: what,
         hint:
             "Keep lockfiles in a directory only the service can write (e.g. /run/<service>), with \
 mode 0600 or 0644."
                 .into(),
+        action: AdviceAction::FixSetup,
     })
 }
 
-fn foreign_owner(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
-    if !matches!(file.kind.as_str(), "lockfile" | "pidfile") {
+fn foreign_owner(file: &FileReport, _ctx: &Context) -> Option<Found> {
+    if !matches!(file.kind, FileKind::Lockfile | FileKind::Pidfile) {
         return None;
     }
     let (uid, dir_uid) = (file.uid?, file.dir_uid?);
     if uid == 0 || dir_uid != 0 {
         return None;
     }
-    let root_holder = holders(file).any(|h| h.uid == Some(0));
+    let root_holder = file.holders().any(|h| h.uid == Some(0));
     let who = file.owner.clone().unwrap_or_else(|| format!("uid {uid}"));
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "owned by {who} in a root-owned directory{}",
             if root_holder {
@@ -77,5 +74,6 @@ fn foreign_owner(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
             "Unless {who} is meant to own this lock, remove the file once no process holds it and \
 let the program recreate it."
         ),
+        action: AdviceAction::FixSetup,
     })
 }

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FileReport, FindingCode, PidStatus, PidVerdict, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "pid-reused",
+    code: FindingCode::PidReused,
     severity: Severity::Warning,
     explanation: "The pidfile's pid belongs to a running process, but not to the one that wrote \
 the file: the process started after the file was last written, or the file was written before \
@@ -12,15 +12,15 @@ unrelated process. Verdicts are three-way: without clear evidence lockscan says 
     global: None,
 };
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let pf = file.pidfile.as_ref()?;
-    if pf.status != "running" || pf.verdict != "stale" {
+    if pf.status != PidStatus::Running || pf.verdict != PidVerdict::Stale {
         return None;
     }
-    if file.locks.iter().any(|l| !l.holders.is_empty()) {
+    if file.has_visible_holder() {
         return None; // a held lock proves an owner, whatever the content says
     }
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "names pid {}, which now belongs to another process: {}",
             pf.pid?,
@@ -29,5 +29,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
         hint: "Do not signal that pid. The program that wrote the file is gone: remove the file \
 and restart the service."
             .into(),
+        action: AdviceAction::Remove,
     })
 }

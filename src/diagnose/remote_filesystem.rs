@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FileReport, FindingCode, Locality, LockKind, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "remote-filesystem",
+    code: FindingCode::RemoteFilesystem,
     severity: Severity::Warning,
     explanation: "The lockfile is on a network, cluster or FUSE filesystem (NFS, SMB/CIFS, CephFS, \
 AFS, 9p, virtiofs, Lustre, GlusterFS, FUSE, ...). This kernel only sees its own processes' locks: \
@@ -24,26 +24,26 @@ const LOCK_OPTIONS: &[&str] = &[
     "noflock",
 ];
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let fs = file.filesystem.as_ref().filter(|f| f.remote)?;
     let opts: Vec<&str> = fs
         .options
         .split(',')
         .filter(|o| LOCK_OPTIONS.iter().any(|l| o.starts_with(l)))
         .collect();
-    let kinds: Vec<&str> = file.locks.iter().map(|l| l.kind.as_str()).collect();
+    let flock = file.locks.iter().any(|l| l.kind == LockKind::Flock);
     let t = fs.fstype.as_str();
-    let mut what = match fs.locality.as_str() {
-        "fuse" => format!(
+    let mut what = match fs.locality {
+        Locality::Fuse => format!(
             "on FUSE ({t}): if the daemon implements locking, locks go to it and do not show here; \
 if not, they are local to this host only"
         ),
-        "cluster" => {
+        Locality::Cluster => {
             format!("on the cluster filesystem {t}: other nodes' locks are not visible here")
         }
         _ => format!("on the network filesystem {t}: other clients' locks are not visible here"),
     };
-    if kinds.contains(&"flock") && (t.starts_with("nfs") || t == "cifs" || t == "smb3") {
+    if flock && (t.starts_with("nfs") || t == "cifs" || t == "smb3") {
         what.push_str("; flock is emulated as a whole-file POSIX lock on this filesystem");
     }
     if !opts.is_empty() {
@@ -52,12 +52,13 @@ if not, they are local to this host only"
             opts.join(",")
         ));
     }
-    Some(Verdict {
+    Some(Found {
         message: what,
         hint: format!(
             "Check for holders on the other hosts that mount {} (from {}); prefer a lock on a \
 local filesystem (e.g. /run/lock) when only this host needs exclusion.",
             fs.mount_point, fs.source
         ),
+        action: AdviceAction::Investigate,
     })
 }

@@ -1,10 +1,10 @@
 use std::collections::BTreeMap;
 
-use super::{Context, Rule, Verdict, describe, holders};
-use crate::report::{Report, Severity};
+use super::{Context, Found, Rule, describe};
+use crate::model::{AdviceAction, FindingCode, Report, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "split-brain",
+    code: FindingCode::SplitBrain,
     severity: Severity::Error,
     explanation: "The same path has two locked inodes: an old one (deleted or replaced while \
 locked) and the file that is there now. Each holder believes it has the lock, so two \"single\" \
@@ -14,11 +14,11 @@ races), or from someone deleting a held lockfile.",
     global: Some(check),
 };
 
-fn check(report: &Report, _ctx: &Context) -> Vec<(Verdict, Option<String>)> {
-    let mut by_path: BTreeMap<&str, Vec<&crate::report::FileReport>> = BTreeMap::new();
+fn check(report: &Report, _ctx: &Context) -> Vec<(Found, Option<String>)> {
+    let mut by_path: BTreeMap<&str, Vec<&crate::model::FileReport>> = BTreeMap::new();
     for f in &report.files {
         if let Some(p) = f.path.as_deref()
-            && f.locks.iter().any(|l| !l.holders.is_empty())
+            && f.has_visible_holder()
         {
             by_path.entry(p).or_default().push(f);
         }
@@ -32,12 +32,12 @@ fn check(report: &Report, _ctx: &Context) -> Vec<(Verdict, Option<String>)> {
         }
         let now: Vec<String> = current
             .iter()
-            .flat_map(|f| holders(f))
+            .flat_map(|f| f.holders())
             .map(describe)
             .collect();
-        let was: Vec<String> = old.iter().flat_map(|f| holders(f)).map(describe).collect();
+        let was: Vec<String> = old.iter().flat_map(|f| f.holders()).map(describe).collect();
         out.push((
-            Verdict {
+            Found {
                 message: format!(
                     "two instances hold \"the\" lock: {} on the current file, {} on the old (deleted or replaced) inode",
                     now.join(", "),
@@ -46,6 +46,7 @@ fn check(report: &Report, _ctx: &Context) -> Vec<(Verdict, Option<String>)> {
                 hint: "Stop the holder of the old inode (it is no longer excluding anyone), check what \
 both instances changed, and fix the program so it never unlinks its lockfile on release."
                     .into(),
+                action: AdviceAction::ActOnHolder,
             },
             Some(path.to_string()),
         ));

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, DeleteVerdict, FileReport, FindingCode, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "stale-lockfile",
+    code: FindingCode::StaleLockfile,
     severity: Severity::Warning,
     explanation: "An existence-style lockfile (its presence is the lock: git index.lock, pacman \
 db.lck, a certbot .certbot.lock left by a crash, Terraform .lock.info, ...) that no process holds \
@@ -14,17 +14,17 @@ lock and would break exclusion, and lockscan says so instead.",
     global: None,
 };
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let conv = file.convention.as_ref()?;
     let safe = file.safe_to_delete.as_ref()?;
-    let existence = matches!(
-        conv.discipline.as_str(),
-        "existence-only" | "kernel-lock-deleted-on-release" | "heartbeat-dir"
-    );
-    if !existence || safe.verdict != "yes" || !file.locks.is_empty() || !file.open_by.is_empty() {
+    if !conv.discipline.leftover_when_unheld()
+        || safe.verdict != DeleteVerdict::Yes
+        || !file.locks.is_empty()
+        || !file.open_by.is_empty()
+    {
         return None;
     }
-    Some(Verdict {
+    Some(Found {
         message: format!(
             "{} lockfile left behind: no process holds it or has it open",
             conv.program
@@ -34,6 +34,7 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
             safe.reason,
             shell_quote(file.path.as_deref()?)
         ),
+        action: AdviceAction::Remove,
     })
 }
 

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{FileReport, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FileReport, FindingCode, PidStatus, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "stale-pidfile",
+    code: FindingCode::StalePidfile,
     severity: Severity::Warning,
     explanation: "The pidfile names a process that is not running (or is a zombie). Whatever wrote \
 it has exited without removing it, usually after a crash or a kill -9. Programs that trust the \
@@ -11,18 +11,18 @@ file may refuse to start, or may signal whatever process reuses the pid.",
     global: None,
 };
 
-fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
+fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let pf = file.pidfile.as_ref()?;
-    if pf.status != "dead" {
+    if pf.status != PidStatus::Dead {
         return None;
     }
     // A kernel lock on the file means a live owner whatever the content says.
-    if file.locks.iter().any(|l| !l.holders.is_empty()) {
+    if file.has_visible_holder() {
         return None;
     }
     let pid = pf.pid?;
     let zombie = pf.process.is_some();
-    Some(Verdict {
+    Some(Found {
         message: if zombie {
             format!("names pid {pid}, which has exited (zombie, not reaped by its parent)")
         } else {
@@ -32,5 +32,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Verdict> {
             "No process holds it: remove the file (or let the program's own start-up replace it) \
 and start the service again."
                 .into(),
+        action: AdviceAction::Remove,
     })
 }

@@ -1,8 +1,8 @@
-use super::{Context, Rule, Verdict};
-use crate::report::{Report, Severity};
+use super::{Context, Found, Rule};
+use crate::model::{AdviceAction, FindingCode, Report, Severity};
 
 pub static RULE: Rule = Rule {
-    code: "unparsed-lock-lines",
+    code: FindingCode::UnparsedLockLines,
     severity: Severity::Info,
     explanation: "Some lines of /proc/locks had a form lockscan does not know (a newer or patched \
 kernel). They were skipped and are listed under visibility.proc_locks_skipped; everything else \
@@ -11,15 +11,16 @@ was reported. Please report the lines so the parser can learn them.",
     global: Some(check),
 };
 
-fn check(_report: &Report, ctx: &Context) -> Vec<(Verdict, Option<String>)> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
     let snap = ctx.snap;
     let n = snap.locks.skipped.len();
     if n == 0 {
         return Vec::new();
     }
-    vec![(Verdict {
+    vec![(Found {
         message: format!("{n} line(s) of /proc/locks were not understood and were skipped"),
         hint: "See visibility.proc_locks_skipped in the JSON output; locks on those lines are missing from the report."
             .into(),
+        action: AdviceAction::Investigate,
     }, None)]
 }

@@ -1,20 +1,24 @@
-//! `lockscan explain PATH`: a short narrative an operator can act on.
+//! `lockscan explain PATH`: a short narrative an operator can act on, rendered from
+//! the report alone.
 
 use std::io::Write;
 
+use super::Exporter;
 use super::escape::for_terminal;
-use super::time::human_duration;
-use super::{FileReport, LockReport, ProcessRef, Report, Severity};
-use crate::sys::Snapshot;
+use crate::model::time::human_duration;
+use crate::model::{
+    FileReport, LockReport, LockState, Platform, ProbeMethod, ProbeResult, ProcessRef,
+    ProcessState, Report,
+};
 
-fn state_name(s: &str) -> &'static str {
+fn state_name(s: ProcessState) -> &'static str {
     match s {
-        "R" => "running",
-        "S" => "sleeping",
-        "D" => "in uninterruptible sleep",
-        "T" | "t" => "STOPPED",
-        "Z" => "a zombie",
-        "I" => "idle",
+        ProcessState::Running => "running",
+        ProcessState::Sleeping => "sleeping",
+        ProcessState::DiskSleep => "in uninterruptible sleep",
+        ProcessState::Stopped | ProcessState::TracingStop => "STOPPED",
+        ProcessState::Zombie => "a zombie",
+        ProcessState::Idle => "idle",
         _ => "in an unknown state",
     }
 }
@@ -27,14 +31,10 @@ fn who(p: &ProcessRef) -> String {
     if let Some(a) = p.age_seconds {
         s.push_str(&format!(", running for {}", human_duration(a)));
     }
-    if let Some(st) = &p.state {
+    if let Some(st) = p.state {
         s.push_str(&format!(", {}", state_name(st)));
     }
     s
-}
-
-fn chain(snap: &Snapshot, pid: i32) -> Vec<String> {
-    crate::diagnose::parent_chain(snap, pid)
 }
 
 fn lock_words(l: &LockReport) -> String {
@@ -46,8 +46,9 @@ fn lock_words(l: &LockReport) -> String {
     format!("{} {} lock on {range}", l.kind, l.mode)
 }
 
-/// The narrative lines for one file.
-pub fn narrative(file: &FileReport, snap: &Snapshot) -> Vec<String> {
+/// The narrative lines for one file of a report from `platform`.
+pub fn narrative(file: &FileReport, platform: Platform) -> Vec<String> {
+    let windows = platform == Platform::Windows;
     let mut out = Vec::new();
     let mut head = file.path.clone().unwrap_or_else(|| "(unknown path)".into());
     if file.deleted {
@@ -63,14 +64,9 @@ pub fn narrative(file: &FileReport, snap: &Snapshot) -> Vec<String> {
         None => head.push_str(&format!(": {}", file.kind)),
     }
     out.push(head);
-    let held: Vec<&LockReport> = file
-        .locks
-        .iter()
-        .filter(|l| !l.holders.is_empty())
-        .collect();
     for l in &file.locks {
         for h in &l.holders {
-            out.push(if l.holder_evidence == "handle-table" {
+            out.push(if l.holder_evidence.is_candidates() {
                 format!(
                     "  Possibly held by {} — {} (it has the file open; Windows cannot say which \
 handle owns a byte-range lock)",
@@ -81,7 +77,7 @@ handle owns a byte-range lock)",
                 format!("  Held by {} — {}", who(h), lock_words(l))
             });
             if let Some(fd) = h.fd {
-                out.push(if snap.platform == "windows" {
+                out.push(if windows {
                     format!(
                         "    has it open through handle {fd:#x}{}",
                         match (h.inherited_from, h.cloexec) {
@@ -103,9 +99,9 @@ handle owns a byte-range lock)",
             if let Some(cmd) = &h.cmdline {
                 out.push(format!("    command: {cmd}"));
             }
-            let c = chain(snap, h.pid);
-            if !c.is_empty() {
-                out.push(format!("    started by: {}", c.join(" <- ")));
+            let chain = crate::diagnose::parent_chain(h);
+            if !chain.is_empty() {
+                out.push(format!("    started by: {}", chain.join(" <- ")));
             }
             if let Some(u) = &h.unit {
                 out.push(format!("    unit: {u}"));
@@ -142,19 +138,23 @@ handle owns a byte-range lock)",
             ));
         }
     }
-    let windows = snap.platform == "windows";
     let probed = file
         .probe
         .as_ref()
-        .is_some_and(|p| p.method == "lockfileex" && p.result != "error");
-    if windows && !probed && file.locks.is_empty() {
-        out.push(
+        .is_some_and(|p| p.method == ProbeMethod::LockFileEx && p.result != ProbeResult::Error);
+    match file.lock_state {
+        LockState::Held => {}
+        LockState::Free => out.push("  No process holds a lock on it.".into()),
+        LockState::Unknown if windows => out.push(
             "  Windows keeps no lock table: whether a byte-range lock is held shows only with \
 --probe acquire (a momentary LockFileEx)."
                 .into(),
-        );
-    } else if held.is_empty() && file.locks.is_empty() {
-        out.push("  No process holds a lock on it.".into());
+        ),
+        LockState::Unknown => out.push(
+            "  No lock on it is visible from here, but this view of its locks is incomplete \
+(see the findings)."
+                .into(),
+        ),
     }
     for p in &file.open_by {
         out.push(if windows && !probed {
@@ -164,9 +164,9 @@ handle owns a byte-range lock)",
         });
     }
     if let Some(pf) = &file.pidfile {
-        let p = match (pf.pid, pf.status.as_str()) {
-            (Some(pid), s) => format!("  Pidfile names pid {pid}: {s}"),
-            (None, s) => format!("  Pidfile content: {s}"),
+        let p = match pf.pid {
+            Some(pid) => format!("  Pidfile names pid {pid}: {}", pf.status),
+            None => format!("  Pidfile content: {}", pf.status),
         };
         out.push(match &pf.reason {
             Some(r) => format!("{p} ({r})"),
@@ -175,65 +175,41 @@ handle owns a byte-range lock)",
     }
     if let Some(c) = &file.convention
         && let Some(msg) = &c.error_message
-        && !held.is_empty()
+        && file.has_visible_holder()
     {
         out.push(format!("  The next {} will say: \"{msg}\"", c.program));
     }
-    out.push(format!("  What to do: {}", advice(file)));
+    out.push(format!("  What to do: {}", file.advice.text));
     out
 }
 
-/// The single most useful instruction for this file.
-fn advice(file: &FileReport) -> String {
-    let worst = file
-        .findings
-        .iter()
-        .filter(|f| f.severity >= Severity::Warning)
-        .max_by_key(|f| f.severity.clone());
-    if let Some(f) = worst {
-        return f.hint.clone();
-    }
-    if let Some(l) = file.locks.iter().find(|l| !l.holders.is_empty()) {
-        let h = &l.holders[0];
-        return format!(
-            "wait: pid {} ({}) is working and will release the lock when it finishes.",
-            h.pid,
-            h.command.as_deref().unwrap_or("?")
-        );
-    }
-    if let Some(s) = &file.safe_to_delete {
-        return match s.verdict.as_str() {
-            "no" => format!("do not delete it: {}", s.reason),
-            "yes" => format!("nothing to wait for; it is safe to remove ({})", s.reason),
-            _ => format!("nothing holds it now; {}", s.reason),
-        };
-    }
-    "nothing holds it now; nothing to do.".into()
-}
+/// Every file's narrative, then what could not be examined.
+pub struct Explain;
 
-/// Writes the narrative of every file in the report.
-pub fn write(report: &Report, snap: &Snapshot, out: &mut dyn Write) -> std::io::Result<()> {
-    if report.files.is_empty() {
-        writeln!(
-            out,
-            "Nothing to explain: no lockfile, pidfile or lock found."
-        )?;
-    }
-    for (i, f) in report.files.iter().enumerate() {
-        if i > 0 {
-            writeln!(out)?;
+impl Exporter for Explain {
+    fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        if report.files.is_empty() {
+            writeln!(
+                out,
+                "Nothing to explain: no lockfile, pidfile or lock found."
+            )?;
         }
-        for line in narrative(f, snap) {
-            writeln!(out, "{}", for_terminal(&line))?;
+        for (i, f) in report.files.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            for line in narrative(f, report.platform) {
+                writeln!(out, "{}", for_terminal(&line))?;
+            }
         }
+        for e in &report.errors {
+            writeln!(
+                out,
+                "Not examined: {}: {}",
+                for_terminal(&e.path),
+                for_terminal(&e.error)
+            )?;
+        }
+        Ok(())
     }
-    for e in &report.errors {
-        writeln!(
-            out,
-            "Not examined: {}: {}",
-            for_terminal(&e.path),
-            for_terminal(&e.error)
-        )?;
-    }
-    Ok(())
 }

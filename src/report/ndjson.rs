@@ -25,40 +25,53 @@
 
 use std::io::Write;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{ErrorEntry, FileReport, Finding, Report, Stats, VisibilityReport};
+use super::Exporter;
+use crate::model::{
+    ErrorEntry, FileReport, Finding, Platform, Report, Stats, Timestamp, VisibilityReport,
+};
 
-#[derive(Serialize)]
-struct ScanRecord<'a> {
-    record: &'static str,
-    schema_version: u32,
-    lockscan_version: &'a str,
-    host: &'a str,
-    platform: &'a str,
-    generated_at: &'a str,
-    roots: &'a [String],
-    visibility: &'a VisibilityReport,
-    stats: &'a Stats,
-    errors: &'a [ErrorEntry],
+/// One line of the NDJSON output; `record` says which.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "record", rename_all = "lowercase")]
+pub enum Record<'a> {
+    /// The report without its `files` and `findings`; always the first line.
+    Scan(ScanRecord<'a>),
+    /// One entry of `files`, with the scan's `host` and `generated_at`.
+    File(FileRecord<'a>),
+    /// One global finding, with the scan's `host` and `generated_at`.
+    Finding(FindingRecord<'a>),
 }
 
-#[derive(Serialize)]
-struct FileRecord<'a> {
-    record: &'static str,
-    #[serde(flatten)]
-    file: &'a FileReport,
-    host: &'a str,
-    generated_at: &'a str,
+#[derive(Serialize, JsonSchema)]
+pub struct ScanRecord<'a> {
+    pub schema_version: u32,
+    pub lockscan_version: &'a str,
+    pub host: &'a str,
+    pub platform: Platform,
+    pub generated_at: Timestamp,
+    pub roots: &'a [String],
+    pub visibility: &'a VisibilityReport,
+    pub stats: &'a Stats,
+    pub errors: &'a [ErrorEntry],
 }
 
-#[derive(Serialize)]
-struct FindingRecord<'a> {
-    record: &'static str,
+#[derive(Serialize, JsonSchema)]
+pub struct FileRecord<'a> {
     #[serde(flatten)]
-    finding: &'a Finding,
-    host: &'a str,
-    generated_at: &'a str,
+    pub file: &'a FileReport,
+    pub host: &'a str,
+    pub generated_at: Timestamp,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct FindingRecord<'a> {
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    pub host: &'a str,
+    pub generated_at: Timestamp,
 }
 
 fn push_line(buf: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {
@@ -67,84 +80,90 @@ fn push_line(buf: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes the report as NDJSON: a `scan` line, one `file` line per file, one
-/// `finding` line per global finding (see the module documentation).
-pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    // One write at the end, as the JSON writer does.
-    let mut buf = Vec::with_capacity(1024 * (1 + report.files.len()));
-    push_line(
-        &mut buf,
-        &ScanRecord {
-            record: "scan",
-            schema_version: report.schema_version,
-            lockscan_version: &report.lockscan_version,
-            host: &report.host,
-            platform: &report.platform,
-            generated_at: &report.generated_at,
-            roots: &report.roots,
-            visibility: &report.visibility,
-            stats: &report.stats,
-            errors: &report.errors,
-        },
-    )?;
-    for file in &report.files {
+/// A `scan` line, one `file` line per file, one `finding` line per global finding
+/// (see the module documentation).
+pub struct Ndjson;
+
+impl Exporter for Ndjson {
+    fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        // One write at the end, as the JSON writer does.
+        let mut buf = Vec::with_capacity(1024 * (1 + report.files.len()));
+        let (host, generated_at) = (report.host.as_str(), report.generated_at);
         push_line(
             &mut buf,
-            &FileRecord {
-                record: "file",
-                file,
-                host: &report.host,
-                generated_at: &report.generated_at,
-            },
+            &Record::Scan(ScanRecord {
+                schema_version: report.schema_version,
+                lockscan_version: &report.lockscan_version,
+                host,
+                platform: report.platform,
+                generated_at,
+                roots: &report.roots,
+                visibility: &report.visibility,
+                stats: &report.stats,
+                errors: &report.errors,
+            }),
         )?;
+        for file in &report.files {
+            push_line(
+                &mut buf,
+                &Record::File(FileRecord {
+                    file,
+                    host,
+                    generated_at,
+                }),
+            )?;
+        }
+        for finding in &report.findings {
+            push_line(
+                &mut buf,
+                &Record::Finding(FindingRecord {
+                    finding,
+                    host,
+                    generated_at,
+                }),
+            )?;
+        }
+        out.write_all(&buf)
     }
-    for finding in &report.findings {
-        push_line(
-            &mut buf,
-            &FindingRecord {
-                record: "finding",
-                finding,
-                host: &report.host,
-                generated_at: &report.generated_at,
-            },
-        )?;
-    }
-    out.write_all(&buf)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use serde_json::{Map, Value, json};
 
-    use super::super::*;
-    use super::write;
+    use super::*;
+    use crate::model::*;
 
     /// A path with every character the Prometheus label format must escape.
     pub(crate) const HOSTILE_PIDFILE: &str = "/run/odd \"name\"\\dir\nnginx.pid";
 
-    fn finding(code: &str, severity: Severity, path: Option<&str>) -> Finding {
+    fn finding(code: FindingCode, severity: Severity, path: Option<&str>) -> Finding {
         Finding {
-            code: code.into(),
+            code,
             severity,
             message: format!("{code} message"),
             hint: format!("{code} hint"),
             path: path.map(Into::into),
+            action: AdviceAction::Investigate,
         }
     }
 
-    fn file(path: &str, kind: &str) -> FileReport {
+    fn file(path: &str, kind: FileKind) -> FileReport {
         FileReport {
             path: Some(path.into()),
-            kind: kind.into(),
-            device: Some("254:0".into()),
+            kind,
+            device: Some(Device {
+                major: 254,
+                minor: 0,
+            }),
             inode: Some(4242),
-            file_type: Some("regular".into()),
+            file_type: Some(FileType::Regular),
             size: Some(0),
-            mode: Some("0644".into()),
+            mode: Some(Perm(0o644)),
             uid: Some(0),
             owner: Some("root".into()),
-            mtime: Some("2026-11-22T06:00:00Z".into()),
-            dir_mode: Some("0755".into()),
+            mtime: Some(Timestamp(1_795_327_200)),
+            dir_mode: Some(Perm(0o755)),
             dir_uid: Some(0),
             deleted: false,
             replaced: false,
@@ -157,6 +176,8 @@ pub(crate) mod tests {
             safe_to_delete: None,
             probe: None,
             findings: vec![],
+            lock_state: LockState::Free,
+            advice: Advice::default(),
         }
     }
 
@@ -168,7 +189,7 @@ pub(crate) mod tests {
             uid: Some(0),
             user: Some("root".into()),
             age_seconds: Some(age_seconds),
-            state: Some("S".into()),
+            state: Some(ProcessState::Sleeping),
             fd: Some(3),
             ..Default::default()
         }
@@ -176,20 +197,20 @@ pub(crate) mod tests {
 
     pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) -> LockReport {
         LockReport {
-            kind: "flock".into(),
-            mode: "write".into(),
+            kind: LockKind::Flock,
+            mode: LockMode::Write,
             start: 0,
             end: None,
             lease_state: None,
             locker_pid: holders.first().map(|h| h.pid),
             locker_alive: Some(true),
-            holder_evidence: "fdinfo".into(),
+            holder_evidence: HolderEvidence::Fdinfo,
             holders,
             waiters: waiters
                 .into_iter()
                 .map(|process| WaiterRef {
                     process,
-                    mode: "write".into(),
+                    mode: LockMode::Write,
                     start: 0,
                     end: None,
                     depth: 1,
@@ -203,28 +224,29 @@ pub(crate) mod tests {
     /// Two files (a held flock with a waiter; a stale pidfile with a finding) and one
     /// global finding. Shared with the Prometheus tests.
     pub(crate) fn sample_report() -> Report {
-        let mut certbot = file("/etc/letsencrypt/.certbot.lock", "lockfile");
+        let mut certbot = file("/etc/letsencrypt/.certbot.lock", FileKind::Lockfile);
         certbot.locks.push(flock_write(
             vec![process(100, "certbot", 3600), process(101, "certbot", 60)],
             vec![process(200, "certbot", 900)],
         ));
         certbot.findings.push(finding(
-            "blocked-waiters",
+            FindingCode::BlockedWaiters,
             Severity::Info,
             certbot.path.as_deref(),
         ));
 
-        let mut nginx = file(HOSTILE_PIDFILE, "pidfile");
+        let mut nginx = file(HOSTILE_PIDFILE, FileKind::Pidfile);
         nginx.size = Some(5);
         nginx.pidfile = Some(PidfileReport {
             pid: Some(4191),
-            verdict: "stale".into(),
-            status: "dead".into(),
+            verdict: PidVerdict::Stale,
+            status: PidStatus::Dead,
             reason: None,
+            host: None,
             process: None,
         });
         nginx.findings.push(finding(
-            "stale-pidfile",
+            FindingCode::StalePidfile,
             Severity::Warning,
             Some(HOSTILE_PIDFILE),
         ));
@@ -233,11 +255,15 @@ pub(crate) mod tests {
             schema_version: SCHEMA_VERSION,
             lockscan_version: "0.1.0".into(),
             host: "vm".into(),
-            platform: "linux".into(),
-            generated_at: "2026-11-22T06:54:56Z".into(),
+            platform: Platform::Linux,
+            generated_at: Timestamp(1_795_330_496),
             roots: vec!["/etc/letsencrypt".into(), "/run".into()],
             files: vec![certbot, nginx],
-            findings: vec![finding("partial-visibility", Severity::Info, None)],
+            findings: vec![finding(
+                FindingCode::PartialVisibility,
+                Severity::Info,
+                None,
+            )],
             errors: vec![ErrorEntry {
                 path: "/run/initctl".into(),
                 error: "FIFO: skipped".into(),
@@ -260,7 +286,7 @@ pub(crate) mod tests {
 
     fn lines(report: &Report) -> Vec<Map<String, Value>> {
         let mut out = Vec::new();
-        write(report, &mut out).unwrap();
+        Ndjson.write(report, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with('\n'), "{text:?}");
         text.lines()

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
 
-use super::{LockReport, Report, Severity};
+use super::Exporter;
+use crate::model::{LockReport, ProcessRef, Report, Severity};
 
 /// How two samples with the same labels become one.
 #[derive(Clone, Copy)]
@@ -139,92 +140,12 @@ fn format_value(v: f64, out: &mut String) {
     }
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 timestamp (`2026-11-22T06:54:56Z`,
-/// with optional fractional seconds and a `Z` or `±HH:MM` offset); `None` when the
-/// text is not one.
-fn parse_rfc3339(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let digits = s.get(from..to)?;
-        if !digits.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()
-    };
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut fraction = 0.0;
-    if let Some(after_dot) = rest.strip_prefix('.') {
-        let len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-        if len == 0 {
-            return None;
-        }
-        fraction = format!("0.{}", &after_dot[..len]).parse().ok()?;
-        rest = &after_dot[len..];
-    }
-    let offset = match rest.as_bytes() {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (h, m) = (num(s.len() - 5, s.len() - 3)?, num(s.len() - 2, s.len())?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let offset = h * 3600 + m * 60;
-            if *sign == b'-' { -offset } else { offset }
-        }
-        _ => return None,
-    };
-    let secs =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    Some(secs as f64 + fraction)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, the
-/// inverse of `time::civil_from_days`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn path_label(path: &Option<String>) -> &str {
     path.as_deref().unwrap_or("")
 }
 
 /// The holder that has run longest (lowest pid on a tie), with its age.
-fn oldest_holder(lock: &LockReport) -> Option<(u64, &super::ProcessRef)> {
+fn oldest_holder(lock: &LockReport) -> Option<(u64, &ProcessRef)> {
     lock.holders
         .iter()
         .filter_map(|h| h.age_seconds.map(|age| (age, h)))
@@ -237,15 +158,11 @@ fn families(report: &Report) -> Vec<Family> {
         "1 when this file was written by a completed lockscan run.",
         1.0,
     );
-    let mut timestamp = Family::new(
+    let timestamp = Family::single(
         "lockscan_last_scan_timestamp_seconds",
         "Unix time at which the scan ran (the report's generated_at).",
-        &[],
-        Merge::Max,
+        report.generated_at.secs() as f64,
     );
-    if let Some(t) = parse_rfc3339(&report.generated_at) {
-        timestamp.add(&[], t);
-    }
     let duration = Family::single(
         "lockscan_scan_duration_seconds",
         "How long the scan took.",
@@ -332,28 +249,34 @@ fn families(report: &Report) -> Vec<Family> {
 
     for file in &report.files {
         let path = path_label(&file.path);
-        file_info.add(&[path, &file.kind], 1.0);
+        file_info.add(&[path, file.kind.as_str()], 1.0);
         for lock in &file.locks {
-            lock_held.add(&[path, &lock.kind, &lock.mode], 1.0);
-            lock_waiters.add(&[path, &lock.kind], lock.waiters.len() as f64);
+            lock_held.add(&[path, lock.kind.as_str(), lock.mode.as_str()], 1.0);
+            lock_waiters.add(&[path, lock.kind.as_str()], lock.waiters.len() as f64);
             if let Some((age, holder)) = oldest_holder(lock) {
                 let pid = holder.pid.to_string();
                 let command = holder.command.as_deref().unwrap_or("");
-                holder_age.add(&[path, &lock.kind, &pid, command], age as f64);
+                holder_age.add(&[path, lock.kind.as_str(), &pid, command], age as f64);
             }
         }
         if let Some(pidfile) = &file.pidfile {
-            pidfile_status.add(&[path, &pidfile.status, &pidfile.verdict], 1.0);
+            pidfile_status.add(
+                &[path, pidfile.status.as_str(), pidfile.verdict.as_str()],
+                1.0,
+            );
         }
         for finding in &file.findings {
-            file_findings.add(&[path, &finding.code, finding.severity.as_str()], 1.0);
+            file_findings.add(
+                &[path, finding.code.as_str(), finding.severity.as_str()],
+                1.0,
+            );
         }
     }
     for severity in [Severity::Info, Severity::Warning, Severity::Error] {
         by_severity.add(&[severity.as_str()], 0.0);
     }
     for finding in report.all_findings() {
-        findings.add(&[&finding.code, finding.severity.as_str()], 1.0);
+        findings.add(&[finding.code.as_str(), finding.severity.as_str()], 1.0);
         by_severity.add(&[finding.severity.as_str()], 1.0);
     }
 
@@ -379,13 +302,17 @@ fn families(report: &Report) -> Vec<Family> {
     all
 }
 
-/// Writes the report as Prometheus text-format gauges (see the module documentation).
-pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut text = String::with_capacity(4096 + 256 * report.files.len());
-    for family in families(report) {
-        family.render(&mut text);
+/// Prometheus text-format gauges (see the module documentation).
+pub struct Prometheus;
+
+impl Exporter for Prometheus {
+    fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut text = String::with_capacity(4096 + 256 * report.files.len());
+        for family in families(report) {
+            family.render(&mut text);
+        }
+        out.write_all(text.as_bytes())
     }
-    out.write_all(text.as_bytes())
 }
 
 #[cfg(test)]
@@ -393,12 +320,12 @@ mod tests {
     use std::collections::{BTreeMap, HashMap, HashSet};
 
     use super::super::ndjson::tests::{HOSTILE_PIDFILE, flock_write, process, sample_report};
-    use super::super::*;
     use super::*;
+    use crate::model::*;
 
     fn render(report: &Report) -> String {
         let mut out = Vec::new();
-        write(report, &mut out).unwrap();
+        Prometheus.write(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -748,7 +675,7 @@ mod tests {
         for _ in 0..2 {
             let mut unknown = report.files[0].clone();
             unknown.path = None;
-            unknown.kind = "locked-file".into();
+            unknown.kind = FileKind::LockedFile;
             unknown.findings.clear();
             report.files.push(unknown);
         }
@@ -793,12 +720,15 @@ mod tests {
         report.files.clear();
         report.findings.clear();
         report.errors.clear();
-        report.generated_at = "not a time".into();
         let text = render(&report);
         let samples = validate(&text);
         assert_eq!(text.matches("# HELP ").count(), FAMILIES.len());
         assert_eq!(text.matches("# TYPE ").count(), FAMILIES.len());
         assert_eq!(value(&samples, "lockscan_files", &[]), 0.0);
+        assert_eq!(
+            value(&samples, "lockscan_last_scan_timestamp_seconds", &[]),
+            1_795_330_496.0
+        );
         assert_eq!(
             value(
                 &samples,
@@ -806,11 +736,6 @@ mod tests {
                 &[("severity", "warning")]
             ),
             0.0
-        );
-        assert!(
-            !samples
-                .iter()
-                .any(|s| s.name == "lockscan_last_scan_timestamp_seconds")
         );
     }
 
@@ -820,35 +745,6 @@ mod tests {
         let mut shuffled = report.clone();
         shuffled.files.reverse();
         assert_eq!(render(&report), render(&shuffled));
-    }
-
-    #[test]
-    fn rfc3339_parses_back_to_epoch_seconds() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0.0));
-        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400.0));
-        assert_eq!(parse_rfc3339("2024-06-10T06:14:20Z"), Some(1_718_000_060.0));
-        assert_eq!(parse_rfc3339("2100-02-28T23:59:59Z"), Some(4_107_542_399.0));
-        assert_eq!(
-            parse_rfc3339("2024-06-10T08:14:20+02:00"),
-            Some(1_718_000_060.0)
-        );
-        assert_eq!(
-            parse_rfc3339("2024-06-10T06:14:20.5Z"),
-            Some(1_718_000_060.5)
-        );
-        for bad in [
-            "",
-            "2024-06-10",
-            "2024-06-10 06:14:20Z",
-            "2024-13-10T06:14:20Z",
-            "2023-02-29T06:14:20Z",
-            "2024-06-10T06:14:20",
-            "2024-06-10T06:14:20.Z",
-            "2024-06-10T06:14:20+0200",
-            "2024-06-1xT06:14:20Z",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

@@ -6,11 +6,15 @@
 use std::io::Write;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color, ContentArrangement, Table as Grid};
 
+use super::Exporter;
 use super::escape::for_terminal;
-use super::time::human_duration;
-use super::{FileReport, LockReport, ProcessRef, Report, Severity};
+use crate::model::time::human_duration;
+use crate::model::{
+    DeleteVerdict, FileReport, LockReport, PidStatus, Platform, ProcessRef, ProcessState, Report,
+    Severity,
+};
 
 /// One row of the table: a file and, optionally, one of its locks.
 pub struct Row<'a> {
@@ -28,6 +32,8 @@ pub struct Row<'a> {
 pub struct Column {
     pub header: &'static str,
     pub cell: fn(&Row) -> Vec<String>,
+    /// Coloured by the file's worst finding.
+    pub severity_colored: bool,
 }
 
 fn proc_label(p: &ProcessRef, windows: bool) -> String {
@@ -43,16 +49,11 @@ fn proc_label(p: &ProcessRef, windows: bool) -> String {
     if let Some(parent) = p.inherited_from {
         s.push_str(&format!(" (inherited from {parent})"));
     }
-    if let Some(st) = p
-        .state
-        .as_deref()
-        .filter(|s| matches!(*s, "T" | "t" | "D" | "Z"))
-    {
-        s.push_str(match st {
-            "T" | "t" => " STOPPED",
-            "D" => " D-STATE",
-            _ => " ZOMBIE",
-        });
+    match p.state {
+        Some(ProcessState::Stopped | ProcessState::TracingStop) => s.push_str(" STOPPED"),
+        Some(ProcessState::DiskSleep) => s.push_str(" D-STATE"),
+        Some(ProcessState::Zombie) => s.push_str(" ZOMBIE"),
+        _ => {}
     }
     if let Some(age) = p.age_seconds {
         s.push_str(&format!(" up {}", human_duration(age)));
@@ -93,7 +94,7 @@ fn col_path(r: &Row) -> Vec<String> {
 
 fn col_kind(r: &Row) -> Vec<String> {
     if r.first {
-        vec![r.file.kind.clone()]
+        vec![r.file.kind.to_string()]
     } else {
         Vec::new()
     }
@@ -139,7 +140,7 @@ fn col_holders(r: &Row) -> Vec<String> {
             lines.push(format!("(locked by {pid}, {alive})"));
         }
     }
-    if l.holder_evidence == "handle-table" {
+    if l.holder_evidence.is_candidates() {
         lines.push("(candidates: they have the file open)".into());
     } else if l.holders_uncertain {
         lines.push("(may be incomplete)".into());
@@ -168,8 +169,8 @@ fn col_status(r: &Row) -> Vec<String> {
     }
     let mut parts = Vec::new();
     if let Some(pf) = &r.file.pidfile {
-        let s = match (pf.pid, pf.status.as_str()) {
-            (Some(pid), "running") => {
+        let s = match (pf.pid, pf.status) {
+            (Some(pid), PidStatus::Running) => {
                 let cmd = pf
                     .process
                     .as_ref()
@@ -188,11 +189,14 @@ fn col_status(r: &Row) -> Vec<String> {
         parts.push(c.program.clone());
     }
     if let Some(sd) = &r.file.safe_to_delete {
-        parts.push(match sd.verdict.as_str() {
-            "yes" => "safe to delete".to_string(),
-            "no" => "do not delete".to_string(),
-            _ => "delete? unknown".to_string(),
-        });
+        parts.push(
+            match sd.verdict {
+                DeleteVerdict::Yes => "safe to delete",
+                DeleteVerdict::No => "do not delete",
+                DeleteVerdict::Unknown => "delete? unknown",
+            }
+            .to_string(),
+        );
     }
     if let Some(p) = &r.file.probe {
         parts.push(format!("probe: {}", p.result));
@@ -208,30 +212,36 @@ pub static COLUMNS: &[Column] = &[
     Column {
         header: "PATH",
         cell: col_path,
+        severity_colored: false,
     },
     Column {
         header: "KIND",
         cell: col_kind,
+        severity_colored: false,
     },
     Column {
         header: "LOCK",
         cell: col_lock,
+        severity_colored: false,
     },
     Column {
         header: "HOLDERS",
         cell: col_holders,
+        severity_colored: false,
     },
     Column {
         header: "WAITERS",
         cell: col_waiters,
+        severity_colored: false,
     },
     Column {
         header: "STATUS",
         cell: col_status,
+        severity_colored: true,
     },
 ];
 
-fn severity_color(s: &Severity) -> Color {
+fn severity_color(s: Severity) -> Color {
     match s {
         Severity::Info => Color::Cyan,
         Severity::Warning => Color::Yellow,
@@ -240,7 +250,27 @@ fn severity_color(s: &Severity) -> Color {
 }
 
 /// Renders the report for a person. `color` is decided by the caller (terminal, NO_COLOR).
-pub fn write(
+/// The table, the findings, what could not be examined, and a summary line; with
+/// `explain_after`, the plain-words explanation follows.
+pub struct Table {
+    pub color: bool,
+    /// Wrap to this width (`None`: the terminal's).
+    pub width: Option<u16>,
+    pub explain_after: bool,
+}
+
+impl Exporter for Table {
+    fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        write_table(report, out, self.color, self.width)?;
+        if self.explain_after {
+            writeln!(out)?;
+            super::explain::Explain.write(report, out)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_table(
     report: &Report,
     out: &mut dyn Write,
     color: bool,
@@ -259,7 +289,7 @@ pub fn write(
     if report.files.is_empty() {
         writeln!(out, "No locks, lockfiles or pidfiles found in {scope}.")?;
     } else {
-        let mut table = Table::new();
+        let mut table = Grid::new();
         table.load_style(UTF8_FULL_CONDENSED);
         table.set_content_arrangement(ContentArrangement::Dynamic);
         if let Some(w) = width {
@@ -271,9 +301,9 @@ pub fn write(
             table.enforce_styling();
         }
         table.set_header(COLUMNS.iter().map(|c| Cell::new(c.header)));
-        let windows = report.platform == "windows";
+        let windows = report.platform == Platform::Windows;
         for file in &report.files {
-            let worst = file.findings.iter().map(|f| &f.severity).max();
+            let worst = file.findings.iter().map(|f| f.severity).max();
             let rows: Vec<Row> = if file.locks.is_empty() {
                 vec![Row {
                     file,
@@ -301,8 +331,8 @@ pub fn write(
                         .collect();
                     let text = lines.join("\n");
                     let cell = Cell::new(text);
-                    match (color, worst, c.header) {
-                        (true, Some(s), "STATUS") => cell.fg(severity_color(s)),
+                    match (color, worst, c.severity_colored) {
+                        (true, Some(s), true) => cell.fg(severity_color(s)),
                         _ => cell,
                     }
                 });
@@ -354,7 +384,7 @@ pub fn write(
         }
     }
     let locks: usize = report.files.iter().map(|f| f.locks.len()).sum();
-    if report.platform == "windows" {
+    if report.platform == Platform::Windows {
         writeln!(
             out,
             "\n{} file(s), {} lock(s) in {}; {} file handles examined, {} ms.",

@@ -6,33 +6,15 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::catalog::{self, Convention, ParsedContent};
+use super::catalog;
 use super::content::PidContent;
+use super::examine::{Examined, Recognised};
 use super::names::{self, NameKind};
 use super::walk::Candidate;
 use crate::lock::fs::classify_fstype;
-use crate::report::time::rfc3339;
-use crate::report::*;
+use crate::model::time::rfc3339;
+use crate::model::*;
 use crate::sys::*;
-
-/// A file recognised as following a program's convention.
-#[derive(Debug, Clone)]
-pub struct Recognised {
-    pub conv: &'static Convention,
-    pub parsed: ParsedContent,
-}
-
-/// Facts gathered by I/O before correlation, per path.
-#[derive(Debug, Default)]
-pub struct Extras {
-    /// Pidfile/lockfile content verdicts.
-    pub contents: HashMap<PathBuf, PidContent>,
-    /// Program conventions recognised, with what their content says.
-    pub recognised: HashMap<PathBuf, Recognised>,
-    /// For conventions whose kernel lock is on another file (Terraform's state file,
-    /// Firefox's .parentlock): that file's key.
-    pub lock_site_keys: HashMap<PathBuf, Option<FileKey>>,
-}
 
 /// One file of the report before rendering.
 struct Entry<'a> {
@@ -51,11 +33,11 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         cmdline: p.map(|p| p.cmdline.clone()),
         uid: p.and_then(|p| p.uid),
         user: p.and_then(|p| p.user.clone()),
-        started_at: p.and_then(|p| p.started_at).map(rfc3339),
+        started_at: p.and_then(|p| p.started_at).map(Timestamp),
         age_seconds: p
             .and_then(|p| p.started_at)
             .map(|s| snap.taken_at.saturating_sub(s)),
-        state: p.and_then(|p| p.state).map(|c| c.to_string()),
+        state: p.and_then(|p| p.state),
         ppid: p.and_then(|p| p.ppid),
         fd: fd.map(|f| f.fd),
         cloexec: fd.and_then(|f| f.cloexec()),
@@ -66,6 +48,14 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         wchan: p.and_then(|p| p.wchan.clone()),
         tty: p.and_then(|p| p.stdin_tty.clone()),
         inherited_from: fd.and_then(|f| f.inherited_from),
+        parents: snap
+            .parent_chain(pid)
+            .into_iter()
+            .map(|(pid, command)| ProcessBrief {
+                pid,
+                command: command.map(str::to_string),
+            })
+            .collect(),
     }
 }
 
@@ -121,13 +111,7 @@ fn filesystem_report(
     Some(FilesystemReport {
         fstype: mount.fstype.clone(),
         remote: locality != FsLocality::Local,
-        locality: match locality {
-            FsLocality::Local => "local",
-            FsLocality::Remote => "remote",
-            FsLocality::Cluster => "cluster",
-            FsLocality::Fuse => "fuse",
-        }
-        .to_string(),
+        locality: locality.into(),
         mount_point: mount.mount_point.to_string_lossy().into_owned(),
         source: mount.source.clone(),
         options: if mount.super_options.is_empty() {
@@ -330,7 +314,7 @@ impl<'a> Ctx<'a> {
                     .filter(|p| *p > 0);
                 WaiterRef {
                     process: self.pref(wpid, wfd),
-                    mode: wl.mode.as_str().to_string(),
+                    mode: wl.mode,
                     start: wl.start,
                     end: wl.end,
                     depth: wl.depth,
@@ -340,11 +324,11 @@ impl<'a> Ctx<'a> {
             .collect();
         let locker_pid = (line.pid > 0).then_some(line.pid);
         LockReport {
-            kind: line.kind.as_str().to_string(),
-            mode: line.mode.as_str().to_string(),
+            kind: line.kind,
+            mode: line.mode,
             start: line.start,
             end: line.end,
-            lease_state: line.lease_state.map(|s| s.as_str().to_string()),
+            lease_state: line.lease_state,
             holders,
             waiters,
             locker_pid,
@@ -352,12 +336,11 @@ impl<'a> Ctx<'a> {
             holders_uncertain: uncertain,
             holder_evidence: match line.kind {
                 LockKind::LockFileEx if self.snap.open_by_pids.contains_key(&key) => {
-                    "file-process-ids"
+                    HolderEvidence::FileProcessIds
                 }
-                LockKind::LockFileEx => "handle-table",
-                _ => "fdinfo",
-            }
-            .to_string(),
+                LockKind::LockFileEx => HolderEvidence::HandleTable,
+                _ => HolderEvidence::Fdinfo,
+            },
         }
     }
 }
@@ -416,11 +399,12 @@ fn wrong_program(rec: Option<&Recognised>, p: &ProcessInfo) -> Option<String> {
 fn other_host(pid: i32, host: &str, ours: &str) -> PidfileReport {
     PidfileReport {
         pid: Some(pid),
-        verdict: "unknown".into(),
-        status: "unknown".into(),
+        verdict: PidVerdict::Unknown,
+        status: PidStatus::Unknown,
         reason: Some(format!(
             "written on host {host:?}, not this host ({ours:?})"
         )),
+        host: Some(host.to_string()),
         process: None,
     }
 }
@@ -442,31 +426,26 @@ fn pidfile_report(
     {
         return Some(other_host(*pid, h, &snap.host));
     }
-    let verdict = |pid: i32, note: Option<String>| {
+    let verdict = |pid: i32| {
         let proc_ = snap.process(pid);
-        let status = match proc_ {
-            Some(p) if p.state != Some('Z') && p.state != Some('X') => "running",
-            _ => "dead",
-        };
-        let reused = match (status, proc_) {
-            ("running", Some(p)) => {
-                reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p))
-            }
-            _ => None,
-        };
-        let verdict = match (status, &reused) {
-            ("running", None) => "live",
-            _ => "stale",
+        let running = proc_.filter(|p| !p.state.is_some_and(ProcessState::has_exited));
+        let reused =
+            running.and_then(|p| reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p)));
+        let (status, verdict) = match (running, &reused) {
+            (Some(_), None) => (PidStatus::Running, PidVerdict::Live),
+            (Some(_), Some(_)) => (PidStatus::Running, PidVerdict::Stale),
+            (None, _) => (PidStatus::Dead, PidVerdict::Stale),
         };
         PidfileReport {
             pid: Some(pid),
-            verdict: verdict.to_string(),
-            status: status.to_string(),
-            reason: note.or(reused).or_else(|| {
+            verdict,
+            status,
+            reason: reused.or_else(|| {
                 proc_
-                    .filter(|p| p.state == Some('Z'))
+                    .filter(|p| p.state.is_some_and(ProcessState::has_exited))
                     .map(|_| "the process is a zombie (exited, not yet reaped)".to_string())
             }),
+            host: None,
             process: proc_.map(|_| process_ref(snap, pid, None)),
         }
     };
@@ -488,22 +467,24 @@ fn pidfile_report(
         {
             return Some(other_host(pid, h, &snap.host));
         }
-        return Some(verdict(pid, None));
+        return Some(verdict(pid));
     }
     match content? {
-        PidContent::Pid(pid) => Some(verdict(*pid, None)),
+        PidContent::Pid(pid) => Some(verdict(*pid)),
         PidContent::Invalid(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
             pid: None,
-            verdict: "unknown".into(),
-            status: "invalid".into(),
+            verdict: PidVerdict::Unknown,
+            status: PidStatus::Invalid,
             reason: Some(reason.clone()),
+            host: None,
             process: None,
         }),
         PidContent::NotRead(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
             pid: None,
-            verdict: "unknown".into(),
-            status: "unknown".into(),
+            verdict: PidVerdict::Unknown,
+            status: PidStatus::Unknown,
             reason: Some(format!("not read: {reason}")),
+            host: None,
             process: None,
         }),
         _ => None,
@@ -517,12 +498,48 @@ fn pid_state(pf: Option<&PidfileReport>) -> catalog::PidState {
     if pf.pid.is_none() {
         return PidState::NoPid;
     }
-    match (pf.status.as_str(), pf.verdict.as_str()) {
-        ("running", "live") => PidState::Alive,
-        ("running", "stale") => PidState::Reused,
-        ("dead", _) => PidState::Dead,
-        (_, _) if pf.reason.as_deref().is_some_and(|r| r.contains("host")) => PidState::OtherHost,
+    match (pf.status, pf.verdict) {
+        (PidStatus::Running, PidVerdict::Live) => PidState::Alive,
+        (PidStatus::Running, _) => PidState::Reused,
+        (PidStatus::Dead, _) => PidState::Dead,
+        _ if pf.host.is_some() => PidState::OtherHost,
         _ => PidState::Unknown,
+    }
+}
+
+/// Whether a file is locked, as far as this scan can tell: held when a lock on it is
+/// in the table (or a probe found one), free only when this host's view of its locks
+/// is complete, unknown otherwise.
+fn lock_state(
+    snap: &Snapshot,
+    locks: &[LockReport],
+    fs: Option<&FilesystemReport>,
+    probe: Option<&ProbeReport>,
+) -> LockState {
+    let probed = probe.map(|p| p.result);
+    if !locks.is_empty()
+        || matches!(
+            probed,
+            Some(ProbeResult::Held | ProbeResult::HeldShared | ProbeResult::HeldExclusive)
+        )
+    {
+        return LockState::Held;
+    }
+    let v = &snap.visibility;
+    let complete = match snap.platform {
+        // No lock table: only a momentary LockFileEx tells.
+        Platform::Windows => {
+            probe.is_some_and(|p| p.method == ProbeMethod::LockFileEx)
+                && probed == Some(ProbeResult::Free)
+        }
+        Platform::Linux => {
+            v.proc_locks_read && !v.pid_namespace_filtered && !fs.is_some_and(|f| f.remote)
+        }
+    };
+    if complete {
+        LockState::Free
+    } else {
+        LockState::Unknown
     }
 }
 
@@ -530,14 +547,15 @@ fn pid_state(pf: Option<&PidfileReport>) -> catalog::PidState {
 pub fn build_files(
     snap: &Snapshot,
     cands: &[Candidate],
-    extras: &Extras,
+    extras: &Examined,
+    mut probes: HashMap<PathBuf, ProbeReport>,
     roots: Option<&[PathBuf]>,
 ) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
     let mut entries: Vec<Entry> = Vec::new();
     let mut by_key: HashMap<FileKey, usize> = HashMap::new();
     for c in cands {
-        if !matches!(c.stat.file_type, "regular" | "symlink" | "directory") {
+        if !c.stat.file_type.is_examinable() {
             continue; // special files are reported as errors by the caller
         }
         if let Some(k) = c.key {
@@ -641,9 +659,9 @@ pub fn build_files(
                     .map(|r| r.kind)
             });
             let kind = match name_kind {
-                Some(k) => k.as_str(),
-                None if !locks.is_empty() => "locked-file",
-                None => "file",
+                Some(k) => k.into(),
+                None if !locks.is_empty() => FileKind::LockedFile,
+                None => FileKind::File,
             };
             let symlink_target = cand
                 .and_then(|c| c.symlink_target.as_ref())
@@ -685,44 +703,51 @@ pub fn build_files(
                         Some(ConventionReport {
                             name: r.conv.name.to_string(),
                             program: r.conv.program.to_string(),
-                            discipline: r.conv.discipline.as_str().to_string(),
+                            discipline: r.conv.discipline,
                             error_message: r.conv.error_message.map(str::to_string),
                         }),
-                        Some(SafeToDelete {
-                            verdict: v.as_str().to_string(),
-                            reason,
-                        }),
+                        Some(SafeToDelete { verdict: v, reason }),
                     )
                 }
                 None => (None, None),
             };
             let st = cand.map(|c| &c.stat);
+            // A probe result belongs to the file the walk found at that path (not to an
+            // unlinked or replaced inode that a holder still names by it).
+            let probe = cand.and_then(|c| probes.remove(&c.path));
+            let filesystem = ctx.fs(key, cand);
+            let lock_state = lock_state(snap, &locks, filesystem.as_ref(), probe.as_ref());
             FileReport {
                 path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
-                kind: kind.to_string(),
-                device: key.map(|k| k.device()),
+                kind,
+                device: key.map(|k| Device {
+                    major: k.major,
+                    minor: k.minor,
+                }),
                 inode: key.map(|k| k.ino).or(st.map(|s| s.ino)),
-                file_type: st.map(|s| s.file_type.to_string()),
+                file_type: st.map(|s| s.file_type),
                 size: st.map(|s| s.size),
-                mode: st.and_then(|s| s.mode).map(|m| format!("{m:04o}")),
+                mode: st.and_then(|s| s.mode).map(Perm),
                 uid: st.and_then(|s| s.uid),
                 owner: st
                     .and_then(|s| s.uid)
                     .and_then(|u| snap.users.get(&u).cloned()),
-                mtime: st.and_then(|s| u64::try_from(s.mtime).ok()).map(rfc3339),
-                dir_mode: cand.and_then(|c| c.dir_mode).map(|m| format!("{m:04o}")),
+                mtime: st.and_then(|s| Timestamp::from_signed(s.mtime)),
+                dir_mode: cand.and_then(|c| c.dir_mode).map(Perm),
                 dir_uid: cand.and_then(|c| c.dir_uid),
                 deleted: e.deleted,
                 replaced: e.replaced,
                 symlink_target,
-                filesystem: ctx.fs(key, cand),
+                filesystem,
                 locks,
                 open_by,
                 pidfile,
                 convention,
                 safe_to_delete,
-                probe: None,
+                probe,
                 findings: Vec::new(),
+                lock_state,
+                advice: Advice::default(),
             }
         })
         .collect();

@@ -1,38 +1,27 @@
-//! The scan: snapshot → walk → read pidfiles → correlate → probe → diagnose.
+//! The scan: snapshot → walk → examine → probe → correlate → diagnose.
+//!
+//! [`scan`] does the I/O of each stage in order; [`assemble`] is the pure rest
+//! (correlation and diagnosis), so a described system gives the same report as a
+//! live one.
 
 pub mod catalog;
 pub mod content;
 pub mod correlate;
+pub mod examine;
 pub mod names;
+pub mod probe;
 pub mod walk;
-#[cfg(windows)]
-mod windows_probe;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::report::*;
-use crate::sys::{self, FileKey, GatherOptions, LockKind, Snapshot};
-use content::PidContent;
-use correlate::Extras;
-use names::NameKind;
-use walk::{Candidate, WalkOptions};
-
-/// Whether (and how) to test locks directly on each file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ProbeMode {
-    /// Only read the kernel's tables (default): nothing is opened for locking.
-    #[default]
-    None,
-    /// `F_OFD_GETLK` on each lockfile: asks the kernel about POSIX/OFD conflicts
-    /// without taking anything.
-    Getlk,
-    /// Also a momentary flock attempt, released at once. Intrusive: while it is
-    /// held, the real owner's non-blocking attempt would fail.
-    Acquire,
-}
+use crate::model::*;
+use crate::sys::{self, FileKey, GatherOptions, Snapshot};
+use examine::Examined;
+pub use probe::ProbeMode;
+use walk::{WalkOptions, WalkResult};
 
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
@@ -92,285 +81,56 @@ fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
     Ok(canonicalize(parent).map_err(err)?.join(name))
 }
 
-/// Keys that carry a lease or delegation: opening them (even O_RDONLY|O_NONBLOCK)
-/// would start a lease break, so their content is never read and they are never probed.
-fn leased_keys(snap: &Snapshot) -> HashSet<FileKey> {
-    snap.locks
-        .lines
-        .iter()
-        .filter(|l| matches!(l.kind, LockKind::Lease | LockKind::Deleg))
-        .filter_map(|l| l.key)
-        .collect()
-}
-
-/// Locked files of a whole-system scan, as candidates: the path a holder shows (in
-/// our mount namespace, still naming the locked inode), so that they get the same
-/// examination as files found by a walk. Directory stats are cached per directory.
-///
-/// Windows keeps no lock table, so there the candidates are the files with lock-like
-/// names that some process has open.
-fn system_candidates(snap: &Snapshot) -> Vec<Candidate> {
-    let windows = snap.platform == "windows";
-    let mut best: HashMap<FileKey, &Path> = HashMap::new();
-    for fd in &snap.open_fds {
-        let (Some(path), Some(key)) = (&fd.path, fd.key) else {
-            continue;
-        };
-        if fd.deleted || fd.replaced {
-            continue;
-        }
-        let relevant = !fd.locks.is_empty()
-            || (windows && path.file_name().and_then(names::classify).is_some());
-        if !relevant {
-            continue;
-        }
-        let reachable = match fd.mnt_id {
-            Some(m) => snap.own_mount_ids.contains(&m),
-            None => windows, // one namespace: every path is ours
-        };
-        if reachable {
-            best.entry(key).or_insert(path.as_path());
-        }
-    }
-    let mut dirs: HashMap<&Path, Option<walk::FileStat>> = HashMap::new();
-    let mut out = Vec::new();
-    let mut keys: Vec<_> = best.into_iter().collect();
-    keys.sort_unstable_by_key(|(k, _)| *k);
-    for (key, path) in keys {
-        let Some(st) = walk::stat_path(path, false) else {
-            continue;
-        };
-        if walk::key_for(snap, &st) != Some(key) {
-            continue; // the path names something else now: reported from the fd instead
-        }
-        let parent = path.parent().unwrap_or(Path::new("/"));
-        let dir = dirs
-            .entry(parent)
-            .or_insert_with(|| walk::stat_path(parent, true));
-        let rule = path.file_name().and_then(names::classify);
-        out.push(Candidate {
-            path: path.to_path_buf(),
-            name_kind: rule.map(|r| r.kind),
-            convention: rule.map(|r| r.convention),
-            stat: st,
-            key: Some(key),
-            symlink_target: None,
-            explicit: false,
-            dir_mode: dir.as_ref().and_then(|d| d.mode),
-            dir_uid: dir.as_ref().and_then(|d| d.uid),
-        });
-    }
-    out
-}
-
-/// Reads what each candidate says (at most 4 KiB, never from a leased or special
-/// file), recognises its program convention, and finds where its kernel lock lives.
-fn examine(snap: &Snapshot, cands: &[Candidate]) -> Extras {
-    let leased = leased_keys(snap);
-    let mut extras = Extras::default();
-    let siblings: std::cell::RefCell<HashMap<PathBuf, bool>> = Default::default();
-    for c in cands {
-        let ft = c.stat.file_type;
-        if !matches!(ft, "regular" | "symlink" | "directory") {
-            continue;
-        }
-        let target = c
-            .symlink_target
-            .as_ref()
-            .map(|t| t.to_string_lossy().into_owned());
-        let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        // Conventions ask about the same few sibling names for every file in a
-        // directory: one lookup per (directory, name).
-        let sibling_exists = |n: &str| {
-            let p = parent.join(n);
-            if let Some(hit) = siblings.borrow().get(&p) {
-                return *hit;
-            }
-            let there = std::fs::symlink_metadata(&p).is_ok();
-            siblings.borrow_mut().insert(p, there);
-            there
-        };
-        let mut obs = catalog::Observed {
-            path: &c.path,
-            file_type: ft,
-            symlink_target: target.as_deref(),
-            content: None,
-            sibling_exists: &sibling_exists,
-        };
-        let leased_file = c.key.is_some_and(|k| leased.contains(&k));
-        let size = c.stat.size;
-        // Lockfiles often carry their owner's pid (UUCP LCK.., hand-written ones); a
-        // short, non-empty one is worth a look.
-        let pidlike = c.name_kind == Some(NameKind::Pidfile)
-            || (c.name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
-        // An empty file has nothing to read: say so without opening it (most lockfiles
-        // are empty, and a system scan can see tens of thousands of them).
-        let head = if ft == "regular" && size == 0 && !leased_file {
-            Some(Ok(Vec::new()))
-        } else {
-            (ft == "regular" && !leased_file && (pidlike || catalog::content_would_help(&obs)))
-                .then(|| content::read_head(&c.path))
-        };
-        obs.content = head
-            .as_ref()
-            .and_then(|h| h.as_ref().ok())
-            .map(|b| b.as_slice());
-        let conv = catalog::recognise(&obs);
-        let parsed = conv.map(|cv| catalog::parse_content(cv, &obs));
-        let mut pid = match (&head, c.name_kind) {
-            (None, Some(NameKind::Pidfile)) if leased_file && ft == "regular" => {
-                Some(PidContent::NotRead(
-                    "the file carries a lease; opening it would start a lease break".into(),
-                ))
-            }
-            (Some(Err(e)), Some(NameKind::Pidfile)) => Some(PidContent::NotRead(e.clone())),
-            (Some(Ok(b)), Some(NameKind::Pidfile)) => Some(content::pid_from_head(b, size)),
-            (Some(Ok(b)), _) if pidlike => match content::pid_from_head(b, size) {
-                PidContent::Pid(p) => Some(PidContent::Pid(p)),
-                _ => None,
-            },
-            _ => None,
-        };
-        // The convention's own format knows better (`pid 4242`, a Vim swap header, ...).
-        if ft != "symlink"
-            && !matches!(pid, Some(PidContent::Pid(_)))
-            && let Some(p) = parsed.as_ref().and_then(|p| p.pid)
-        {
-            pid = Some(PidContent::Pid(p));
-        }
-        if let Some(pc) = pid {
-            extras.contents.insert(c.path.clone(), pc);
-        }
-        if let (Some(conv), Some(parsed)) = (conv, parsed) {
-            let site = catalog::kernel_lock_path(conv, &c.path);
-            if site != c.path {
-                let key = walk::stat_path(&site, false).and_then(|st| walk::key_for(snap, &st));
-                extras.lock_site_keys.insert(c.path.clone(), key);
-            }
-            extras
-                .recognised
-                .insert(c.path.clone(), correlate::Recognised { conv, parsed });
-        }
-    }
-    extras
-}
-
-#[cfg(unix)]
-fn probe_file(file: &FileReport, mode: ProbeMode) -> Option<ProbeReport> {
-    use crate::lock::probe;
-    let path = Path::new(file.path.as_ref()?);
-    if file.deleted || file.file_type.as_deref() != Some("regular") {
-        return None;
-    }
-    if file
-        .locks
-        .iter()
-        .any(|l| l.kind == "lease" || l.kind == "deleg")
-    {
-        return Some(ProbeReport {
-            method: "getlk".into(),
-            result: "skipped".into(),
-            conflict: None,
-            note: Some("the file carries a lease; opening it would start a lease break".into()),
-        });
-    }
-    let mut report = match probe::probe_path(path) {
-        Ok(None) => ProbeReport {
-            method: "getlk".into(),
-            result: "free".into(),
-            conflict: None,
-            note: Some("no POSIX or OFD lock conflicts with a whole-file write lock (flock locks are invisible to this probe)".into()),
-        },
-        Ok(Some(c)) => ProbeReport {
-            method: "getlk".into(),
-            result: "held".into(),
-            conflict: Some(ProbeConflict {
-                kind: match c.mechanism {
-                    crate::lock::Mechanism::Posix => "posix",
-                    crate::lock::Mechanism::Ofd => "ofd",
-                    crate::lock::Mechanism::Flock => "flock",
-                    crate::lock::Mechanism::LockFileEx => "lockfileex",
-                }
-                .into(),
-                mode: match c.mode {
-                    crate::lock::Mode::Shared => "read",
-                    crate::lock::Mode::Exclusive => "write",
-                }
-                .into(),
-                start: c.start,
-                end: c.end,
-                pid: c.pid,
-            }),
-            note: None,
-        },
-        Err(e) => ProbeReport {
-            method: "getlk".into(),
-            result: "error".into(),
-            conflict: None,
-            note: Some(e.to_string()),
-        },
-    };
-    if mode == ProbeMode::Acquire && report.result != "error" {
-        match probe::probe_flock_acquiring(path) {
-            Ok(r) => {
-                report.method = "getlk+acquire".into();
-                let flock = match r {
-                    probe::FlockProbe::Free => "free",
-                    probe::FlockProbe::HeldShared => "held-shared",
-                    probe::FlockProbe::HeldExclusive => "held-exclusive",
-                };
-                if report.result == "free" {
-                    report.result = flock.into();
-                }
-                report.note = Some(format!(
-                    "flock probe (momentary, released at once): {flock}"
-                ));
-            }
-            Err(e) => report.note = Some(format!("flock probe failed: {e}")),
-        }
-    }
-    Some(report)
-}
-
-/// Runs a whole scan and returns the report plus the snapshot it was built from.
-pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
+/// Runs a whole scan of this system and returns the report.
+pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
     let started = Instant::now();
     let roots: Vec<PathBuf> = opts
         .roots
         .iter()
         .map(|r| resolve_root(r))
         .collect::<Result<_, _>>()?;
-    let system = roots.is_empty();
     let mut snap = sys::gather(&GatherOptions::default());
     let v = &mut snap.visibility;
     v.denied_pids.retain(|p| !opts.ignore_pids.contains(p));
     v.processes_denied = v.denied_pids.len();
 
-    let walked = if system {
-        walk::WalkResult {
-            candidates: system_candidates(&snap),
-            ..Default::default()
-        }
+    let walked = if roots.is_empty() {
+        walk::system(&snap)
     } else {
         walk::walk(&snap, &roots, &opts.walk)
     };
-    let extras = examine(&snap, &walked.candidates);
-    #[cfg(windows)]
-    sys::windows::ask_per_file(&mut snap, &walked.candidates);
-    let mut pids: Vec<i32> = extras
-        .contents
-        .values()
-        .filter_map(|c| match c {
-            PidContent::Pid(p) => Some(*p),
-            _ => None,
-        })
-        .collect();
-    pids.extend(walked.candidates.iter().filter_map(|c| {
-        c.symlink_target
-            .as_ref()
-            .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
-    }));
-    // Processes that merely have a candidate open are named in `open_by`.
+    let examined = examine::examine(&snap, &walked.candidates, &examine::LiveDisk);
+    sys::ask_per_file(
+        &mut snap,
+        walked
+            .candidates
+            .iter()
+            .filter(|c| c.stat.file_type == FileType::Regular)
+            .filter_map(|c| Some((c.path.as_path(), c.key?))),
+    );
+    let pids = wanted_pids(&snap, &walked, &examined);
+    sys::add_processes(&mut snap, pids);
+    sys::add_users(
+        &mut snap,
+        walked
+            .candidates
+            .iter()
+            .filter_map(|c| c.stat.uid)
+            .collect::<HashSet<_>>(),
+    );
+    let probed = probe::run(&snap, &walked.candidates, opts.probe);
+    for line in probed.lock_lines {
+        snap.locks.add_granted(line);
+    }
+    let mut report = assemble(&snap, &roots, &walked, &examined, probed.reports, opts);
+    report.stats.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Pids whose process context the report needs beyond the lock holders: those the
+/// files name, and those that have a candidate open.
+fn wanted_pids(snap: &Snapshot, walked: &WalkResult, examined: &Examined) -> Vec<i32> {
+    let mut pids: Vec<i32> = examined.pids(&walked.candidates).collect();
     let cand_keys: HashSet<FileKey> = walked.candidates.iter().filter_map(|c| c.key).collect();
     pids.extend(
         snap.open_fds
@@ -379,34 +139,30 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             .map(|f| f.pid),
     );
     pids.extend(snap.open_by_pids.values().flatten());
-    sys::add_processes(&mut snap, pids);
-    // Windows has no lock table: a probe is the only way to see a byte-range lock,
-    // and what it finds becomes a lock line before correlation.
-    #[cfg(windows)]
-    let win_probes = windows_probe::probe_candidates(&mut snap, &walked.candidates, opts.probe);
-    let mut files = correlate::build_files(
-        &snap,
-        &walked.candidates,
-        &extras,
-        (!system).then_some(&roots[..]),
-    );
-    #[cfg(unix)]
-    if opts.probe != ProbeMode::None {
-        for f in &mut files {
-            f.probe = probe_file(f, opts.probe);
-        }
-    }
-    #[cfg(windows)]
-    for f in &mut files {
-        f.probe = f
-            .path
-            .as_ref()
-            .and_then(|p| win_probes.get(Path::new(p)).cloned());
-    }
+    pids
+}
 
-    let mut errors: Vec<ErrorEntry> = walked.errors;
+/// The report for a snapshot and what the walk, the examination and the probes
+/// found: correlation, then diagnosis. No I/O. `roots` are the resolved roots
+/// (empty for a whole-system scan); `duration_ms` is left 0 for the caller.
+pub fn assemble(
+    snap: &Snapshot,
+    roots: &[PathBuf],
+    walked: &WalkResult,
+    examined: &Examined,
+    probes: HashMap<PathBuf, ProbeReport>,
+    opts: &ScanOptions,
+) -> Report {
+    let files = correlate::build_files(
+        snap,
+        &walked.candidates,
+        examined,
+        probes,
+        (!roots.is_empty()).then_some(roots),
+    );
+    let mut errors: Vec<ErrorEntry> = walked.errors.clone();
     for c in &walked.candidates {
-        if !matches!(c.stat.file_type, "regular" | "symlink" | "directory") {
+        if !c.stat.file_type.is_examinable() {
             errors.push(ErrorEntry {
                 path: c.path.to_string_lossy().into_owned(),
                 error: format!("not a regular file ({}): not read", c.stat.file_type),
@@ -419,14 +175,13 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             error: e.error.clone(),
         });
     }
-
     let v = &snap.visibility;
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         lockscan_version: env!("CARGO_PKG_VERSION").to_string(),
         host: snap.host.clone(),
-        platform: snap.platform.clone(),
-        generated_at: time::rfc3339(snap.taken_at),
+        platform: snap.platform,
+        generated_at: Timestamp(snap.taken_at),
         roots: opts
             .roots
             .iter()
@@ -453,7 +208,7 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
             denied_pids: v.denied_pids.clone(),
             processes_vanished: v.processes_vanished,
             pid_namespace_filtered: v.pid_namespace_filtered,
-            handle_table_read: (snap.platform == "windows").then_some(v.handle_table_read),
+            handle_table_read: (snap.platform == Platform::Windows).then_some(v.handle_table_read),
             per_file_api: v.per_file_api.clone(),
         },
         stats: Stats {
@@ -464,10 +219,9 @@ pub fn scan(opts: &ScanOptions) -> Result<(Report, Snapshot), ScanError> {
         },
     };
     let ctx = crate::diagnose::Context {
-        snap: &snap,
+        snap,
         max_age: opts.max_age,
     };
     crate::diagnose::diagnose(&mut report, &ctx);
-    report.stats.duration_ms = started.elapsed().as_millis() as u64;
-    Ok((report, snap))
+    report
 }

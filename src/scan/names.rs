@@ -10,6 +10,7 @@ use std::ffi::OsStr;
 use std::sync::OnceLock;
 
 use super::catalog::{self, Convention, Pattern};
+use crate::model::FileKind;
 
 /// What a name suggests a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +25,13 @@ pub enum NameKind {
     HeartbeatDir,
 }
 
-impl NameKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            NameKind::Pidfile => "pidfile",
-            NameKind::Lockfile => "lockfile",
-            NameKind::SymlinkLock => "symlink-lock",
-            NameKind::HeartbeatDir => "heartbeat-dir",
+impl From<NameKind> for FileKind {
+    fn from(k: NameKind) -> FileKind {
+        match k {
+            NameKind::Pidfile => FileKind::Pidfile,
+            NameKind::Lockfile => FileKind::Lockfile,
+            NameKind::SymlinkLock => FileKind::SymlinkLock,
+            NameKind::HeartbeatDir => FileKind::HeartbeatDir,
         }
     }
 }

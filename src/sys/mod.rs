@@ -6,13 +6,16 @@
 //! fixtures.
 
 pub mod types;
+#[cfg(unix)]
+pub mod users;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
 #[cfg(windows)]
 pub mod windows;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 pub use types::*;
 
@@ -30,8 +33,7 @@ pub struct Snapshot {
     /// Seconds since the Unix epoch when gathering started.
     pub taken_at: u64,
     pub host: String,
-    /// `linux`, `windows`, ...
-    pub platform: String,
+    pub platform: Platform,
     /// Boot time, seconds since the Unix epoch.
     pub boot_time: Option<u64>,
     /// The kernel's lock table (read once).
@@ -39,7 +41,7 @@ pub struct Snapshot {
     /// Mounts by mount id: ours, plus those of other mount namespaces that holders live in.
     pub mounts: HashMap<u64, Mount>,
     /// Mount ids that belong to our own mount namespace (paths from those are valid here).
-    pub own_mount_ids: std::collections::HashSet<u64>,
+    pub own_mount_ids: HashSet<u64>,
     /// Open fds of every process that refer to regular files (with their locks).
     pub open_fds: Vec<OpenFd>,
     /// Processes referenced by locks, fds or pidfiles.
@@ -119,6 +121,40 @@ impl Snapshot {
     pub fn process(&self, pid: i32) -> Option<&ProcessInfo> {
         self.processes.get(&pid)
     }
+
+    /// Files that carry a lease or delegation: opening them (even
+    /// `O_RDONLY|O_NONBLOCK`) would start a lease break, so they are never read or
+    /// probed.
+    pub fn leased_keys(&self) -> HashSet<FileKey> {
+        self.locks
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, LockKind::Lease | LockKind::Deleg))
+            .filter_map(|l| l.key)
+            .collect()
+    }
+
+    /// The parent chain of `pid` (nearest first), up to pid 1, with each parent's
+    /// short name where known. Stops at 32 levels (a corrupt table cannot loop).
+    pub fn parent_chain(&self, pid: i32) -> Vec<(i32, Option<&str>)> {
+        let mut out = Vec::new();
+        let mut cur = self.process(pid).and_then(|p| p.ppid);
+        while let Some(pp) = cur {
+            if pp <= 0 || out.len() > 32 {
+                break;
+            }
+            let p = self.process(pp);
+            let name = p
+                .map(|p| p.command.as_str())
+                .or_else(|| self.process_names.get(&pp).map(String::as_str));
+            out.push((pp, name));
+            if pp == 1 {
+                break;
+            }
+            cur = p.and_then(|p| p.ppid);
+        }
+        out
+    }
 }
 
 /// Seconds since the Unix epoch now (the snapshot's `taken_at`).
@@ -136,28 +172,44 @@ pub struct GatherOptions {
     pub extra_pids: Vec<i32>,
 }
 
-/// Gathers a snapshot of this system.
 #[cfg(target_os = "linux")]
+use linux as platform;
+#[cfg(windows)]
+use windows as platform;
+
+/// Gathers a snapshot of this system.
 pub fn gather(opts: &GatherOptions) -> Snapshot {
-    linux::gather(opts)
+    platform::gather(opts)
 }
 
 /// Adds process context for `pids` (and their parents) to a snapshot, e.g. for pids
-/// read from pidfiles after the snapshot was taken.
-#[cfg(target_os = "linux")]
+/// read from pidfiles after the snapshot was taken. On Windows a pid counts as
+/// running only when `OpenProcess` says so.
 pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
-    linux::add_processes(snap, pids)
+    platform::add_processes(snap, pids)
 }
 
-/// Gathers a snapshot of this system.
-#[cfg(windows)]
-pub fn gather(opts: &GatherOptions) -> Snapshot {
-    windows::gather(opts)
+/// Asks the platform which processes have each of these files open, where it has a
+/// per-file question for that (Windows `FileProcessIdsUsingFileInformation`; on
+/// Linux the fd tables already answered it).
+pub fn ask_per_file<'a>(snap: &mut Snapshot, files: impl IntoIterator<Item = (&'a Path, FileKey)>) {
+    #[cfg(windows)]
+    windows::ask_per_file(snap, files);
+    #[cfg(not(windows))]
+    let _ = (snap, files.into_iter());
 }
 
-/// Adds process context for `pids` (and their parents) to a snapshot; on Windows a
-/// pid counts as running only when `OpenProcess` says so.
-#[cfg(windows)]
-pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
-    windows::add_processes(snap, pids)
+/// Adds the names of these users (uids) to the snapshot, through the system's own
+/// resolver (NSS on unix: local files, LDAP, SSSD, systemd-userdb).
+pub fn add_users(snap: &mut Snapshot, uids: impl IntoIterator<Item = u32>) {
+    #[cfg(unix)]
+    for uid in uids {
+        if let std::collections::hash_map::Entry::Vacant(e) = snap.users.entry(uid)
+            && let Some(name) = users::name_of(uid)
+        {
+            e.insert(name);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (snap, uids.into_iter());
 }

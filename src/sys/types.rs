@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::vocab::vocab;
+
 /// Filesystem locality is a fact the lock primitives classify (remote filesystems
 /// can be refused there); the snapshot uses the same type.
 pub use lockscan_lock::fs::FsLocality;
@@ -29,45 +31,34 @@ impl FileKey {
     }
 }
 
-/// The kind of a kernel lock, as named by `/proc/locks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LockKind {
-    /// flock(2); owned by the open file description.
-    Flock,
-    /// fcntl F_SETLK / lockf(3); owned by the process.
-    Posix,
-    /// fcntl F_OFD_SETLK; owned by the open file description (pid is always -1).
-    Ofd,
-    /// F_SETLEASE (and pNFS layouts); owned by the open file description.
-    Lease,
-    /// NFSv4 delegation (knfsd, or F_SETDELEG since 6.19).
-    Deleg,
-    /// FL_ACCESS probe requests; not produced by normal userspace.
-    Access,
-    /// `UNKNOWN UNKNOWN`: the kernel's own fallback.
-    Unknown,
-    /// A Windows byte-range lock (`LockFileEx`, `msvcrt.locking`), seen by probing:
-    /// Windows has no lock table, so its owner cannot be attributed to a handle.
-    LockFileEx,
+vocab! {
+    /// The kind of a kernel lock, as named by `/proc/locks` (the `type` of a lock in
+    /// the report).
+    pub enum LockKind {
+        /// flock(2); owned by the open file description.
+        Flock = "flock",
+        /// fcntl F_SETLK / lockf(3); owned by the process.
+        Posix = "posix",
+        /// fcntl F_OFD_SETLK; owned by the open file description (pid is always -1).
+        Ofd = "ofd",
+        /// F_SETLEASE (and pNFS layouts); owned by the open file description.
+        Lease = "lease",
+        /// NFSv4 delegation (knfsd, or F_SETDELEG since 6.19).
+        Deleg = "deleg",
+        /// FL_ACCESS probe requests; not produced by normal userspace.
+        Access = "access",
+        /// `UNKNOWN UNKNOWN`: the kernel's own fallback.
+        Unknown = "unknown",
+        /// A Windows byte-range lock (`LockFileEx`, `msvcrt.locking`), seen by probing:
+        /// Windows has no lock table, so its owner cannot be attributed to a handle.
+        LockFileEx = "lockfileex",
+    }
 }
 
 impl LockKind {
-    /// The JSON/table name (`type` field of the schema).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            LockKind::Flock => "flock",
-            LockKind::Posix => "posix",
-            LockKind::Ofd => "ofd",
-            LockKind::Lease => "lease",
-            LockKind::Deleg => "deleg",
-            LockKind::Access => "access",
-            LockKind::Unknown => "unknown",
-            LockKind::LockFileEx => "lockfileex",
-        }
-    }
-
     /// Locks owned by an open file description: every process sharing that
-    /// description (dup, fork, SCM_RIGHTS) holds the lock.
+    /// description (dup, fork, SCM_RIGHTS) holds the lock, and it travels with
+    /// an inherited fd.
     pub fn owned_by_open_file(&self) -> bool {
         matches!(
             self,
@@ -76,40 +67,157 @@ impl LockKind {
     }
 }
 
-/// Lock mode. `Unlock` only appears on leases being broken (the target type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LockMode {
-    Read,
-    Write,
-    Unlock,
+vocab! {
+    /// Lock mode. `unlock` only appears on leases being broken (the target type).
+    pub enum LockMode {
+        Read = "read",
+        Write = "write",
+        Unlock = "unlock",
+    }
 }
 
-impl LockMode {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            LockMode::Read => "read",
-            LockMode::Write => "write",
-            LockMode::Unlock => "unlock",
+vocab! {
+    /// State of a lease or delegation line.
+    pub enum LeaseState {
+        Active = "active",
+        Breaking = "breaking",
+        /// A process blocked in open()/truncate() waiting for a lease break.
+        Breaker = "breaker",
+    }
+}
+
+vocab! {
+    /// A process's scheduling state, by the one letter Linux prints in
+    /// `/proc/PID/stat` (Windows maps its own states onto R, S, T and Z).
+    pub enum ProcessState {
+        Running = "R",
+        Sleeping = "S",
+        /// Uninterruptible sleep, usually I/O (a hung mount, a failing disk).
+        DiskSleep = "D",
+        /// Stopped by a signal (Ctrl+Z, SIGSTOP).
+        Stopped = "T",
+        /// Stopped by a tracer (a debugger).
+        TracingStop = "t",
+        /// Exited, not yet reaped by its parent.
+        Zombie = "Z",
+        Dead = "X",
+        /// Dead (kernels 2.6.33 to 3.13).
+        DeadOld = "x",
+        /// Wakekill (kernels 2.6.33 to 3.13).
+        Wakekill = "K",
+        /// Waking (kernels 2.6.33 to 3.13).
+        Waking = "W",
+        /// Parked kernel thread.
+        Parked = "P",
+        /// Idle kernel thread.
+        Idle = "I",
+    }
+}
+
+impl ProcessState {
+    /// The state for a letter of `/proc/PID/stat`; `None` for a letter this build
+    /// does not know (reported as unknown, never guessed).
+    pub fn from_letter(c: char) -> Option<ProcessState> {
+        let mut buf = [0u8; 4];
+        Self::from_name(c.encode_utf8(&mut buf))
+    }
+
+    /// Stopped by a signal or a tracer.
+    pub fn is_stopped(self) -> bool {
+        matches!(self, ProcessState::Stopped | ProcessState::TracingStop)
+    }
+
+    /// Exited: a zombie or dead task, whatever its threads still hold.
+    pub fn has_exited(self) -> bool {
+        matches!(
+            self,
+            ProcessState::Zombie | ProcessState::Dead | ProcessState::DeadOld
+        )
+    }
+}
+
+vocab! {
+    /// What kind of file a path names (`file_type` in the report).
+    pub enum FileType {
+        Regular = "regular",
+        Directory = "directory",
+        Symlink = "symlink",
+        Fifo = "fifo",
+        Socket = "socket",
+        CharDevice = "char-device",
+        BlockDevice = "block-device",
+        /// The filesystem did not say.
+        Unknown = "unknown",
+    }
+}
+
+impl FileType {
+    /// The types lockscan examines; the others (FIFOs, sockets, devices) are
+    /// reported as errors and never opened.
+    pub fn is_examinable(self) -> bool {
+        matches!(
+            self,
+            FileType::Regular | FileType::Symlink | FileType::Directory
+        )
+    }
+}
+
+vocab! {
+    /// The operating system a snapshot was taken on.
+    pub enum Platform {
+        Linux = "linux",
+        Windows = "windows",
+    }
+}
+
+impl Platform {
+    /// The platform this build runs on.
+    pub const fn current() -> Platform {
+        if cfg!(windows) {
+            Platform::Windows
+        } else {
+            Platform::Linux
         }
     }
 }
 
-/// State of a lease or delegation line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LeaseState {
-    Active,
-    Breaking,
-    /// A process blocked in open()/truncate() waiting for a lease break.
-    Breaker,
+impl Default for Platform {
+    fn default() -> Self {
+        Platform::current()
+    }
 }
 
-impl LeaseState {
-    pub fn as_str(&self) -> &'static str {
+/// Windows: how the per-file question "who has this file open" was answered
+/// (`visibility.per_file_api`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PerFileApi {
+    /// `FileProcessIdsUsingFileInformation` named the processes.
+    FileProcessIds,
+    /// It could not be asked (the reason: Wine does not implement it); the handle
+    /// table was the only evidence.
+    Unavailable(String),
+}
+
+impl serde::Serialize for PerFileApi {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            LeaseState::Active => "active",
-            LeaseState::Breaking => "breaking",
-            LeaseState::Breaker => "breaker",
+            PerFileApi::FileProcessIds => s.serialize_str("file-process-ids"),
+            PerFileApi::Unavailable(why) => s.serialize_str(&format!("unavailable: {why}")),
         }
+    }
+}
+
+impl schemars::JsonSchema for PerFileApi {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PerFileApi".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`file-process-ids` when FileProcessIdsUsingFileInformation named the processes that have each file open, or `unavailable: REASON`, in which case the handle table was the only evidence.",
+            "type": "string",
+            "pattern": "^(file-process-ids|unavailable: .*)$"
+        })
     }
 }
 
@@ -177,6 +285,16 @@ pub struct ProcLocks {
     pub skipped: Vec<SkippedLine>,
 }
 
+impl ProcLocks {
+    /// Adds a granted lock that no table lists (a Windows probe's finding).
+    pub fn add_granted(&mut self, mut line: LockLine) {
+        line.ordinal = self.lines.len() as u64 + 1;
+        line.depth = 0;
+        self.lines.push(line);
+        self.blocker.push(None);
+    }
+}
+
 /// Parsed `/proc/PID/fdinfo/FD`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FdInfo {
@@ -223,8 +341,8 @@ pub struct ProcessInfo {
     pub user: Option<String>,
     /// Start time, seconds since the Unix epoch.
     pub started_at: Option<u64>,
-    /// One-letter state (R, S, D, T, t, Z, X, I).
-    pub state: Option<char>,
+    /// Scheduling state; `None` when unreadable or unknown.
+    pub state: Option<ProcessState>,
     pub ppid: Option<i32>,
     pub exe: Option<PathBuf>,
     /// Kernel function the process sleeps in (`/proc/PID/wchan`), e.g. `n_tty_read`,
@@ -292,7 +410,6 @@ pub struct Visibility {
     pub root: bool,
     /// Windows: the system handle table was read (there is no lock table there).
     pub handle_table_read: bool,
-    /// Windows: how the per-file question "who has this open" was answered:
-    /// `file-process-ids`, or why it could not be (`unavailable: ...`).
-    pub per_file_api: Option<String>,
+    /// Windows: how the per-file question "who has this open" was answered.
+    pub per_file_api: Option<PerFileApi>,
 }

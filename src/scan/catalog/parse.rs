@@ -1,6 +1,6 @@
 //! Content parsers, one per [`ContentFormat`]. All are total: any bytes give a
 //! [`ParsedContent`] (with `error` set when the content is present but malformed),
-//! never a panic. Byte formats: conventions.md §5.
+//! never a panic. Each [`ContentFormat`] variant documents its layout.
 
 use super::{ContentFormat, Observed, Shape, SymlinkKind};
 use crate::scan::names;
@@ -386,131 +386,19 @@ fn dnf5(b: &[u8]) -> ParsedContent {
     out
 }
 
-/// A flat JSON object: its keys with their string values (other values as `None`).
-/// `None` when the text is not a JSON object.
+/// A JSON object's top-level keys with their string values (other values as
+/// `None`); `None` when the text is not a JSON object. Terraform's LockInfo is flat:
+/// ID, Operation, Info, Who, Version, Created and Path, all strings.
 fn json_object(b: &[u8]) -> Option<Vec<(String, Option<String>)>> {
-    let t = std::str::from_utf8(b).ok()?;
-    let mut p = Json {
-        s: t.as_bytes(),
-        i: 0,
-    };
-    p.ws();
-    p.eat(b'{')?;
-    let mut out = Vec::new();
-    p.ws();
-    if p.eat(b'}').is_some() {
-        return Some(out);
-    }
-    loop {
-        p.ws();
-        let key = p.string()?;
-        p.ws();
-        p.eat(b':')?;
-        p.ws();
-        let value = if p.peek() == Some(b'"') {
-            Some(p.string()?)
-        } else {
-            p.skip_value()?;
-            None
-        };
-        out.push((key, value));
-        p.ws();
-        match p.next()? {
-            b',' => continue,
-            b'}' => return Some(out),
-            _ => return None,
-        }
-    }
-}
-
-struct Json<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Json<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-    fn next(&mut self) -> Option<u8> {
-        let c = self.peek()?;
-        self.i += 1;
-        Some(c)
-    }
-    fn eat(&mut self, c: u8) -> Option<()> {
-        (self.peek()? == c).then(|| self.i += 1)
-    }
-    fn ws(&mut self) {
-        while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
-            self.i += 1;
-        }
-    }
-    fn hex4(&mut self) -> Option<u32> {
-        let h = self.s.get(self.i..self.i.checked_add(4)?)?;
-        self.i += 4;
-        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-    }
-    fn string(&mut self) -> Option<String> {
-        self.eat(b'"')?;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            match self.next()? {
-                b'"' => return String::from_utf8(out).ok(),
-                b'\\' => {
-                    let c = match self.next()? {
-                        b'n' => '\n',
-                        b't' => '\t',
-                        b'r' => '\r',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'/' => '/',
-                        b'\\' => '\\',
-                        b'"' => '"',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&hi) {
-                                self.eat(b'\\')?;
-                                self.eat(b'u')?;
-                                let lo = self.hex4()?;
-                                if !(0xdc00..0xe000).contains(&lo) {
-                                    return None;
-                                }
-                                0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code)?
-                        }
-                        _ => return None,
-                    };
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    /// Skips a non-string value (number, literal, nested object or array).
-    fn skip_value(&mut self) -> Option<()> {
-        let mut depth = 0usize;
-        loop {
-            match self.peek()? {
-                b'"' => {
-                    self.string()?;
-                }
-                b'{' | b'[' => {
-                    depth += 1;
-                    self.i += 1;
-                }
-                b'}' | b']' if depth > 0 => {
-                    depth -= 1;
-                    self.i += 1;
-                }
-                b',' | b'}' | b']' if depth == 0 => return Some(()),
-                _ => self.i += 1,
-            }
-        }
-    }
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(b).ok()?;
+    Some(
+        map.into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, Some(s)),
+                _ => (k, None),
+            })
+            .collect(),
+    )
 }
 
 fn terraform(b: &[u8]) -> ParsedContent {

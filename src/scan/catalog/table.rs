@@ -1,7 +1,8 @@
 //! The catalog itself. Order matters: [`super::recognise`] returns the first entry
 //! that matches, so specific entries (with parent, sibling or content requirements)
 //! come before the ones they refine, and the generic fallbacks come last.
-//! Facts and messages: ../shared/reference/conventions.md and conventions.json.
+//! Facts and messages: fixtures/reference/conventions.json (tests/catalog.rs checks
+//! programs, deletion behaviour and messages against it).
 
 use super::ContentFormat as F;
 use super::Discipline as D;
@@ -12,11 +13,12 @@ use super::Req::{
 };
 use super::{Convention, LockSite, Matcher, Pattern, Req, Shape as S, SymlinkKind as L};
 use crate::scan::names::NameKind::{self, HeartbeatDir, Lockfile, Pidfile, SymlinkLock};
+use crate::sys::FileType;
 
-const REGULAR: &[&str] = &["regular"];
-const SYMLINK: &[&str] = &["symlink"];
-const DIRECTORY: &[&str] = &["directory"];
-const REGULAR_OR_SYMLINK: &[&str] = &["regular", "symlink"];
+const REGULAR: &[FileType] = &[FileType::Regular];
+const SYMLINK: &[FileType] = &[FileType::Symlink];
+const DIRECTORY: &[FileType] = &[FileType::Directory];
+const REGULAR_OR_SYMLINK: &[FileType] = &[FileType::Regular, FileType::Symlink];
 
 const fn c(
     name: &'static str,
@@ -48,6 +50,11 @@ const fn c(
         file_types: REGULAR,
         matchers: &[],
         lock_site: LockSite::Itself,
+        other_host_expiry: None,
+        self_cleanup: None,
+        running_scope: "",
+        unsaved_work_recovery: None,
+        judged_with: None,
     }
 }
 
@@ -68,7 +75,7 @@ impl Convention {
         self.name_kind = Some(k);
         self
     }
-    const fn types(mut self, t: &'static [&'static str]) -> Self {
+    const fn types(mut self, t: &'static [FileType]) -> Self {
         self.file_types = t;
         self
     }
@@ -86,6 +93,26 @@ impl Convention {
     }
     const fn lock_on(mut self, site: LockSite) -> Self {
         self.lock_site = site;
+        self
+    }
+    const fn other_host_expiry(mut self, secs: u64, why: &'static str) -> Self {
+        self.other_host_expiry = Some((secs, why));
+        self
+    }
+    const fn self_cleanup(mut self, what: &'static str) -> Self {
+        self.self_cleanup = Some(what);
+        self
+    }
+    const fn running_scope(mut self, scope: &'static str) -> Self {
+        self.running_scope = scope;
+        self
+    }
+    const fn unsaved_work(mut self, what: &'static str, recovery: &'static str) -> Self {
+        self.unsaved_work_recovery = Some((what, recovery));
+        self
+    }
+    const fn judged_with(mut self, how: &'static str) -> Self {
+        self.judged_with = Some(how);
         self
     }
 }
@@ -217,6 +244,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .rule("Its existence is the lock and libalpm keeps it open while it runs: a db.lck no process has open, while no pacman/yay/paru/pamac runs, is a crash leftover and can be removed.")
         .exe(&["pacman", "yay", "paru", "pamac", "pamac-daemon"])
         .kind(Lockfile)
+        .running_scope(" on this root")
         .m(&[nr(Exact("db.lck"), &[AnyOf(&[Sibling("local"), Sibling("sync"), Parent("pacman")])])]),
     c("rpm-transaction-lock", "rpm (and everything using librpm: dnf, yum, zypper)", "rpm", D::KernelLockKept, F::Empty)
         .msg("warning: waiting for transaction lock on /var/lib/rpm/.rpm.lock\\nerror: can't create transaction lock on /var/lib/rpm/.rpm.lock (Resource temporarily unavailable)")
@@ -271,12 +299,14 @@ pub(super) static CATALOG: &[Convention] = &[
         .rule("Stale when the git gc it records is gone on this host, or when it is more than 12 hours old (git gc itself ignores it then).")
         .exe(&["git"])
         .kind(Pidfile)
+        .other_host_expiry(12 * 3600, "git gc itself ignores it then")
         .m(&[nr(Exact("gc.pid"), &[UnderGitDir])]),
     c("git-lockfile", "git", "git", D::ExistenceOnly, F::GitLockTarget)
         .msg("git >=2.54: \"Unable to create '<abs>/index.lock': File exists.\\n\\nAnother git process seems to be running in this repository, or the lock file may be stale\" (or 'Lock may be held by process N; ...' / 'Lock was held by process N, which is no longer running; the lock file appears to be stale' when a ~pid.lock exists). git <2.54: \"...File exists.\\n\\nAnother git process seems to be running in this repository, e.g.\\nan editor opened by 'git commit'. Please make sure all processes\\nare terminated then try again. If it still fails, a git process\\nmay have crashed in this repository earlier:\\nremove the file manually to continue.\" Refs: \"cannot lock ref '<ref>': Unable to create '<path>.lock': File exists.\"")
         .rule("Its existence is the lock and git never removes a stale one: a .lock no process has open, while no git runs in the repository, is a crash leftover and can be removed.")
         .exe(&["git"])
         .kind(Lockfile)
+        .running_scope(" in this repository")
         .m(&[q(Suffix(".lock"), &[UnderGitDir])]),
     // ---- browsers and editors -----------------------------------------------------
     c("firefox-parentlock", "Firefox/Thunderbird (Gecko)", "Firefox", D::KernelLockKept, F::Empty)
@@ -303,11 +333,13 @@ pub(super) static CATALOG: &[Convention] = &[
         .rule("Goes with SingletonLock: stale when the socket it points to is gone or refuses connections.")
         .kind(SymlinkLock)
         .types(SYMLINK)
+        .judged_with("judge it by the SingletonLock beside it and remove the three Singleton links together")
         .m(&[n(Exact("SingletonSocket"))]),
     c("chromium-singletoncookie", "Chromium/Chrome/Electron", "Chromium", D::Symlink, F::SymlinkTarget(L::ChromiumCookie))
         .rule("Goes with SingletonLock: stale when the cookie link in the socket's directory is missing or differs.")
         .kind(SymlinkLock)
         .types(SYMLINK)
+        .judged_with("judge it by the SingletonLock beside it and remove the three Singleton links together")
         .m(&[n(Exact("SingletonCookie"))]),
     c("emacs-lockfile", "GNU Emacs", "Emacs", D::Symlink, F::SymlinkTarget(L::Emacs))
         .msg("<file> locked by USER@HOST (pid PID): (s, q, p, ?)?")
@@ -321,6 +353,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .rule("Stale when it names this host and a Vim pid that is gone (or predates the boot); a modified swap file is recoverable data: recover with `vim -r`, never delete it unread.")
         .exe(VIM)
         .kind(Lockfile)
+        .unsaved_work("swap file", "recover them with `vim -r`, then delete it")
         .m(&[
             nr(VimSwap, &[MagicIfRead(b"b0VIM ")]),
             q(VimSwapLate, &[Magic(b"b0VIM ")]),
@@ -331,6 +364,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .rule("Stale only when the postmaster it records is gone and no process still has its shared memory attached; PostgreSQL checks both and removes it itself at start, so start the server instead of deleting it.")
         .exe(POSTGRES)
         .kind(Pidfile)
+        .self_cleanup("orphaned backends may still have its shared memory attached: start PostgreSQL and let it remove the file itself")
         .m(&[nr(Exact("postmaster.pid"), &[AnyOf(&[Sibling("PG_VERSION"), Shape(S::PostmasterPid)])])]),
     c("postgres-socket-lock", "PostgreSQL", "PostgreSQL", D::ExistencePid, F::PgSocketLock)
         .msg("FATAL:  lock file \"/var/run/postgresql/.s.PGSQL.5432.lock\" already exists\\nHINT:  Is another postmaster (PID <N>) using socket file \"/var/run/postgresql/.s.PGSQL.5432\"?")

@@ -7,12 +7,13 @@
 //! only names that look like locks, or whose inode number is locked right now, cost
 //! a `statx`. Nothing is opened for reading here.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::names::NameKind;
-use crate::report::ErrorEntry;
-use crate::sys::FileKey;
+use super::names::{self, NameKind};
+use crate::model::ErrorEntry;
+use crate::sys::{FileKey, FileType, Platform, Snapshot};
 
 #[cfg(unix)]
 mod unix;
@@ -35,7 +36,7 @@ pub struct WalkOptions {
 /// What `statx` (or, on Windows, `GetFileInformationByHandle`) said about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStat {
-    pub file_type: &'static str,
+    pub file_type: FileType,
     pub size: u64,
     /// Permission bits; `None` where the platform has none (Windows ACLs).
     pub mode: Option<u32>,
@@ -57,7 +58,6 @@ pub struct Candidate {
     /// What the name suggests (None: found only because its inode is locked, or given
     /// explicitly).
     pub name_kind: Option<NameKind>,
-    pub convention: Option<&'static str>,
     pub stat: FileStat,
     /// The lock-table key, when the mount is known.
     pub key: Option<FileKey>,
@@ -74,4 +74,66 @@ pub struct WalkResult {
     pub candidates: Vec<Candidate>,
     pub errors: Vec<ErrorEntry>,
     pub entries: usize,
+}
+
+/// Locked files of a whole-system scan, as candidates: the path a holder shows (in
+/// our mount namespace, still naming the locked inode), so that they get the same
+/// examination as files found by a walk. Directory stats are cached per directory.
+///
+/// Windows keeps no lock table, so there the candidates are the files with lock-like
+/// names that some process has open.
+pub fn system(snap: &Snapshot) -> WalkResult {
+    let windows = snap.platform == Platform::Windows;
+    let mut best: HashMap<FileKey, &Path> = HashMap::new();
+    for fd in &snap.open_fds {
+        let (Some(path), Some(key)) = (&fd.path, fd.key) else {
+            continue;
+        };
+        if fd.deleted || fd.replaced {
+            continue;
+        }
+        let relevant = !fd.locks.is_empty()
+            || (windows && path.file_name().and_then(names::classify).is_some());
+        if !relevant {
+            continue;
+        }
+        let reachable = match fd.mnt_id {
+            Some(m) => snap.own_mount_ids.contains(&m),
+            None => windows, // one namespace: every path is ours
+        };
+        if reachable {
+            best.entry(key).or_insert(path.as_path());
+        }
+    }
+    let mut dirs: HashMap<&Path, Option<FileStat>> = HashMap::new();
+    let mut out = Vec::new();
+    let mut keys: Vec<_> = best.into_iter().collect();
+    keys.sort_unstable_by_key(|(k, _)| *k);
+    for (key, path) in keys {
+        let Some(st) = stat_path(path, false) else {
+            continue;
+        };
+        if key_for(snap, &st) != Some(key) {
+            continue; // the path names something else now: reported from the fd instead
+        }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let dir = dirs
+            .entry(parent)
+            .or_insert_with(|| stat_path(parent, true));
+        let rule = path.file_name().and_then(names::classify);
+        out.push(Candidate {
+            path: path.to_path_buf(),
+            name_kind: rule.map(|r| r.kind),
+            stat: st,
+            key: Some(key),
+            symlink_target: None,
+            explicit: false,
+            dir_mode: dir.as_ref().and_then(|d| d.mode),
+            dir_uid: dir.as_ref().and_then(|d| d.uid),
+        });
+    }
+    WalkResult {
+        candidates: out,
+        ..Default::default()
+    }
 }

@@ -10,9 +10,9 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 
 use super::{Candidate, FileStat, WalkOptions, WalkResult};
-use crate::report::ErrorEntry;
+use crate::model::ErrorEntry;
 use crate::scan::names::{self, NameKind};
-use crate::sys::{FileKey, Snapshot};
+use crate::sys::{FileKey, FileType as Kind, Snapshot};
 
 /// Filesystems whose contents are not files anyone locks; walking them is slow or
 /// endless (/proc) and meaningless. Entered only when given as a root.
@@ -42,16 +42,16 @@ const PSEUDO_FS: &[&str] = &[
 /// Recursion stops here whatever `--max-depth` says (a path can't be deeper anyway).
 const HARD_DEPTH_LIMIT: usize = 2048;
 
-fn type_name(ft: FileType) -> &'static str {
+fn type_of(ft: FileType) -> Kind {
     match ft {
-        FileType::RegularFile => "regular",
-        FileType::Directory => "directory",
-        FileType::Symlink => "symlink",
-        FileType::Fifo => "fifo",
-        FileType::Socket => "socket",
-        FileType::CharacterDevice => "char-device",
-        FileType::BlockDevice => "block-device",
-        FileType::Unknown => "unknown",
+        FileType::RegularFile => Kind::Regular,
+        FileType::Directory => Kind::Directory,
+        FileType::Symlink => Kind::Symlink,
+        FileType::Fifo => Kind::Fifo,
+        FileType::Socket => Kind::Socket,
+        FileType::CharacterDevice => Kind::CharDevice,
+        FileType::BlockDevice => Kind::BlockDevice,
+        FileType::Unknown => Kind::Unknown,
     }
 }
 
@@ -88,7 +88,7 @@ fn statx_at(dirfd: impl AsFd, name: &OsStr, follow: bool) -> rustix::io::Result<
     )?;
     let mnt_id = (st.stx_mask & StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id);
     Ok(FileStat {
-        file_type: type_name(FileType::from_raw_mode(st.stx_mode as u32)),
+        file_type: type_of(FileType::from_raw_mode(st.stx_mode as u32)),
         size: st.stx_size,
         mode: Some(st.stx_mode as u32 & 0o7777),
         uid: Some(st.stx_uid),
@@ -180,7 +180,7 @@ impl<'a> Walker<'a> {
         self.out.entries += entries.len();
         for (name, ft, d_ino) in entries {
             let child = path.join(&name);
-            let mut kind = type_name(ft);
+            let mut kind = type_of(ft);
             if ft == FileType::Unknown {
                 // The filesystem does not fill d_type: ask.
                 match statx_at(&dirfd, &name, false) {
@@ -189,11 +189,11 @@ impl<'a> Walker<'a> {
                 }
             }
             match kind {
-                "directory" => {
+                Kind::Directory => {
                     self.cur_dir = Some((dir_stat.mode, dir_stat.uid));
                     self.enter(&dirfd, &name, &child, depth + 1)
                 }
-                "symlink" => self.symlink(&dirfd, &name, child, dir_stat),
+                Kind::Symlink => self.symlink(&dirfd, &name, child, dir_stat),
                 _ => {
                     let rule = names::classify(&name);
                     if rule.is_none() && !stat_all && !self.locked_inos.contains(&d_ino) {
@@ -214,7 +214,6 @@ impl<'a> Walker<'a> {
                     self.out.candidates.push(Candidate {
                         path: child,
                         name_kind: rule.map(|r| r.kind),
-                        convention: rule.map(|r| r.convention),
                         stat: st,
                         key,
                         symlink_target: None,
@@ -242,7 +241,6 @@ impl<'a> Walker<'a> {
         self.out.candidates.push(Candidate {
             path: child,
             name_kind: Some(NameKind::SymlinkLock),
-            convention: rule.map(|r| r.convention),
             key: None, // a symlink itself cannot carry a kernel lock
             stat: st,
             symlink_target: Some(OsString::from_vec(target)),
@@ -286,7 +284,6 @@ impl<'a> Walker<'a> {
             self.out.candidates.push(Candidate {
                 path: path.to_path_buf(),
                 name_kind: Some(NameKind::HeartbeatDir),
-                convention: Some(rule.convention),
                 stat: st.clone(),
                 key: None,
                 symlink_target: None,
@@ -333,7 +330,7 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
                 continue;
             }
         };
-        if lst.file_type == "directory" {
+        if lst.file_type == Kind::Directory {
             let fd = match open_dir(rustix::fs::CWD, root_os, OFlags::empty()) {
                 Ok(fd) => fd,
                 Err(e) => {
@@ -347,7 +344,7 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
         }
         let name = root.file_name().unwrap_or(root_os);
         let rule = names::classify(name);
-        let symlink_target = if lst.file_type == "symlink" {
+        let symlink_target = if lst.file_type == Kind::Symlink {
             rustix::fs::readlinkat(rustix::fs::CWD, root_os, Vec::new())
                 .ok()
                 .map(|t| OsString::from_vec(t.into_bytes()))
@@ -370,7 +367,6 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
         w.out.candidates.push(Candidate {
             path: root.clone(),
             name_kind,
-            convention: rule.map(|r| r.convention),
             stat: lst,
             key,
             symlink_target,

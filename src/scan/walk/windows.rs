@@ -12,15 +12,15 @@ use std::fs::FileType;
 use std::path::{Path, PathBuf};
 
 use super::{Candidate, FileStat, WalkOptions, WalkResult};
-use crate::report::ErrorEntry;
+use crate::model::ErrorEntry;
 use crate::scan::names::{self, NameKind};
 use crate::sys::windows::fileid::{self, FileIdentity};
-use crate::sys::{FileKey, Snapshot};
+use crate::sys::{FileKey, FileType as Kind, Snapshot};
 
 /// Recursion stops here whatever `--max-depth` says.
 const HARD_DEPTH_LIMIT: usize = 2048;
 
-fn file_stat(id: &FileIdentity, file_type: &'static str) -> FileStat {
+fn file_stat(id: &FileIdentity, file_type: Kind) -> FileStat {
     FileStat {
         file_type,
         size: id.size,
@@ -34,13 +34,13 @@ fn file_stat(id: &FileIdentity, file_type: &'static str) -> FileStat {
     }
 }
 
-fn type_of(id: &FileIdentity) -> &'static str {
+fn type_of(id: &FileIdentity) -> Kind {
     if id.is_reparse_point() {
-        "symlink"
+        Kind::Symlink
     } else if id.is_dir() {
-        "directory"
+        Kind::Directory
     } else {
-        "regular"
+        Kind::Regular
     }
 }
 
@@ -68,15 +68,15 @@ struct Walker<'a> {
     out: WalkResult,
 }
 
-fn type_name(ft: &FileType) -> &'static str {
+fn type_name(ft: &FileType) -> Kind {
     if ft.is_symlink() {
-        "symlink"
+        Kind::Symlink
     } else if ft.is_dir() {
-        "directory"
+        Kind::Directory
     } else if ft.is_file() {
-        "regular"
+        Kind::Regular
     } else {
-        "unknown"
+        Kind::Unknown
     }
 }
 
@@ -114,7 +114,7 @@ impl Walker<'_> {
                 continue; // vanished
             };
             match type_name(&ft) {
-                "directory" => self.enter(&child, depth + 1),
+                Kind::Directory => self.enter(&child, depth + 1),
                 kind => {
                     let rule = names::classify(&name);
                     let Some(rule) = rule else { continue };
@@ -126,13 +126,13 @@ impl Walker<'_> {
                             continue;
                         }
                     };
-                    let symlink = kind == "symlink";
+                    let symlink = kind == Kind::Symlink;
                     let symlink_target = if symlink {
                         std::fs::read_link(&child).ok().map(|t| t.into_os_string())
                     } else {
                         None
                     };
-                    let stat = file_stat(&id, if symlink { "symlink" } else { type_of(&id) });
+                    let stat = file_stat(&id, if symlink { Kind::Symlink } else { type_of(&id) });
                     self.out.candidates.push(Candidate {
                         path: child,
                         name_kind: Some(if symlink {
@@ -140,7 +140,6 @@ impl Walker<'_> {
                         } else {
                             rule.kind
                         }),
-                        convention: Some(rule.convention),
                         key: if symlink {
                             None
                         } else {
@@ -181,8 +180,7 @@ impl Walker<'_> {
             self.out.candidates.push(Candidate {
                 path: path.to_path_buf(),
                 name_kind: Some(NameKind::HeartbeatDir),
-                convention: Some(rule.convention),
-                stat: file_stat(&id, "directory"),
+                stat: file_stat(&id, Kind::Directory),
                 key: None,
                 symlink_target: None,
                 explicit: false,
@@ -240,7 +238,6 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             } else {
                 rule.map(|r| r.kind)
             },
-            convention: rule.map(|r| r.convention),
             key: if symlink { None } else { key_for(snap, &stat) },
             stat,
             symlink_target,

@@ -55,7 +55,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     let mut snap = Snapshot {
         taken_at: super::now_secs(),
         host: host_name(),
-        platform: "linux".to_string(),
+        platform: Platform::Linux,
         boot_time: procfs::boot_time_secs().ok(),
         ..Default::default()
     };
@@ -97,7 +97,6 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     process::scan_fds(&mut snap);
     process::assign_open_file_ids(&mut snap);
     process::resolve_ofd_waiters(&mut snap);
-    snap.users = process::user_names();
 
     // Process context for every pid the lock table or the fds mention.
     let mut wanted: HashSet<i32> = HashSet::new();
@@ -128,7 +127,10 @@ pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
             continue;
         }
         if let Some(mut info) = process::read_process(pid, boot) {
-            info.user = info.uid.and_then(|u| snap.users.get(&u).cloned());
+            if let Some(uid) = info.uid {
+                super::add_users(snap, [uid]);
+                info.user = snap.users.get(&uid).cloned();
+            }
             if let Some(pp) = info.ppid
                 && pp > 1
             {

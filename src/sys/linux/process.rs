@@ -274,17 +274,6 @@ fn scan_pids(
     part
 }
 
-/// uid → user name for every local account (read once per scan).
-pub fn user_names() -> HashMap<u32, String> {
-    match sysinfo::Users::new_with_refreshed_list() {
-        Ok(users) => users
-            .iter()
-            .map(|u| (**u.id(), u.name().to_string()))
-            .collect(),
-        Err(_) => HashMap::new(),
-    }
-}
-
 /// Reads one process's context; `None` if it does not exist (any more).
 pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     let piddir = open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")).ok()?;
@@ -299,7 +288,7 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     let mut info = ProcessInfo {
         pid,
         command: stat.comm.clone(),
-        state: Some(stat.state),
+        state: ProcessState::from_letter(stat.state),
         ppid: Some(stat.ppid),
         ..Default::default()
     };

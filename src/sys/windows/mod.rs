@@ -15,7 +15,9 @@ pub mod volumes;
 
 use std::collections::HashMap;
 
-use super::{FileKey, GatherOptions, OpenFd, ProcessInfo, Snapshot, SourceError};
+use super::{
+    FileKey, GatherOptions, OpenFd, PerFileApi, Platform, ProcessInfo, Snapshot, SourceError,
+};
 use handles::{Answer, OpenError, Watchdog};
 use process::Liveness;
 
@@ -53,7 +55,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     let mut snap = Snapshot {
         taken_at: super::now_secs(),
         host: sysinfo::System::host_name().unwrap_or_default(),
-        platform: "windows".into(),
+        platform: Platform::Windows,
         boot_time: sysinfo::System::boot_time().ok().filter(|b| *b > 0),
         ..Default::default()
     };
@@ -274,15 +276,14 @@ pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
 /// Asks the per-file API who has each candidate open (see [`file_pids`]). The first
 /// "not implemented" stops it (Wine), and the report says the handle table was the
 /// only evidence.
-pub fn ask_per_file(snap: &mut Snapshot, cands: &[crate::scan::walk::Candidate]) {
+pub fn ask_per_file<'a>(
+    snap: &mut Snapshot,
+    files: impl IntoIterator<Item = (&'a std::path::Path, FileKey)>,
+) {
     let me = std::process::id() as i32;
     let mut asked = false;
-    for c in cands {
-        let Some(key) = c.key else { continue };
-        if c.stat.file_type != "regular" {
-            continue;
-        }
-        match file_pids::pids_using(&c.path) {
+    for (path, key) in files {
+        match file_pids::pids_using(path) {
             Ok(pids) => {
                 asked = true;
                 let pids: Vec<i32> = pids
@@ -295,20 +296,20 @@ pub fn ask_per_file(snap: &mut Snapshot, cands: &[crate::scan::walk::Candidate])
                 }
             }
             Err(file_pids::FilePidsError::Unsupported) => {
-                snap.visibility.per_file_api = Some(
-                    "unavailable: FileProcessIdsUsingFileInformation is not implemented here \
-(Wine); holders come from the handle table alone"
+                snap.visibility.per_file_api = Some(PerFileApi::Unavailable(
+                    "FileProcessIdsUsingFileInformation is not implemented here (Wine); holders \
+come from the handle table alone"
                         .into(),
-                );
+                ));
                 return;
             }
             Err(file_pids::FilePidsError::Io(e)) => snap.errors.push(SourceError {
-                source: c.path.to_string_lossy().into_owned(),
+                source: path.to_string_lossy().into_owned(),
                 error: format!("cannot ask which processes have it open: {e}"),
             }),
         }
     }
     if asked {
-        snap.visibility.per_file_api = Some("file-process-ids".into());
+        snap.visibility.per_file_api = Some(PerFileApi::FileProcessIds);
     }
 }

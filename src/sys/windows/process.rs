@@ -11,7 +11,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::fileid::filetime_to_unix;
-use crate::sys::ProcessInfo;
+use crate::sys::{ProcessInfo, ProcessState};
 
 /// Every process the system lists, by pid.
 pub fn process_table() -> Result<HashMap<i32, ProcessInfo>, String> {
@@ -37,10 +37,10 @@ pub fn process_table() -> Result<HashMap<i32, ProcessInfo>, String> {
             .collect::<Vec<_>>()
             .join(" ");
         let state = match p.status() {
-            ProcessStatus::Run => Some('R'),
-            ProcessStatus::Sleep | ProcessStatus::Idle => Some('S'),
-            ProcessStatus::Stop | ProcessStatus::Suspended => Some('T'),
-            ProcessStatus::Zombie | ProcessStatus::Dead => Some('Z'),
+            ProcessStatus::Run => Some(ProcessState::Running),
+            ProcessStatus::Sleep | ProcessStatus::Idle => Some(ProcessState::Sleeping),
+            ProcessStatus::Stop | ProcessStatus::Suspended => Some(ProcessState::Stopped),
+            ProcessStatus::Zombie | ProcessStatus::Dead => Some(ProcessState::Zombie),
             _ => None,
         };
         out.insert(

@@ -1,4 +1,52 @@
-//! Timestamps as RFC 3339 UTC strings, without a date crate.
+//! Times in the report: seconds since the Unix epoch, written as RFC 3339 UTC
+//! (`2026-11-22T06:54:56Z`) only when rendered. Without a date crate: the one
+//! conversion needed is a few lines (H. Hinnant's civil-from-days algorithm).
+
+use std::borrow::Cow;
+
+/// A point in time, whole seconds since the Unix epoch (UTC). Serialised as an
+/// RFC 3339 string; renderers that need a number (Prometheus) take [`Self::secs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// Seconds since the Unix epoch.
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+
+    /// A time from signed epoch seconds (a file's mtime); `None` before 1970.
+    pub fn from_signed(secs: i64) -> Option<Timestamp> {
+        u64::try_from(secs).ok().map(Timestamp)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "RFC 3339 time in UTC, whole seconds (`2026-11-22T06:54:56Z`).",
+            "type": "string",
+            "format": "date-time",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+        })
+    }
+}
 
 /// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(secs: u64) -> String {
@@ -47,6 +95,13 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_718_000_060), "2024-06-10T06:14:20Z");
         assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn timestamps_serialise_as_rfc3339_strings() {
+        let json = serde_json::to_string(&Timestamp(1_718_000_060)).unwrap();
+        assert_eq!(json, "\"2024-06-10T06:14:20Z\"");
+        assert_eq!(Timestamp::from_signed(-1), None);
     }
 
     #[test]

@@ -1,0 +1,168 @@
+//! Examining the walk's candidates: what each file says (at most 4 KiB, never from a
+//! leased or special file), which program convention it follows, and where its
+//! kernel lock lives.
+//!
+//! The few disk questions go through [`Disk`], so the examination runs the same on a
+//! described system (tests) as on this one ([`LiveDisk`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::catalog::{self, Convention, ParsedContent};
+use super::content::{self, PidContent};
+use super::names::{self, NameKind};
+use super::walk::{self, Candidate};
+use crate::sys::{FileKey, FileType, Snapshot};
+
+/// The disk questions an examination asks.
+pub trait Disk {
+    /// The first 4 KiB (and one byte more) of a regular file, opened without
+    /// following a symlink or blocking.
+    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String>;
+    /// Whether anything exists at `path` (a symlink counts, unfollowed).
+    fn exists(&self, path: &Path) -> bool;
+    /// The lock-table key of the file at `path`, if it exists.
+    fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey>;
+}
+
+/// This system's disk.
+pub struct LiveDisk;
+
+impl Disk for LiveDisk {
+    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String> {
+        content::read_head(path)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey> {
+        walk::stat_path(path, false).and_then(|st| walk::key_for(snap, &st))
+    }
+}
+
+/// A file recognised as following a program's convention.
+#[derive(Debug, Clone)]
+pub struct Recognised {
+    pub conv: &'static Convention,
+    pub parsed: ParsedContent,
+}
+
+/// What the examination found, per path.
+#[derive(Debug, Default)]
+pub struct Examined {
+    /// What pidfiles (and lockfiles that carry a pid) say.
+    pub contents: HashMap<PathBuf, PidContent>,
+    /// Program conventions recognised, with what their content says.
+    pub recognised: HashMap<PathBuf, Recognised>,
+    /// For conventions whose kernel lock is on another file (Terraform's state file,
+    /// Firefox's .parentlock): that file's key.
+    pub lock_site_keys: HashMap<PathBuf, Option<FileKey>>,
+}
+
+impl Examined {
+    /// Every pid the files name (pidfile content, symlink targets), for process context.
+    pub fn pids<'a>(&'a self, cands: &'a [Candidate]) -> impl Iterator<Item = i32> + 'a {
+        let from_content = self.contents.values().filter_map(|c| match c {
+            PidContent::Pid(p) => Some(*p),
+            _ => None,
+        });
+        let from_links = cands.iter().filter_map(|c| {
+            c.symlink_target
+                .as_ref()
+                .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
+        });
+        from_content.chain(from_links)
+    }
+}
+
+/// Examines every examinable candidate.
+pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examined {
+    let leased = snap.leased_keys();
+    let mut out = Examined::default();
+    // Conventions ask about the same few sibling names for every file in a
+    // directory: one lookup per (directory, name).
+    let siblings: RefCell<HashMap<PathBuf, bool>> = Default::default();
+    for c in cands {
+        let ft = c.stat.file_type;
+        if !ft.is_examinable() {
+            continue;
+        }
+        let target = c
+            .symlink_target
+            .as_ref()
+            .map(|t| t.to_string_lossy().into_owned());
+        let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let sibling_exists = |n: &str| {
+            let p = parent.join(n);
+            if let Some(hit) = siblings.borrow().get(&p) {
+                return *hit;
+            }
+            let there = disk.exists(&p);
+            siblings.borrow_mut().insert(p, there);
+            there
+        };
+        let mut obs = catalog::Observed {
+            path: &c.path,
+            file_type: ft,
+            symlink_target: target.as_deref(),
+            content: None,
+            sibling_exists: &sibling_exists,
+        };
+        let leased_file = c.key.is_some_and(|k| leased.contains(&k));
+        let size = c.stat.size;
+        let regular = ft == FileType::Regular;
+        // Lockfiles often carry their owner's pid (UUCP LCK.., hand-written ones); a
+        // short, non-empty one is worth a look.
+        let pidlike = c.name_kind == Some(NameKind::Pidfile)
+            || (c.name_kind == Some(NameKind::Lockfile) && (1..=64).contains(&size));
+        // An empty file has nothing to read: say so without opening it (most lockfiles
+        // are empty, and a system scan can see tens of thousands of them).
+        let head = if regular && size == 0 && !leased_file {
+            Some(Ok(Vec::new()))
+        } else {
+            (regular && !leased_file && (pidlike || catalog::content_would_help(&obs)))
+                .then(|| disk.read_head(&c.path))
+        };
+        obs.content = head
+            .as_ref()
+            .and_then(|h| h.as_ref().ok())
+            .map(|b| b.as_slice());
+        let conv = catalog::recognise(&obs);
+        let parsed = conv.map(|cv| catalog::parse_content(cv, &obs));
+        let mut pid = match (&head, c.name_kind) {
+            (None, Some(NameKind::Pidfile)) if leased_file && regular => Some(PidContent::NotRead(
+                "the file carries a lease; opening it would start a lease break".into(),
+            )),
+            (Some(Err(e)), Some(NameKind::Pidfile)) => Some(PidContent::NotRead(e.clone())),
+            (Some(Ok(b)), Some(NameKind::Pidfile)) => Some(content::pid_from_head(b, size)),
+            (Some(Ok(b)), _) if pidlike => match content::pid_from_head(b, size) {
+                PidContent::Pid(p) => Some(PidContent::Pid(p)),
+                _ => None,
+            },
+            _ => None,
+        };
+        // The convention's own format knows better (`pid 4242`, a Vim swap header, ...).
+        if ft != FileType::Symlink
+            && !matches!(pid, Some(PidContent::Pid(_)))
+            && let Some(p) = parsed.as_ref().and_then(|p| p.pid)
+        {
+            pid = Some(PidContent::Pid(p));
+        }
+        if let Some(pc) = pid {
+            out.contents.insert(c.path.clone(), pc);
+        }
+        if let (Some(conv), Some(parsed)) = (conv, parsed) {
+            let site = catalog::kernel_lock_path(conv, &c.path);
+            if site != c.path {
+                out.lock_site_keys
+                    .insert(c.path.clone(), disk.key_of(snap, &site));
+            }
+            out.recognised
+                .insert(c.path.clone(), Recognised { conv, parsed });
+        }
+    }
+    out
+}

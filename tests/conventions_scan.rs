@@ -60,14 +60,13 @@ fn certbot_leftover_is_stale_and_safe_to_remove_but_a_held_one_is_not() {
 
 #[test]
 fn stale_lockfile_is_never_claimed_on_partial_evidence() {
+    require!(need_root());
+    require!(need_tool("setpriv"));
     let d = tempdir();
     let root = canon(d.path());
     let left = root.join("letsencrypt/.certbot.lock");
     std::fs::create_dir_all(left.parent().unwrap()).unwrap();
     std::fs::write(&left, "").unwrap();
-    if !is_root() {
-        return;
-    }
     // As nobody, other users' processes cannot be inspected: no "safe to delete".
     let r = run_cmd(std::process::Command::new("setpriv").args([
         "--reuid=65534",

@@ -281,10 +281,7 @@ fn world_writable_file_or_directory_is_reported_but_a_sticky_dir_is_not() {
 
 #[test]
 fn foreign_owner_in_a_root_directory() {
-    if !is_root() {
-        eprintln!("skipped: needs root to chown");
-        return;
-    }
+    require!(need_root());
     let d = tempdir();
     let root = canon(d.path());
     let (theirs, ours) = (root.join("theirs.lock"), root.join("ours.lock"));
@@ -346,9 +343,7 @@ fn remote_filesystem_finding_on_fuse_and_not_on_local_disk() {
     std::fs::create_dir(&src).unwrap();
     std::fs::create_dir(&mnt).unwrap();
     std::fs::write(src.join("app.lock"), "").unwrap();
-    let Some(fuse) = Bindfs::mount(&src, &mnt) else {
-        return;
-    };
+    let fuse = require!(Bindfs::mount(&src, &mnt));
     let doc = scan_json(&[root.to_str().unwrap()]);
     drop(fuse);
     let fs = &file(&doc, &mnt.join("app.lock"), false)["filesystem"];
@@ -471,6 +466,11 @@ impl Drop for FuseCleanup {
             .args(["-u", self.mnt.to_str().unwrap()])
             .stderr(std::process::Stdio::null())
             .status();
+        // Where only fuse3's fusermount3 is installed; root may unmount directly.
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mnt)
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
     }
@@ -478,15 +478,9 @@ impl Drop for FuseCleanup {
 
 #[test]
 fn holder_uninterruptible_when_it_hangs_on_a_stopped_fuse_daemon() {
-    if !is_root()
-        || std::process::Command::new("bindfs")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
-        eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
-        return;
-    }
+    require!(need_root());
+    require!(need_tool("bindfs"));
+    require!(need_fuse());
     let d = tempdir();
     let root = canon(d.path());
     let (src, mnt, locks) = (root.join("src"), root.join("mnt"), root.join("locks"));
@@ -505,16 +499,7 @@ fn holder_uninterruptible_when_it_hangs_on_a_stopped_fuse_daemon() {
         holder: None,
         mnt: mnt.clone(),
     };
-    let mounted = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(20));
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .contains(mnt.to_str().unwrap())
-    });
-    if !mounted {
-        eprintln!("skipped: bindfs did not mount");
-        return;
-    }
+    require!(wait_mounted(&mnt, "bindfs"));
     let lock = locks.join("d.lock");
     signal(guard.daemon.id() as i32, rustix::process::Signal::STOP);
     // The holder takes its lock, then touches the stopped mount. FUSE first waits

@@ -39,9 +39,8 @@ fn every_live_pid_inode_pair_lslocks_reports_is_in_the_system_view() {
     )]);
     let sleeper = orphan.info("child") as i64;
     let dead_locker = orphan.info("locker") as i64;
-    let Some(ls) = lslocks_json() else {
-        panic!("lslocks (util-linux) is required for this test; .ci/run installs it");
-    };
+    require!(need_tool("lslocks"));
+    let ls = lslocks_json().expect("lslocks -J failed or printed no JSON");
     let ours = scan_json(&[]);
     assert!(ours["roots"].as_array().unwrap().is_empty());
     // (pid, inode) pairs lockscan names, as holder or as original locker.
@@ -104,26 +103,13 @@ fn system_view_resolves_paths_of_locked_files() {
 
 #[test]
 fn same_inode_number_on_two_tmpfs_mounts_is_not_confused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to mount tmpfs");
-        return;
-    }
     let d = tempdir();
     let root = canon(d.path());
     let (t1, t2) = (root.join("t1"), root.join("t2"));
     std::fs::create_dir(&t1).unwrap();
     std::fs::create_dir(&t2).unwrap();
-    let mount = |t: &std::path::Path| {
-        std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "tmpfs", t.to_str().unwrap()])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !mount(&t1) || !mount(&t2) {
-        eprintln!("skipped: tmpfs mounts not permitted here");
-        let _ = std::process::Command::new("umount").arg(&t1).status();
-        return;
-    }
+    let m1 = require!(mount_tmpfs(&t1));
+    let m2 = require!(mount_tmpfs(&t2));
     std::fs::write(t1.join("a.lock"), "").unwrap();
     std::fs::write(t2.join("b.lock"), "").unwrap();
     let same = std::fs::metadata(t1.join("a.lock")).unwrap().ino()
@@ -132,8 +118,7 @@ fn same_inode_number_on_two_tmpfs_mounts_is_not_confused() {
     let doc = scan_json(&[root.to_str().unwrap()]);
     let sys = scan_json(&[]);
     drop(h);
-    let _ = std::process::Command::new("umount").arg(&t1).status();
-    let _ = std::process::Command::new("umount").arg(&t2).status();
+    drop((m1, m2));
     if !same {
         eprintln!("note: tmpfs gave different inode numbers; identity still checked");
     }

@@ -156,7 +156,7 @@ fn gc_pid_from_another_host_is_unknown_not_stale() {
     let root = canon(d.path());
     let p = root.join("repo/.git/gc.pid");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, "999999 some-other-host").unwrap();
+    std::fs::write(&p, format!("{} some-other-host", dead_pid())).unwrap();
     let doc = scan_json(&[root.to_str().unwrap()]);
     let f = file(&doc, &p, false);
     assert_eq!(f["convention"]["name"], "git-gc-pid");

@@ -370,7 +370,7 @@ fn fail_on_sets_the_severity_that_fails() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     let r = run(&["--json", "--fail-on", "info", root.to_str().unwrap()]);
     assert_eq!(r.code, 1);
-    std::fs::write(root.join("dead.pid"), "999999").unwrap();
+    std::fs::write(root.join("dead.pid"), dead_pid().to_string()).unwrap();
     let r = run(&["--json", "--fail-on", "error", root.to_str().unwrap()]);
     assert_eq!(r.code, 0, "warnings do not fail with --fail-on error");
     let r = run(&["--json", root.to_str().unwrap()]);

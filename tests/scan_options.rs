@@ -11,9 +11,10 @@ fn max_depth_limits_how_far_below_a_root_the_walk_goes() {
     let d = tempdir();
     let root = canon(d.path());
     std::fs::create_dir_all(root.join("a/b")).unwrap();
-    std::fs::write(root.join("top.pid"), "999999").unwrap();
-    std::fs::write(root.join("a/mid.pid"), "999999").unwrap();
-    std::fs::write(root.join("a/b/deep.pid"), "999999").unwrap();
+    let dead = dead_pid().to_string();
+    std::fs::write(root.join("top.pid"), &dead).unwrap();
+    std::fs::write(root.join("a/mid.pid"), &dead).unwrap();
+    std::fs::write(root.join("a/b/deep.pid"), &dead).unwrap();
     let names = |doc: &serde_json::Value| -> Vec<String> {
         doc["files"]
             .as_array()
@@ -47,9 +48,10 @@ fn one_file_system_does_not_enter_other_mounts() {
     let d = tempdir();
     let root = canon(d.path());
     std::fs::create_dir(root.join("mnt")).unwrap();
-    std::fs::write(root.join("here.pid"), "999999").unwrap();
+    let dead = dead_pid().to_string();
+    std::fs::write(root.join("here.pid"), &dead).unwrap();
     let mnt = require!(mount_tmpfs(&root.join("mnt")));
-    std::fs::write(root.join("mnt/there.pid"), "999999").unwrap();
+    std::fs::write(root.join("mnt/there.pid"), &dead).unwrap();
     let r = root.to_str().unwrap();
     let all = scan_json(&[r]);
     let one = scan_json(&["-x", r]);

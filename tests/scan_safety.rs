@@ -74,10 +74,11 @@ fn a_scan_changes_nothing_on_disk_and_leaves_no_lock() {
     let root = canon(d.path());
     std::fs::create_dir(root.join("sub")).unwrap();
     std::fs::write(root.join("a.pid"), "1\n").unwrap();
-    std::fs::write(root.join("stale.pid"), "999999\n").unwrap();
+    let dead = dead_pid();
+    std::fs::write(root.join("stale.pid"), format!("{dead}\n")).unwrap();
     std::fs::write(root.join("sub/.certbot.lock"), "").unwrap();
     std::fs::write(root.join("sub/index.lock"), "ref: x\n").unwrap();
-    std::os::unix::fs::symlink("127.0.1.1:+999999", root.join("lock")).unwrap();
+    std::os::unix::fs::symlink(format!("127.0.1.1:+{dead}"), root.join("lock")).unwrap();
     make_fifo(&root.join("fifo.pid"));
     let h = Holder::start(&[&format!("flock-ex:{}", root.join("held.lock").display())]);
     let before = tree_state(&root);
@@ -199,7 +200,7 @@ fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
     std::fs::create_dir(root.join("secret")).unwrap();
     std::fs::write(root.join("secret/hidden.lock"), "").unwrap();
     std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
-    std::fs::write(root.join("visible.pid"), "999999\n").unwrap();
+    std::fs::write(root.join("visible.pid"), format!("{}\n", dead_pid())).unwrap();
     std::fs::set_permissions(
         root.join("visible.pid"),
         std::fs::Permissions::from_mode(0o644),
@@ -268,7 +269,7 @@ fn hostile_file_names_cannot_inject_terminal_escapes() {
 fn no_color_env_and_pipes_get_plain_text() {
     let d = tempdir();
     let root = canon(d.path());
-    std::fs::write(root.join("dead.pid"), "999999").unwrap();
+    std::fs::write(root.join("dead.pid"), dead_pid().to_string()).unwrap();
     let r = run_cmd(
         std::process::Command::new(lockscan_bin())
             .env("NO_COLOR", "1")

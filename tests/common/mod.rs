@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: real lock-holding processes
-//! (tests/support/holder.py), running the real lockscan binary, and the
+//! (tests/support/holder.py), running the real lockscan binary, dead pids, and the
 //! preconditions (`require!`: root, tools, FUSE, mounts) that fail a test loudly.
 #![allow(dead_code)]
 
@@ -425,6 +425,23 @@ pub fn wait_mounted(mnt: &Path, by: &str) -> Result<(), Missing> {
         ),
         "CI runs as root on a VM with /dev/fuse and installs bindfs (.ci/run)",
     )
+}
+
+/// The pid of a process that was started and reaped: certainly not running (a constant
+/// such as 999999 can be a live pid where pid_max is 4194304). Pids are handed out
+/// in increasing order, so it stays free for the rest of the test.
+pub fn dead_pid() -> i32 {
+    let mut child = Command::new("true")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn true");
+    let pid = i32::try_from(child.id()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} still exists after it was reaped"
+    );
+    pid
 }
 
 /// A bindfs (FUSE) mount of `src` at `mnt`, unmounted on drop.

@@ -679,9 +679,11 @@ fn the_name_table_is_the_catalogs() {
     );
     assert_eq!(names::classify(OsStr::new("ibdata1")).map(|r| r.kind), None);
     // Every by-name pattern of every convention classifies (unless hidden as data).
+    let mut exact = 0;
     for c in all() {
         for m in c.matchers.iter().filter(|m| m.by_name) {
             if let Pattern::Exact(s) = m.pattern {
+                exact += 1;
                 let r = names::classify(OsStr::new(s));
                 assert_eq!(r.is_some(), c.name_kind.is_some(), "{} {s}", c.name);
                 if let Some(r) = r {
@@ -694,16 +696,19 @@ fn the_name_table_is_the_catalogs() {
             }
         }
     }
+    assert!(exact >= 20, "only {exact} exact by-name patterns checked");
 }
 
 // ---- verdicts -----------------------------------------------------------------------
 
 #[test]
 fn kernel_locks_that_are_kept_are_never_deleted_nor_stale() {
-    for c in all()
+    let kept: Vec<&Convention> = all()
         .iter()
         .filter(|c| c.discipline == Discipline::KernelLockKept)
-    {
+        .collect();
+    assert!(kept.len() >= 2, "dpkg's locks at least: {kept:?}");
+    for c in kept {
         for locked in [false, true] {
             let f = Facts {
                 kernel_locked: locked,
@@ -1048,10 +1053,12 @@ fn vim_swap_files_with_unsaved_changes_are_kept() {
 
 #[test]
 fn data_files_are_never_deleted() {
-    for c in all()
+    let data: Vec<&Convention> = all()
         .iter()
         .filter(|c| c.discipline == Discipline::DataFile)
-    {
+        .collect();
+    assert!(!data.is_empty(), "no data-file convention");
+    for c in data {
         let (v, reason) = safe_to_delete(
             c,
             &Facts {
@@ -1078,6 +1085,8 @@ fn verdict_invariants_over_all_facts() {
         PidState::Unknown,
     ];
     let opt_bools = [None, Some(false), Some(true)];
+    // How often each conditional check below applied: none may be vacuous.
+    let (mut blind, mut yes, mut locked, mut unknown_pid) = (0, 0, 0, 0);
     for c in all() {
         for bits in 0..8u8 {
             for pid in pids {
@@ -1099,9 +1108,11 @@ fn verdict_invariants_over_all_facts() {
                                 let stale = is_stale(c, &f);
                                 let ctx = || format!("{} {f:?}", c.name);
                                 if !f.visibility_complete {
+                                    blind += 1;
                                     assert_ne!(v, Verdict::Yes, "{}", ctx());
                                 }
                                 if v == Verdict::Yes {
+                                    yes += 1;
                                     assert_eq!(stale, Some(true), "{}", ctx());
                                     assert!(
                                         !f.open_by_any || c.discipline == Discipline::HeartbeatDir,
@@ -1110,6 +1121,7 @@ fn verdict_invariants_over_all_facts() {
                                     );
                                 }
                                 if f.kernel_locked && c.discipline != Discipline::HeartbeatDir {
+                                    locked += 1;
                                     assert_eq!(v, Verdict::No, "{}", ctx());
                                 }
                                 if matches!(pid, PidState::Unknown)
@@ -1120,6 +1132,7 @@ fn verdict_invariants_over_all_facts() {
                                         Discipline::ExistencePid | Discipline::Symlink
                                     )
                                 {
+                                    unknown_pid += 1;
                                     assert_eq!(stale, None, "{}", ctx());
                                 }
                                 assert!(!reason.is_empty() && !reason.contains('\n'), "{}", ctx());
@@ -1132,6 +1145,10 @@ fn verdict_invariants_over_all_facts() {
             }
         }
     }
+    assert!(
+        blind > 0 && yes > 0 && locked > 0 && unknown_pid > 0,
+        "a check never applied: blind {blind}, yes {yes}, locked {locked}, unknown pid {unknown_pid}"
+    );
 }
 
 #[test]

@@ -398,11 +398,11 @@ fn shared_locks_coexist_and_conflict_with_exclusive_across_processes() {
         // close would release this process's shared lock anyway.
         drop(shared);
 
+        // Only F_GETLK names a POSIX owner; OFD owners are -1 and flock has no query.
+        let expected_pid = (m == Mechanism::Posix).then_some(holder.pid);
         match acquire(&path, &try_opts(m, Mode::Exclusive)) {
             Err(LockError::WouldBlock { holder_pid }) => {
-                if m == Mechanism::Posix {
-                    assert_eq!(holder_pid, Some(holder.pid));
-                }
+                assert_eq!(holder_pid, expected_pid, "{m:?}")
             }
             other => panic!("{m:?}: exclusive next to shared: expected WouldBlock, got {other:?}"),
         }

@@ -427,6 +427,50 @@ pub fn wait_mounted(mnt: &Path, by: &str) -> Result<(), Missing> {
     )
 }
 
+/// A command that runs `lockscan ARGS` as `nobody` (uid/gid 65534, no groups) through
+/// setpriv, so other users' (root's) open files really are unreadable to it. The caller
+/// must `require!(need_root())` and `require!(need_tool("setpriv"))`.
+pub fn lockscan_as_nobody(args: &[&str]) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        lockscan_bin(),
+    ])
+    .args(args);
+    c
+}
+
+/// `lockscan --json ARGS` run as `nobody` (see [`lockscan_as_nobody`]), parsed.
+pub fn scan_json_as_nobody(args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let r = run_cmd(&mut lockscan_as_nobody(&all));
+    assert!(
+        r.code == 0 || r.code == 1,
+        "lockscan as nobody failed ({}): {}",
+        r.code,
+        r.stderr
+    );
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", r.stdout))
+}
+
+/// The pids lockscan could not inspect (`visibility.denied_pids`).
+pub fn denied_pids(doc: &Value) -> Vec<i64> {
+    doc["visibility"]["denied_pids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no visibility.denied_pids: {doc:#}"))
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect()
+}
+
+/// The codes of the scan-wide findings (`findings` at the top of the report).
+pub fn global_codes(doc: &Value) -> Vec<String> {
+    codes(doc)
+}
+
 /// The pid of a process that was started and reaped: certainly not running (a constant
 /// such as 999999 can be a live pid where pid_max is 4194304). Pids are handed out
 /// in increasing order, so it stays free for the rest of the test.

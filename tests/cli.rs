@@ -19,13 +19,14 @@ fn exit_code_is_0_when_nothing_is_wrong() {
 fn exit_code_is_1_for_a_stale_pidfile() {
     let d = tempdir();
     let root = canon(d.path());
-    std::fs::write(root.join("gone.pid"), "999999\n").unwrap();
+    let dead = dead_pid();
+    std::fs::write(root.join("gone.pid"), format!("{dead}\n")).unwrap();
     let r = run(&["--json", root.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let f = file(&doc, &root.join("gone.pid"), false);
     assert_eq!(f["pidfile"]["status"], "dead");
-    assert_eq!(f["pidfile"]["pid"], 999999);
+    assert_eq!(f["pidfile"]["pid"], dead);
     assert!(codes(f).contains(&"stale-pidfile".to_string()));
 }
 
@@ -149,7 +150,8 @@ fn json_has_the_contract_fields() {
 fn symlink_lock_with_a_dead_pid_is_dead_and_a_live_one_running() {
     let d = tempdir();
     let root = canon(d.path());
-    std::os::unix::fs::symlink("127.0.1.1:+999999", root.join("lock")).unwrap();
+    let dead_target = format!("127.0.1.1:+{}", dead_pid());
+    std::os::unix::fs::symlink(&dead_target, root.join("lock")).unwrap();
     std::os::unix::fs::symlink(
         format!("127.0.1.1:+{}", std::process::id()),
         root.join(".parentlock-like.lock"),
@@ -158,7 +160,7 @@ fn symlink_lock_with_a_dead_pid_is_dead_and_a_live_one_running() {
     let doc = scan_json(&[root.to_str().unwrap()]);
     let dead = file(&doc, &root.join("lock"), false);
     assert_eq!(dead["kind"], "symlink-lock");
-    assert_eq!(dead["symlink_target"], "127.0.1.1:+999999");
+    assert_eq!(dead["symlink_target"], dead_target.as_str());
     assert_eq!(dead["pidfile"]["status"], "dead");
     let live = file(&doc, &root.join(".parentlock-like.lock"), false);
     assert_eq!(live["pidfile"]["status"], "running");

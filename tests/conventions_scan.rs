@@ -11,18 +11,27 @@ use serde_json::Value;
 
 /// Scans with every currently uninspectable process vouched for (`--ignore-pid`), so
 /// verdicts that need complete visibility can be reached in a sandbox whose init
-/// refuses inspection even to root.
+/// refuses inspection even to root. Uninspectable processes that start between two
+/// scans (other users' builds, when not run as root) are vouched for in turn, until a
+/// scan sees everything; the returned scan always has complete visibility.
 fn scan_vouched(root: &Path) -> Value {
-    let first = scan_json(&[root.to_str().unwrap()]);
-    let mut args: Vec<String> = first["visibility"]["denied_pids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| ["--ignore-pid".to_string(), p.to_string()])
-        .collect();
-    args.push(root.to_str().unwrap().to_string());
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    scan_json(&a)
+    let mut vouched: Vec<i64> = Vec::new();
+    for _ in 0..20 {
+        let mut args: Vec<String> = vouched
+            .iter()
+            .flat_map(|p| ["--ignore-pid".to_string(), p.to_string()])
+            .collect();
+        args.push(root.to_str().unwrap().to_string());
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let doc = scan_json(&a);
+        let denied = denied_pids(&doc);
+        if denied.is_empty() {
+            assert_eq!(doc["visibility"]["processes_denied"], 0, "{doc:#}");
+            return doc;
+        }
+        vouched.extend(denied);
+    }
+    panic!("new uninspectable processes kept appearing in 20 scans: {vouched:?}");
 }
 
 fn codes_of(doc: &Value, p: &Path) -> Vec<String> {
@@ -60,27 +69,26 @@ fn certbot_leftover_is_stale_and_safe_to_remove_but_a_held_one_is_not() {
 
 #[test]
 fn stale_lockfile_is_never_claimed_on_partial_evidence() {
+    require!(need_root());
+    require!(need_tool("setpriv"));
     let d = tempdir();
     let root = canon(d.path());
     let left = root.join("letsencrypt/.certbot.lock");
     std::fs::create_dir_all(left.parent().unwrap()).unwrap();
     std::fs::write(&left, "").unwrap();
-    if !is_root() {
-        return;
-    }
-    // As nobody, other users' processes cannot be inspected: no "safe to delete".
-    let r = run_cmd(std::process::Command::new("setpriv").args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        lockscan_bin(),
-        "--json",
-        root.to_str().unwrap(),
-    ]));
-    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    // With complete evidence the leftover is stale and safe to delete...
+    let doc = scan_vouched(&root);
+    let f = file(&doc, &left, false);
+    assert_eq!(f["safe_to_delete"]["verdict"], "yes", "{f:#}");
+    assert!(codes(f).contains(&"stale-lockfile".to_string()), "{f:#}");
+    // ...but as nobody, root's processes (this test's, at least) cannot be inspected,
+    // and any of them could have it open: no "safe to delete".
+    let doc = scan_json_as_nobody(&[root.to_str().unwrap()]);
+    let me = i64::from(std::process::id());
+    assert!(denied_pids(&doc).contains(&me), "{:#}", doc["visibility"]);
     let f = file(&doc, &left, false);
     assert_ne!(f["safe_to_delete"]["verdict"], "yes", "{f:#}");
-    assert!(!codes(f).contains(&"stale-lockfile".to_string()));
+    assert!(!codes(f).contains(&"stale-lockfile".to_string()), "{f:#}");
 }
 
 #[test]
@@ -157,7 +165,7 @@ fn gc_pid_from_another_host_is_unknown_not_stale() {
     let root = canon(d.path());
     let p = root.join("repo/.git/gc.pid");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, "999999 some-other-host").unwrap();
+    std::fs::write(&p, format!("{} some-other-host", dead_pid())).unwrap();
     let doc = scan_json(&[root.to_str().unwrap()]);
     let f = file(&doc, &p, false);
     assert_eq!(f["convention"]["name"], "git-gc-pid");

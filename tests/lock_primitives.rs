@@ -12,6 +12,8 @@
 
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::ffi::CString;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -29,6 +31,8 @@ use lockscan::lock::pidfile::{self, ClaimError, PidFileRead, PidParseError};
 use lockscan::lock::probe::{self, Conflict, FlockProbe};
 use lockscan::lock::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, acquire};
 use lockscan::sys::types::FsLocality;
+
+use common::{need, require};
 
 const ROLE_ENV: &str = "LOCKSCAN_LOCK_PRIMITIVES_ROLE";
 const PATH_ENV: &str = "LOCKSCAN_LOCK_PRIMITIVES_PATH";
@@ -394,11 +398,11 @@ fn shared_locks_coexist_and_conflict_with_exclusive_across_processes() {
         // close would release this process's shared lock anyway.
         drop(shared);
 
+        // Only F_GETLK names a POSIX owner; OFD owners are -1 and flock has no query.
+        let expected_pid = (m == Mechanism::Posix).then_some(holder.pid);
         match acquire(&path, &try_opts(m, Mode::Exclusive)) {
             Err(LockError::WouldBlock { holder_pid }) => {
-                if m == Mechanism::Posix {
-                    assert_eq!(holder_pid, Some(holder.pid));
-                }
+                assert_eq!(holder_pid, expected_pid, "{m:?}")
             }
             other => panic!("{m:?}: exclusive next to shared: expected WouldBlock, got {other:?}"),
         }
@@ -636,10 +640,15 @@ fn acquire_refuses_a_fifo_without_blocking() {
 #[test]
 fn refuse_remote_accepts_local_files() {
     let dir = TempDir::new("refuse-remote");
-    if lockscan::lock::fs::locality_of(&dir.0).unwrap() != FsLocality::Local {
-        eprintln!("temp dir is not on a local filesystem; skipping");
-        return;
-    }
+    let locality = lockscan::lock::fs::locality_of(&dir.0).unwrap();
+    require!(need(
+        locality == FsLocality::Local,
+        format!(
+            "a temp dir on a local filesystem ({} is {locality:?})",
+            dir.0.display()
+        ),
+        "CI's temp dir (/tmp, or $TMPDIR) is on local disk or tmpfs",
+    ));
     let path = dir.path("local.lock");
     let opts = try_opts(Mechanism::Flock, Mode::Exclusive)
         .create(true)

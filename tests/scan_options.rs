@@ -11,9 +11,10 @@ fn max_depth_limits_how_far_below_a_root_the_walk_goes() {
     let d = tempdir();
     let root = canon(d.path());
     std::fs::create_dir_all(root.join("a/b")).unwrap();
-    std::fs::write(root.join("top.pid"), "999999").unwrap();
-    std::fs::write(root.join("a/mid.pid"), "999999").unwrap();
-    std::fs::write(root.join("a/b/deep.pid"), "999999").unwrap();
+    let dead = dead_pid().to_string();
+    std::fs::write(root.join("top.pid"), &dead).unwrap();
+    std::fs::write(root.join("a/mid.pid"), &dead).unwrap();
+    std::fs::write(root.join("a/b/deep.pid"), &dead).unwrap();
     let names = |doc: &serde_json::Value| -> Vec<String> {
         doc["files"]
             .as_array()
@@ -44,29 +45,17 @@ fn max_depth_limits_how_far_below_a_root_the_walk_goes() {
 
 #[test]
 fn one_file_system_does_not_enter_other_mounts() {
-    if !is_root() {
-        eprintln!("skipped: needs root to mount tmpfs");
-        return;
-    }
     let d = tempdir();
     let root = canon(d.path());
     std::fs::create_dir(root.join("mnt")).unwrap();
-    std::fs::write(root.join("here.pid"), "999999").unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "tmpfs", root.join("mnt").to_str().unwrap()])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: tmpfs mount not permitted");
-        return;
-    }
-    std::fs::write(root.join("mnt/there.pid"), "999999").unwrap();
+    let dead = dead_pid().to_string();
+    std::fs::write(root.join("here.pid"), &dead).unwrap();
+    let mnt = require!(mount_tmpfs(&root.join("mnt")));
+    std::fs::write(root.join("mnt/there.pid"), &dead).unwrap();
     let r = root.to_str().unwrap();
     let all = scan_json(&[r]);
     let one = scan_json(&["-x", r]);
-    let _ = std::process::Command::new("umount")
-        .arg(root.join("mnt"))
-        .status();
+    drop(mnt);
     assert_eq!(all["files"].as_array().unwrap().len(), 2);
     let one_files = one["files"].as_array().unwrap();
     assert_eq!(one_files.len(), 1, "{one:#}");

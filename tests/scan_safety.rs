@@ -74,10 +74,11 @@ fn a_scan_changes_nothing_on_disk_and_leaves_no_lock() {
     let root = canon(d.path());
     std::fs::create_dir(root.join("sub")).unwrap();
     std::fs::write(root.join("a.pid"), "1\n").unwrap();
-    std::fs::write(root.join("stale.pid"), "999999\n").unwrap();
+    let dead = dead_pid();
+    std::fs::write(root.join("stale.pid"), format!("{dead}\n")).unwrap();
     std::fs::write(root.join("sub/.certbot.lock"), "").unwrap();
     std::fs::write(root.join("sub/index.lock"), "ref: x\n").unwrap();
-    std::os::unix::fs::symlink("127.0.1.1:+999999", root.join("lock")).unwrap();
+    std::os::unix::fs::symlink(format!("127.0.1.1:+{dead}"), root.join("lock")).unwrap();
     make_fifo(&root.join("fifo.pid"));
     let h = Holder::start(&[&format!("flock-ex:{}", root.join("held.lock").display())]);
     let before = tree_state(&root);
@@ -105,17 +106,20 @@ fn a_scan_changes_nothing_on_disk_and_leaves_no_lock() {
 
 #[test]
 fn fifo_device_node_and_huge_sparse_pidfile_are_reported_without_hanging() {
+    require!(need_root());
     let d = tempdir();
     let root = canon(d.path());
     make_fifo(&root.join("x.pid"));
     let big = std::fs::File::create(root.join("big.pid")).unwrap();
     big.set_len(2 << 30).unwrap();
     drop(big);
-    let have_dev = is_root() && {
-        let c =
-            std::ffi::CString::new(root.join("null.lock").as_os_str().as_encoded_bytes()).unwrap();
-        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) == 0 }
-    };
+    let c = std::ffi::CString::new(root.join("null.lock").as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
+        0,
+        "mknod: {}",
+        std::io::Error::last_os_error()
+    );
     std::fs::write(root.join("ok.pid"), format!("{}\n", std::process::id())).unwrap();
     let doc = scan_json(&[root.to_str().unwrap()]);
     let errors = doc["errors"].as_array().unwrap();
@@ -127,14 +131,12 @@ fn fifo_device_node_and_huge_sparse_pidfile_are_reported_without_hanging() {
             .clone()
     };
     assert!(err_for("x.pid")["error"].as_str().unwrap().contains("fifo"));
-    if have_dev {
-        assert!(
-            err_for("null.lock")["error"]
-                .as_str()
-                .unwrap()
-                .contains("char-device")
-        );
-    }
+    assert!(
+        err_for("null.lock")["error"]
+            .as_str()
+            .unwrap()
+            .contains("char-device")
+    );
     let bigf = file(&doc, &root.join("big.pid"), false);
     assert_eq!(bigf["pidfile"]["status"], "invalid");
     assert!(
@@ -171,63 +173,53 @@ fn symlink_loops_and_links_out_of_the_tree_are_not_followed() {
 
 #[test]
 fn bind_mount_cycle_is_walked_once() {
-    if !is_root() {
-        eprintln!("skipped: needs root for mount --bind");
-        return;
-    }
     let d = tempdir();
     let root = canon(d.path());
     std::fs::create_dir_all(root.join("inner/mnt")).unwrap();
     std::fs::write(root.join("inner/y.lock"), "").unwrap();
-    let ok = std::process::Command::new("mount")
-        .args([
-            "--bind",
-            root.to_str().unwrap(),
-            root.join("inner/mnt").to_str().unwrap(),
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: mount --bind not permitted here");
-        return;
-    }
-    let r = run(&["--json", root.to_str().unwrap()]);
-    let _ = std::process::Command::new("umount")
-        .arg(root.join("inner/mnt"))
-        .status();
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let n = doc["files"].as_array().unwrap().len();
-    assert_eq!(n, 1, "{doc:#}");
+    let bind = require!(mount_bind(&root, &root.join("inner/mnt")));
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    drop(bind);
+    let paths: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![root.join("inner/y.lock").to_str().unwrap()],
+        "{doc:#}"
+    );
 }
 
 #[test]
 fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
+    // Dropping to nobody makes the directory really unreadable (root reads anything).
+    require!(need_root());
+    require!(need_tool("setpriv"));
     let d = tempdir();
     let root = canon(d.path());
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir(root.join("secret")).unwrap();
     std::fs::write(root.join("secret/hidden.lock"), "").unwrap();
     std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
-    std::fs::write(root.join("visible.pid"), "999999\n").unwrap();
+    std::fs::write(root.join("visible.pid"), format!("{}\n", dead_pid())).unwrap();
     std::fs::set_permissions(
         root.join("visible.pid"),
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    // As root, drop to nobody so the directory really is unreadable.
-    let mut cmd = if is_root() {
-        let mut c = std::process::Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            lockscan_bin(),
-        ]);
-        c
-    } else {
-        std::process::Command::new(lockscan_bin())
-    };
-    let r = run_cmd(cmd.args(["--json", root.to_str().unwrap()]));
+    // A root-owned process with a locked file open outside the scanned tree: nobody
+    // cannot read its fds, so the scan is partial and must say so.
+    let other = tempdir();
+    let hidden = Holder::start(&[&format!(
+        "flock-ex:{}",
+        canon(other.path()).join("hidden.lock").display()
+    )]);
+    let r = run_cmd(&mut lockscan_as_nobody(&["--json", root.to_str().unwrap()]));
+    let hidden_pid = hidden.pid;
+    drop(hidden);
     std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(r.code, 1, "stale pidfile expected: {}", r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -242,16 +234,14 @@ fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
         file(&doc, &root.join("visible.pid"), false)["pidfile"]["status"],
         "dead"
     );
-    if is_root() {
-        // Not root any more: other users' fds were invisible, and the report says so.
-        let global: Vec<&str> = doc["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["code"].as_str().unwrap())
-            .collect();
-        assert!(global.contains(&"partial-visibility"), "{global:?}");
-    }
+    // Not root any more: root's fds were invisible, and the report says so.
+    let denied = denied_pids(&doc);
+    assert!(denied.contains(&(hidden_pid as i64)), "{denied:?}");
+    assert!(
+        global_codes(&doc).contains(&"partial-visibility".to_string()),
+        "{:#}",
+        doc["findings"]
+    );
 }
 
 #[test]
@@ -277,7 +267,14 @@ fn hostile_file_names_cannot_inject_terminal_escapes() {
 fn no_color_env_and_pipes_get_plain_text() {
     let d = tempdir();
     let root = canon(d.path());
-    std::fs::write(root.join("dead.pid"), "999999").unwrap();
+    std::fs::write(root.join("dead.pid"), dead_pid().to_string()).unwrap();
+    // Control: --color always does colour (the stale pidfile's status).
+    let r = run_cmd(
+        std::process::Command::new(lockscan_bin())
+            .env_remove("NO_COLOR")
+            .args(["--color", "always", root.to_str().unwrap()]),
+    );
+    assert!(r.stdout.contains('\u{1b}'), "{}", r.stdout);
     let r = run_cmd(
         std::process::Command::new(lockscan_bin())
             .env("NO_COLOR", "1")

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: real lock-holding processes
-//! (tests/support/holder.py) and running the real lockscan binary.
+//! (tests/support/holder.py), running the real lockscan binary, dead pids, and the
+//! preconditions (`require!`: root, tools, FUSE, mounts) that fail a test loudly.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -226,30 +227,296 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+// ---- preconditions ------------------------------------------------------------------
+//
+// A test that needs something from the machine (root, a tool, FUSE, a mount) asks for
+// it with `require!(need_...())`. If it is missing the test FAILS, saying what is
+// missing and how CI provides it. Only with `LOCKSCAN_TEST_ALLOW_SKIP=1` does it print
+// `skipped: <reason>` to stderr and pass instead; CI never sets that variable.
+
+/// The opt-out: set to `1` to let tests whose preconditions are missing pass as skipped.
+pub const ALLOW_SKIP_VAR: &str = "LOCKSCAN_TEST_ALLOW_SKIP";
+
+/// A precondition this machine does not meet.
+#[derive(Debug)]
+pub struct Missing {
+    /// What is missing, e.g. "root (euid 0)".
+    pub what: String,
+    /// How CI provides it, e.g. ".ci/run installs it (apt package bindfs)".
+    pub ci: String,
+}
+
+impl Missing {
+    pub fn new(what: impl Into<String>, ci: impl Into<String>) -> Missing {
+        Missing {
+            what: what.into(),
+            ci: ci.into(),
+        }
+    }
+}
+
+/// Reports a missing precondition: panics, or with `LOCKSCAN_TEST_ALLOW_SKIP=1` prints
+/// `skipped: <reason>` (the caller then returns). Called by [`require!`].
+#[track_caller]
+pub fn precondition_missing(m: Missing) {
+    let reason = format!("{}; {}", m.what, m.ci);
+    if std::env::var(ALLOW_SKIP_VAR).is_ok_and(|v| v == "1") {
+        eprintln!("skipped: {reason}");
+    } else {
+        panic!(
+            "precondition missing: {reason}. Tests do not skip silently; \
+             set {ALLOW_SKIP_VAR}=1 to skip instead (CI never does)."
+        );
+    }
+}
+
+/// `require!(need_x())`: the value of an `Ok`, or, on `Err(Missing)`, a failed test
+/// (or, with `LOCKSCAN_TEST_ALLOW_SKIP=1`, `skipped: ...` and a return from the test).
+#[allow(unused_macros)] // not every test binary has preconditions
+macro_rules! require {
+    ($check:expr) => {
+        match $check {
+            Ok(v) => v,
+            Err(missing) => {
+                $crate::common::precondition_missing(missing);
+                return;
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use require;
+
+/// `Ok` if `cond`, else the missing `what` and how CI provides it.
+pub fn need(cond: bool, what: impl Into<String>, ci: impl Into<String>) -> Result<(), Missing> {
+    if cond {
+        Ok(())
+    } else {
+        Err(Missing::new(what, ci))
+    }
+}
+
+/// Root (euid 0): mounts, chown, mknod, dropping to `nobody`.
+pub fn need_root() -> Result<(), Missing> {
+    need(
+        is_root(),
+        format!(
+            "root (euid 0; this is euid {})",
+            rustix::process::geteuid().as_raw()
+        ),
+        "CI runs the tests as root (.ci/run)",
+    )
+}
+
+/// The Debian package that provides a tool the tests drive (what .ci/run installs).
+fn package_of(tool: &str) -> &'static str {
+    match tool {
+        "lslocks" | "setpriv" | "flock" => "util-linux",
+        "mount" | "umount" => "mount",
+        "lsof" => "lsof",
+        "python3" => "python3",
+        "bindfs" => "bindfs",
+        _ => "see .ci/run",
+    }
+}
+
+/// An executable named `tool` on PATH.
+pub fn need_tool(tool: &str) -> Result<(), Missing> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(tool))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    });
+    need(
+        found,
+        format!("the `{tool}` command (not on PATH)"),
+        format!(".ci/run installs it (apt package {})", package_of(tool)),
+    )
+}
+
+/// A usable /dev/fuse (present and openable), for FUSE mounts.
+pub fn need_fuse() -> Result<(), Missing> {
+    let open = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse");
+    need(
+        open.is_ok(),
+        format!(
+            "/dev/fuse ({})",
+            open.err().map_or(String::new(), |e| e.to_string())
+        ),
+        "CI runs as root on a VM whose kernel has FUSE (/dev/fuse), not in an unprivileged container",
+    )
+}
+
+/// A mount made by a test, unmounted on drop (lazily if it is still busy).
+pub struct Mount {
+    point: PathBuf,
+}
+
+impl Mount {
+    fn run_mount(args: &[&str], point: &Path) -> Result<Mount, Missing> {
+        let out = Command::new("mount").args(args).arg(point).output();
+        match out {
+            Ok(o) if o.status.success() => Ok(Mount {
+                point: point.to_path_buf(),
+            }),
+            other => Err(Missing::new(
+                format!(
+                    "permission to `mount {} {}` ({})",
+                    args.join(" "),
+                    point.display(),
+                    match other {
+                        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                        Err(e) => e.to_string(),
+                    }
+                ),
+                "CI runs as root on a VM where mounting is permitted",
+            )),
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.point)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(&self.point)
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A fresh tmpfs mounted at `dir` (needs root).
+pub fn mount_tmpfs(dir: &Path) -> Result<Mount, Missing> {
+    need_root()?;
+    Mount::run_mount(&["-t", "tmpfs", "tmpfs"], dir)
+}
+
+/// `src` bind-mounted at `dst` (needs root).
+pub fn mount_bind(src: &Path, dst: &Path) -> Result<Mount, Missing> {
+    need_root()?;
+    Mount::run_mount(&["--bind", src.to_str().unwrap()], dst)
+}
+
+/// Waits up to 4 s for a mount at `mnt` to show in /proc/self/mountinfo.
+pub fn wait_mounted(mnt: &Path, by: &str) -> Result<(), Missing> {
+    let needle = format!(" {} ", mnt.to_str().unwrap());
+    let mounted = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&needle)
+    });
+    need(
+        mounted,
+        format!(
+            "a working {by} mount at {} (it never appeared)",
+            mnt.display()
+        ),
+        "CI runs as root on a VM with /dev/fuse and installs bindfs (.ci/run)",
+    )
+}
+
+/// A command that runs `lockscan ARGS` as `nobody` (uid/gid 65534, no groups) through
+/// setpriv, so other users' (root's) open files really are unreadable to it. The caller
+/// must `require!(need_root())` and `require!(need_tool("setpriv"))`.
+pub fn lockscan_as_nobody(args: &[&str]) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        lockscan_bin(),
+    ])
+    .args(args);
+    c
+}
+
+/// `lockscan --json ARGS` run as `nobody` (see [`lockscan_as_nobody`]), parsed.
+pub fn scan_json_as_nobody(args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let r = run_cmd(&mut lockscan_as_nobody(&all));
+    assert!(
+        r.code == 0 || r.code == 1,
+        "lockscan as nobody failed ({}): {}",
+        r.code,
+        r.stderr
+    );
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", r.stdout))
+}
+
+/// The pids lockscan could not inspect (`visibility.denied_pids`).
+pub fn denied_pids(doc: &Value) -> Vec<i64> {
+    doc["visibility"]["denied_pids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no visibility.denied_pids: {doc:#}"))
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect()
+}
+
+/// The codes of the scan-wide findings (`findings` at the top of the report).
+pub fn global_codes(doc: &Value) -> Vec<String> {
+    codes(doc)
+}
+
+/// The pid of a process that was started and reaped: certainly not running (a constant
+/// such as 999999 can be a live pid where pid_max is 4194304). Pids are handed out
+/// in increasing order, so it stays free for the rest of the test.
+pub fn dead_pid() -> i32 {
+    let mut child = Command::new("true")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn true");
+    let pid = i32::try_from(child.id()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} still exists after it was reaped"
+    );
+    pid
+}
+
 /// A bindfs (FUSE) mount of `src` at `mnt`, unmounted on drop.
 pub struct Bindfs {
     mnt: PathBuf,
 }
 
 impl Bindfs {
-    /// Mounts, or returns `None` (with a note) where the test cannot run: not root,
-    /// no bindfs, no /dev/fuse.
-    pub fn mount(src: &Path, mnt: &Path) -> Option<Bindfs> {
-        if !is_root() || Command::new("bindfs").arg("--version").output().is_err() {
-            eprintln!("skipped: needs root and bindfs (.ci/run installs it)");
-            return None;
-        }
-        let ok = Command::new("bindfs")
+    /// Mounts, or says what is missing: root, bindfs, /dev/fuse, or the mount itself.
+    pub fn mount(src: &Path, mnt: &Path) -> Result<Bindfs, Missing> {
+        need_root()?;
+        need_tool("bindfs")?;
+        need_fuse()?;
+        let out = Command::new("bindfs")
             .args([src.to_str().unwrap(), mnt.to_str().unwrap()])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: bindfs could not mount (no /dev/fuse?)");
-            return None;
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Ok(Bindfs {
+                mnt: mnt.to_path_buf(),
+            }),
+            other => Err(Missing::new(
+                format!(
+                    "a working bindfs mount ({})",
+                    match other {
+                        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                        Err(e) => e.to_string(),
+                    }
+                ),
+                "CI runs as root on a VM with /dev/fuse and installs bindfs (.ci/run)",
+            )),
         }
-        Some(Bindfs {
-            mnt: mnt.to_path_buf(),
-        })
     }
 }
 

@@ -153,21 +153,31 @@ impl ScanArgs {
     }
 }
 
-/// A clap error as one line: its message, then what clap would suggest (valid
-/// values, a similar argument), then where to read more.
+/// A clap error as one line: its message (with the valid values, when clap lists
+/// them), a similar argument clap would suggest, and where to read more.
 pub fn one_line_error(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
     let rendered = e.to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // The message is the first paragraph (some continue on indented lines, such as
+    // the list of missing arguments); usage and tips follow a blank line.
+    let message: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = message.join(" ");
+    let mut line = joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .to_string();
+    if line.is_empty() {
+        line = "invalid arguments".into();
+    }
     let list = |kind| match e.get(kind) {
         Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join(", ")),
         Some(ContextValue::String(v)) => Some(v.clone()),
         _ => None,
     };
-    if let Some(values) = list(ContextKind::ValidValue) {
-        line.push_str(&format!(" (possible values: {values})"));
-    }
     if let Some(similar) = list(ContextKind::SuggestedArg).or(list(ContextKind::SuggestedValue)) {
         line.push_str(&format!(" (did you mean {similar}?)"));
     }

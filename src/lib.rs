@@ -12,6 +12,8 @@
 //!   them with the snapshot by (device, inode) and decides each file's verdicts;
 //! - [`diagnose`]: one rule per finding, and the one piece of advice per file;
 //! - [`report`]: renders a finished report, one file per format.
+//!
+//! [`pipeline`] runs a scan through the layers; [`scan()`] is its entry point.
 
 mod vocab;
 
@@ -19,9 +21,11 @@ pub mod diagnose;
 pub mod exit_codes;
 pub use lockscan_lock as lock;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod scan;
 pub mod sys;
 
 pub use model::Report;
-pub use scan::{ProbeMode, ScanOptions, scan};
+pub use pipeline::scan;
+pub use scan::{ProbeMode, ScanOptions};

@@ -41,11 +41,70 @@ fn missing_path_is_exit_2_with_one_line_on_stderr_and_no_panic() {
 }
 
 #[test]
-fn bad_arguments_are_exit_2() {
-    let r = run(&["--format", "yaml"]);
-    assert_eq!(r.code, 2);
-    let r = run(&["--max-depth", "minus-one", "/tmp"]);
-    assert_eq!(r.code, 2);
+fn bad_arguments_are_exit_2_with_one_line_on_stderr() {
+    for (args, says) in [
+        (
+            &["--format", "yaml"][..],
+            "possible values: table, json, ndjson, prometheus",
+        ),
+        (&["--max-depth", "minus-one", "/tmp"][..], "--max-depth"),
+        (&["--max-age", "5w"][..], "is not an age"),
+        (&["--jsn"][..], "did you mean --json"),
+        (&["explain"][..], "PATH"),
+        (&["--generate", "complete-tcsh"][..], "complete-bash"),
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("lockscan: "), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // --help and --version are not errors.
+    for args in [
+        &["--help"][..],
+        &["--version"][..],
+        &["explain", "--help"][..],
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.is_empty() && !r.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn generate_prints_completions_and_the_man_page() {
+    for (kind, marker) in [
+        ("complete-bash", "complete -F"),
+        ("complete-zsh", "#compdef lockscan"),
+        ("complete-fish", "complete -c lockscan"),
+        ("complete-powershell", "Register-ArgumentCompleter"),
+        ("man", ".TH lockscan"),
+    ] {
+        let r = run(&["--generate", kind]);
+        assert_eq!(r.code, 0, "{kind}: {}", r.stderr);
+        assert!(r.stdout.contains(marker), "{kind}: {}", r.stdout);
+        // Every option is offered.
+        for opt in ["--probe", "--max-age", "--ignore-pid", "--generate"] {
+            let opt = if kind == "man" {
+                opt.replace('-', "\\-")
+            } else {
+                opt.to_string()
+            };
+            let bare = opt.trim_start_matches(['-', '\\']);
+            assert!(
+                r.stdout.contains(&opt) || r.stdout.contains(bare),
+                "{kind} lacks {opt}"
+            );
+        }
+    }
+    // The bash completion is a script bash accepts.
+    let script = run(&["--generate", "complete-bash"]).stdout;
+    let ok = std::process::Command::new("bash")
+        .args(["-n", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(ok.success());
 }
 
 #[test]

@@ -20,10 +20,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use lockscan::model::*;
+use lockscan::pipeline::report_for;
+use lockscan::scan::ScanOptions;
 use lockscan::scan::examine::{self, Disk};
 use lockscan::scan::names::{self, NameKind};
 use lockscan::scan::walk::{Candidate, FileStat, WalkResult};
-use lockscan::scan::{ScanOptions, assemble};
 use lockscan::sys::linux::proc_locks::{parse_lock_line, parse_proc_locks};
 use lockscan::sys::*;
 
@@ -290,7 +291,7 @@ fn report(
         .into_iter()
         .map(|(p, r)| (PathBuf::from(p), r))
         .collect();
-    let mut report = assemble(snap, &roots, &walked, &examined, probes, &opts);
+    let mut report = report_for(snap, &roots, &walked, &examined, probes, &opts);
     report.stats.duration_ms = 7;
     report
 }
@@ -972,7 +973,7 @@ fn windows_report_is_unchanged() {
     };
     // Not examined: this scenario is about correlating handles and the probe.
     let examined = examine::Examined::default();
-    let mut report = assemble(
+    let mut report = report_for(
         &snap,
         &[],
         &walked,

@@ -147,3 +147,48 @@ fn same_inode_number_on_two_tmpfs_mounts_is_not_confused() {
     let b = file(&sys, &t2.join("b.lock"), false);
     assert_eq!(holder_pids(&b["locks"][0]), vec![holder]);
 }
+
+/// Owners are named by the system's resolver (NSS), so accounts a login-oriented
+/// user list drops are named too: a service account with /bin/false (mysql's) and
+/// a uid above 65535 (LDAP/SSSD users, rootless containers). The accounts exist
+/// only in a private mount namespace, where a copy of /etc/passwd is bound over it.
+#[test]
+fn owners_are_named_through_the_system_resolver() {
+    require!(need_root());
+    require!(need_tool("unshare"));
+    let d = tempdir();
+    let root = canon(d.path());
+    let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    passwd.push_str("svcacct:x:70001:70001:service:/nonexistent:/bin/false\n");
+    passwd.push_str("ldapuser:x:200123:200123:directory user:/home/ldapuser:/bin/bash\n");
+    let passwd_file = root.join("passwd");
+    std::fs::write(&passwd_file, passwd).unwrap();
+    let scanned = root.join("scanned");
+    std::fs::create_dir(&scanned).unwrap();
+    for (name, uid) in [
+        ("svc.pid", 70001),
+        ("ldap.lock", 200123),
+        ("nobody.lock", 4_000_001),
+    ] {
+        let p = scanned.join(name);
+        std::fs::write(&p, "").unwrap();
+        std::os::unix::fs::chown(&p, Some(uid), Some(uid)).unwrap();
+    }
+    let script = format!(
+        "mount --bind {} /etc/passwd && exec {} --json {}",
+        passwd_file.display(),
+        lockscan_bin(),
+        scanned.display()
+    );
+    let out = run_cmd(std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    assert!(out.code == 0 || out.code == 1, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let owner = |n: &str| file(&doc, &scanned.join(n), false)["owner"].clone();
+    assert_eq!(owner("svc.pid"), "svcacct");
+    assert_eq!(owner("ldap.lock"), "ldapuser");
+    assert_eq!(owner("nobody.lock"), serde_json::Value::Null);
+    assert_eq!(
+        file(&doc, &scanned.join("nobody.lock"), false)["uid"],
+        4_000_001
+    );
+}

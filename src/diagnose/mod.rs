@@ -194,3 +194,74 @@ pub(crate) fn parent_chain(p: &ProcessRef) -> Vec<String> {
         .map(|b| describe_pid(b.pid, b.command.as_deref()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample::sample_report;
+    use crate::model::{SafeToDelete, Severity};
+
+    #[test]
+    fn every_code_has_exactly_one_rule() {
+        for code in FindingCode::ALL {
+            assert_eq!(
+                RULES.iter().filter(|r| r.code == *code).count(),
+                1,
+                "{code}"
+            );
+            assert_eq!(rule(*code).code, *code);
+            assert!(!rule(*code).explanation.is_empty());
+        }
+        assert_eq!(RULES.len(), FindingCode::ALL.len());
+        for r in RULES {
+            assert!(
+                r.file.is_some() != r.global.is_some(),
+                "{}: one check",
+                r.code
+            );
+        }
+    }
+
+    /// The advice is decided once, in this order: the worst finding at warning or
+    /// above; a working holder; the delete verdict; nothing.
+    #[test]
+    fn advice_follows_findings_then_holders_then_the_verdict() {
+        let report = sample_report();
+        let (certbot, nginx) = (&report.files[0], &report.files[1]);
+        // An info finding does not decide; the holder does.
+        let a = advice(certbot);
+        assert_eq!(a.action, AdviceAction::Wait);
+        assert!(a.text.contains("pid 100 (certbot)"), "{}", a.text);
+        // A warning decides, with the finding's own action and hint.
+        let a = advice(nginx);
+        assert_eq!(
+            (a.action, a.text.as_str()),
+            (AdviceAction::Investigate, "stale-pidfile hint")
+        );
+        let mut plain = nginx.clone();
+        plain.findings.clear();
+        assert_eq!(advice(&plain), Advice::default());
+        for (verdict, action) in [
+            (DeleteVerdict::Yes, AdviceAction::Remove),
+            (DeleteVerdict::No, AdviceAction::Keep),
+            (DeleteVerdict::Unknown, AdviceAction::Investigate),
+        ] {
+            plain.safe_to_delete = Some(SafeToDelete {
+                verdict,
+                reason: "because".into(),
+            });
+            let a = advice(&plain);
+            assert_eq!(a.action, action, "{verdict}");
+            assert!(a.text.contains("because"));
+        }
+        // Among warnings and errors, the most severe wins.
+        let mut both = nginx.clone();
+        both.findings.push(Finding {
+            severity: Severity::Error,
+            hint: "the error's hint".into(),
+            action: AdviceAction::ActOnHolder,
+            ..nginx.findings[0].clone()
+        });
+        assert_eq!(advice(&both).action, AdviceAction::ActOnHolder);
+    }
+}

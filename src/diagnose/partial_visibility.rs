@@ -77,7 +77,7 @@ holders among them are not shown. If you know they touch none of these files, pa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::ndjson::tests::sample_report;
+    use crate::model::sample::sample_report;
     use crate::sys::Snapshot;
 
     fn verdicts(snap: &Snapshot) -> Vec<Found> {
@@ -137,5 +137,67 @@ mod tests {
         };
         snap.visibility.handle_table_read = true;
         assert!(verdicts(&snap).is_empty());
+    }
+
+    fn linux() -> Snapshot {
+        let mut snap = Snapshot {
+            platform: Platform::Linux,
+            ..Default::default()
+        };
+        snap.visibility.proc_locks_read = true;
+        snap.visibility.root = true;
+        snap.visibility.processes_seen = 90;
+        snap
+    }
+
+    #[test]
+    fn linux_with_everything_visible_reports_nothing() {
+        assert!(verdicts(&linux()).is_empty());
+    }
+
+    #[test]
+    fn linux_unreadable_lock_table_is_said_first() {
+        let mut snap = linux();
+        snap.visibility.proc_locks_read = false;
+        let v = verdicts(&snap);
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].message.contains("/proc/locks could not be read"),
+            "{}",
+            v[0].message
+        );
+    }
+
+    #[test]
+    fn linux_denied_processes_are_named_and_the_hint_depends_on_root() {
+        let mut snap = linux();
+        snap.visibility.denied_pids = vec![1, 2, 3, 4, 5, 6];
+        snap.visibility.processes_denied = 6;
+        snap.process_names.insert(1, "systemd".into());
+        let v = verdicts(&snap);
+        assert!(
+            v[0].message
+                .contains("the open files of 6 of 90 processes could not be read (pid 1 systemd, 2, 3, 4, 5, ...)"),
+            "{}",
+            v[0].message
+        );
+        assert!(v[0].hint.contains("--ignore-pid"), "{}", v[0].hint);
+        snap.visibility.root = false;
+        let v = verdicts(&snap);
+        assert!(v[0].hint.contains("Run as root"), "{}", v[0].hint);
+    }
+
+    #[test]
+    fn linux_child_pid_namespace_sends_the_operator_to_the_host() {
+        let mut snap = linux();
+        snap.visibility.pid_namespace_filtered = true;
+        let v = verdicts(&snap);
+        assert!(
+            v[0].message.contains("child pid namespace"),
+            "{}",
+            v[0].message
+        );
+        assert!(v[0].hint.contains("on the host"), "{}", v[0].hint);
+        assert_eq!(v[0].action, AdviceAction::Investigate);
     }
 }

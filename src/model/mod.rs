@@ -10,6 +10,8 @@
 //! [`Device`]. The scanner fills the facts, the diagnosis adds findings and the one
 //! [`Advice`] per file; renderers only read.
 
+#[cfg(test)]
+pub(crate) mod sample;
 pub mod time;
 
 use std::borrow::Cow;

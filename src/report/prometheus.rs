@@ -319,8 +319,8 @@ impl Exporter for Prometheus {
 mod tests {
     use std::collections::{BTreeMap, HashMap, HashSet};
 
-    use super::super::ndjson::tests::{HOSTILE_PIDFILE, flock_write, process, sample_report};
     use super::*;
+    use crate::model::sample::{HOSTILE_PIDFILE, flock_write, process, sample_report};
     use crate::model::*;
 
     fn render(report: &Report) -> String {
@@ -435,7 +435,19 @@ mod tests {
     /// TYPE or sample line; each family has exactly one HELP and one TYPE before its
     /// samples, its lines are contiguous, and no series appears twice.
     fn validate(text: &str) -> Vec<Sample> {
-        assert!(text.ends_with('\n'), "no final newline");
+        check_exposition(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`validate`], with the first violation as an error.
+    fn check_exposition(text: &str) -> Result<Vec<Sample>, String> {
+        macro_rules! ensure {
+            ($cond:expr, $($why:tt)*) => {
+                if !$cond {
+                    return Err(format!($($why)*));
+                }
+            };
+        }
+        ensure!(text.ends_with('\n'), "no final newline");
         let mut help = HashMap::<&str, usize>::new();
         let mut types = HashMap::<&str, usize>::new();
         let mut finished = HashSet::<&str>::new();
@@ -444,27 +456,29 @@ mod tests {
         let mut samples = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let family = if let Some(rest) = line.strip_prefix("# HELP ") {
-                let name = rest.split(' ').next().unwrap();
-                assert!(is_metric_name(name), "line {n}: {line:?}");
-                assert!(rest.len() > name.len() + 1, "line {n}: empty help");
+                let name = rest.split(' ').next().unwrap_or("");
+                ensure!(is_metric_name(name), "line {n}: bad name {line:?}");
+                ensure!(rest.len() > name.len() + 1, "line {n}: empty help");
                 *help.entry(name).or_default() += 1;
+                ensure!(help[name] == 1, "{name}: two HELP lines");
                 name
             } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest.split_once(' ').expect("TYPE without type");
-                assert!(is_metric_name(name), "line {n}: {line:?}");
-                assert_eq!(kind, "gauge", "line {n}");
-                assert_eq!(help.get(name), Some(&1), "line {n}: TYPE before HELP");
+                let Some((name, kind)) = rest.split_once(' ') else {
+                    return Err(format!("line {n}: TYPE without type"));
+                };
+                ensure!(is_metric_name(name), "line {n}: bad name {line:?}");
+                ensure!(kind == "gauge", "line {n}: type {kind}");
+                ensure!(help.get(name) == Some(&1), "line {n}: TYPE before HELP");
                 *types.entry(name).or_default() += 1;
                 name
             } else {
-                assert!(!line.starts_with('#'), "line {n}: stray comment {line:?}");
-                let sample =
-                    parse_sample(line).unwrap_or_else(|e| panic!("line {n}: {e}: {line:?}"));
+                ensure!(!line.starts_with('#'), "line {n}: stray comment {line:?}");
+                let sample = parse_sample(line).map_err(|e| format!("line {n}: {e}: {line:?}"))?;
                 let name = &line[..sample.name.len()];
-                assert_eq!(help.get(name), Some(&1), "line {n}: sample before HELP");
-                assert_eq!(types.get(name), Some(&1), "line {n}: sample before TYPE");
+                ensure!(help.get(name) == Some(&1), "line {n}: sample before HELP");
+                ensure!(types.get(name) == Some(&1), "line {n}: sample before TYPE");
                 let key = format!("{}{:?}", sample.name, sample.labels);
-                assert!(series.insert(key), "line {n}: duplicate series {line:?}");
+                ensure!(series.insert(key), "line {n}: duplicate series {line:?}");
                 samples.push(sample);
                 name
             };
@@ -472,15 +486,14 @@ mod tests {
                 if let Some(previous) = current {
                     finished.insert(previous);
                 }
-                assert!(!finished.contains(family), "line {n}: {family} is split");
+                ensure!(!finished.contains(family), "line {n}: {family} is split");
                 current = Some(family);
             }
         }
-        for (name, count) in &help {
-            assert_eq!(*count, 1, "{name}: {count} HELP lines");
-            assert_eq!(types.get(name), Some(&1), "{name}: TYPE lines");
+        for name in help.keys() {
+            ensure!(types.get(name) == Some(&1), "{name}: no TYPE line");
         }
-        samples
+        Ok(samples)
     }
 
     /// The value of the one sample with exactly these labels.
@@ -750,33 +763,32 @@ mod tests {
     #[test]
     fn the_validator_rejects_malformed_expositions() {
         let head = "# HELP m h\n# TYPE m gauge\n";
-        for bad in [
-            "m 1\n",                                         // no HELP/TYPE
-            "# HELP m h\nm 1\n",                             // no TYPE
-            "# HELP m h\n# HELP m h\n# TYPE m gauge\nm 1\n", // two HELP
-            "# HELP m h\n# TYPE m gauge\nm{a=\"x\"} 1\n# HELP n h\n# TYPE n gauge\nn 1\nm{a=\"y\"} 1\n", // split family
+        let rejects = |text: &str, why: &str| match check_exposition(text) {
+            Err(e) => assert!(e.contains(why), "{text:?}: {e} (wanted {why:?})"),
+            Ok(_) => panic!("{text:?} passed"),
+        };
+        rejects("m 1\n", "sample before HELP");
+        rejects("# HELP m h\nm 1\n", "sample before TYPE");
+        rejects("# HELP m h\n# HELP m h\n# TYPE m gauge\nm 1\n", "two HELP");
+        rejects(
+            "# HELP m h\n# TYPE m gauge\nm{a=\"x\"} 1\n# HELP n h\n# TYPE n gauge\nn 1\nm{a=\"y\"} 1\n",
+            "is split",
+        );
+        rejects("# HELP m h\n# TYPE m gauge\nm 1", "no final newline");
+        for (bad, why) in [
+            ("m{a=\"x\\q\"} 1", "bad escape"),
+            ("m{a=\"x\"y\"} 1", "expected , or }"),
+            ("m{a=\"x\"} one", "bad value"),
+            ("m{1a=\"x\"} 1", "bad label name"),
+            ("m{a=\"x\",a=\"y\"} 1", "repeated label"),
+            ("m{a=\"x\"}1", "no space before value"),
         ] {
-            assert!(
-                std::panic::catch_unwind(|| validate(bad)).is_err(),
-                "{bad:?}"
-            );
+            rejects(&format!("{head}{bad}\n"), why);
         }
-        for bad in [
-            "m{a=\"x\\q\"} 1",      // bad escape
-            "m{a=\"x\"y\"} 1",      // raw quote
-            "m{a=\"x\"} one",       // bad value
-            "m{1a=\"x\"} 1",        // bad label name
-            "m{a=\"x\",a=\"y\"} 1", // repeated label
-            "m{a=\"x\"}1",          // no space
-        ] {
-            let text = format!("{head}{bad}\n");
-            assert!(
-                std::panic::catch_unwind(|| validate(&text)).is_err(),
-                "{bad:?}"
-            );
-        }
-        let text = format!("{head}m{{a=\"x\"}} 1\nm{{a=\"x\"}} 2\n"); // duplicate series
-        assert!(std::panic::catch_unwind(|| validate(&text)).is_err());
+        rejects(
+            &format!("{head}m{{a=\"x\"}} 1\nm{{a=\"x\"}} 2\n"),
+            "duplicate series",
+        );
         validate(&format!(
             "{head}m{{a=\"\\\\ \\\" \\n\",}} -1.5e3 1700000000000\n"
         ));

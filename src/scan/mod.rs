@@ -1,8 +1,8 @@
-//! The scan: snapshot → walk → examine → probe → correlate → diagnose.
+//! The scan: snapshot → walk → examine → probe → correlate, giving the report's
+//! facts and verdicts (the diagnosis, a layer above, adds findings and advice).
 //!
-//! [`scan`] does the I/O of each stage in order; [`assemble`] is the pure rest
-//! (correlation and diagnosis), so a described system gives the same report as a
-//! live one.
+//! [`collect`] does the I/O of each stage in order; [`assemble`] is the pure rest
+//! (correlation), so a described system gives the same report as a live one.
 
 pub mod catalog;
 pub mod content;
@@ -15,7 +15,6 @@ pub mod walk;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use crate::model::*;
 use crate::sys::{self, FileKey, GatherOptions, Snapshot};
@@ -81,9 +80,15 @@ fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
     Ok(canonicalize(parent).map_err(err)?.join(name))
 }
 
-/// Runs a whole scan of this system and returns the report.
-pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
-    let started = Instant::now();
+/// What a scan of this system collected: the snapshot and the report of its facts
+/// (without findings or advice yet).
+pub struct Collected {
+    pub snap: Snapshot,
+    pub report: Report,
+}
+
+/// Scans this system: every stage that does I/O, then [`assemble`].
+pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     let roots: Vec<PathBuf> = opts
         .roots
         .iter()
@@ -122,9 +127,8 @@ pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
     for line in probed.lock_lines {
         snap.locks.add_granted(line);
     }
-    let mut report = assemble(&snap, &roots, &walked, &examined, probed.reports, opts);
-    report.stats.duration_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
+    let report = assemble(&snap, &roots, &walked, &examined, probed.reports, opts);
+    Ok(Collected { snap, report })
 }
 
 /// Pids whose process context the report needs beyond the lock holders: those the
@@ -143,8 +147,8 @@ fn wanted_pids(snap: &Snapshot, walked: &WalkResult, examined: &Examined) -> Vec
 }
 
 /// The report for a snapshot and what the walk, the examination and the probes
-/// found: correlation, then diagnosis. No I/O. `roots` are the resolved roots
-/// (empty for a whole-system scan); `duration_ms` is left 0 for the caller.
+/// found: correlation. No I/O. `roots` are the resolved roots (empty for a
+/// whole-system scan); `duration_ms` is left 0 for the caller.
 pub fn assemble(
     snap: &Snapshot,
     roots: &[PathBuf],
@@ -176,7 +180,7 @@ pub fn assemble(
         });
     }
     let v = &snap.visibility;
-    let mut report = Report {
+    Report {
         schema_version: SCHEMA_VERSION,
         lockscan_version: env!("CARGO_PKG_VERSION").to_string(),
         host: snap.host.clone(),
@@ -217,11 +221,5 @@ pub fn assemble(
             fds_examined: snap.open_fds.len(),
             entries_walked: walked.entries,
         },
-    };
-    let ctx = crate::diagnose::Context {
-        snap,
-        max_age: opts.max_age,
-    };
-    crate::diagnose::diagnose(&mut report, &ctx);
-    report
+    }
 }

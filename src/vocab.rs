@@ -50,3 +50,34 @@ macro_rules! vocab {
 }
 
 pub(crate) use vocab;
+
+/// A value written in the JSON as its `Display` text (a time, permission bits, a
+/// device), with the string schema that describes that text.
+macro_rules! as_json_string {
+    ($ty:ident, $description:literal, $pattern:literal $(, $format:literal)?) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                #[allow(unused_mut)]
+                let mut schema = schemars::json_schema!({
+                    "description": $description,
+                    "type": "string",
+                    "pattern": $pattern
+                });
+                $(schema.insert("format".into(), $format.into());)?
+                schema
+            }
+        }
+    };
+}
+
+pub(crate) use as_json_string;

@@ -14,15 +14,13 @@
 pub(crate) mod sample;
 pub mod time;
 
-use std::borrow::Cow;
-
 use schemars::JsonSchema;
 use serde::Serialize;
 
 pub use crate::sys::{
     FileType, LeaseState, LockKind, LockMode, PerFileApi, Platform, ProcessState,
 };
-use crate::vocab::vocab;
+use crate::vocab::{as_json_string, vocab};
 pub use time::Timestamp;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -266,25 +264,11 @@ impl std::fmt::Display for Perm {
     }
 }
 
-impl Serialize for Perm {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl JsonSchema for Perm {
-    fn schema_name() -> Cow<'static, str> {
-        "Perm".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "Permission bits in octal, at least four digits (`0644`, `1777`).",
-            "type": "string",
-            "pattern": "^[0-7]{4,}$"
-        })
-    }
-}
+as_json_string!(
+    Perm,
+    "Permission bits in octal, at least four digits (`0644`, `1777`).",
+    "^[0-7]{4,}$"
+);
 
 /// A device as the kernel's lock table and mountinfo name it: `major:minor` of the
 /// superblock (on Windows, the volume serial number and 0).
@@ -300,25 +284,11 @@ impl std::fmt::Display for Device {
     }
 }
 
-impl Serialize for Device {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl JsonSchema for Device {
-    fn schema_name() -> Cow<'static, str> {
-        "Device".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "The superblock device `major:minor` in decimal, as /proc/locks and mountinfo name it.",
-            "type": "string",
-            "pattern": "^[0-9]+:[0-9]+$"
-        })
-    }
-}
+as_json_string!(
+    Device,
+    "The superblock device `major:minor` in decimal, as /proc/locks and mountinfo name it.",
+    "^[0-9]+:[0-9]+$"
+);
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Finding {

@@ -2,7 +2,7 @@
 //! (`2026-11-22T06:54:56Z`) only when rendered. Without a date crate: the one
 //! conversion needed is a few lines (H. Hinnant's civil-from-days algorithm).
 
-use std::borrow::Cow;
+use crate::vocab::as_json_string;
 
 /// A point in time, whole seconds since the Unix epoch (UTC). Serialised as an
 /// RFC 3339 string; renderers that need a number (Prometheus) take [`Self::secs`].
@@ -27,26 +27,12 @@ impl std::fmt::Display for Timestamp {
     }
 }
 
-impl serde::Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl schemars::JsonSchema for Timestamp {
-    fn schema_name() -> Cow<'static, str> {
-        "Timestamp".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "RFC 3339 time in UTC, whole seconds (`2026-11-22T06:54:56Z`).",
-            "type": "string",
-            "format": "date-time",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
-        })
-    }
-}
+as_json_string!(
+    Timestamp,
+    "RFC 3339 time in UTC, whole seconds (`2026-11-22T06:54:56Z`).",
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+    "date-time"
+);
 
 /// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(secs: u64) -> String {

@@ -128,7 +128,7 @@ fn proc_locks_flock_posix_ofd() {
     );
     assert_eq!(p.blocker, vec![None; 8]);
     assert!(p.skipped.is_empty());
-    assert_eq!(fl_sh.unwrap().device(), "254:0");
+    assert_eq!((fl_sh.unwrap().major, fl_sh.unwrap().minor), (254, 0));
 }
 
 #[test]
@@ -197,7 +197,10 @@ fn proc_locks_inherited() {
         p.lines,
         vec![lk(1, 0, Flock, Write, 22418, key(0, 0x27, 2), 0, None)]
     );
-    assert_eq!(p.lines[0].key.unwrap().device(), "0:39");
+    assert_eq!(
+        (p.lines[0].key.unwrap().major, p.lines[0].key.unwrap().minor),
+        (0, 39)
+    );
 }
 
 // ------------------------------------------------------------------------------------------

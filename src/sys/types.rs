@@ -25,12 +25,6 @@ pub struct FileKey {
     pub ino: u64,
 }
 
-impl FileKey {
-    pub fn device(&self) -> String {
-        format!("{}:{}", self.major, self.minor)
-    }
-}
-
 vocab! {
     /// The kind of a kernel lock, as named by `/proc/locks` (the `type` of a lock in
     /// the report).

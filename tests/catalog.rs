@@ -204,7 +204,6 @@ fn conv(name: &str) -> &'static Convention {
 
 fn facts() -> Facts {
     Facts {
-        visibility_complete: true,
         same_host: Some(true),
         ..Facts::default()
     }
@@ -615,9 +614,10 @@ fn content_confirms_the_generic_names() {
         recognised(&t.file("s/places.sqlite-wal", b"")),
         Some("sqlite-wal-shm")
     );
+    // A rollback journal is not WAL mode.
     assert_eq!(
         recognised(&t.file("s/places.sqlite-journal", b"")),
-        Some("sqlite-wal-shm")
+        Some("sqlite-rollback-journal")
     );
     assert_eq!(recognised(&t.file("s/orphan-wal", b"")), None);
 
@@ -768,13 +768,25 @@ fn deleted_on_release_locks_are_leftovers_when_unheld() {
             ..facts()
         };
         assert_eq!(verdict(name, &open).0, DeleteVerdict::No, "{name}");
+        // A lock table that may miss locks (a child pid namespace) proves nothing.
         let blind = Facts {
-            visibility_complete: false,
+            kernel_gap: Some("the lock table is partial".into()),
             ..facts()
         };
         assert_eq!(
             verdict(name, &blind),
             (DeleteVerdict::Unknown, None),
+            "{name}"
+        );
+        // Processes that could not be inspected cannot hide a kernel lock from a
+        // complete lock table: the table alone proves the file is a leftover.
+        let hidden = Facts {
+            open_gap: Some("other processes could not be inspected".into()),
+            ..facts()
+        };
+        assert_eq!(
+            verdict(name, &hidden),
+            (DeleteVerdict::Yes, Some(true)),
             "{name}"
         );
     }
@@ -844,7 +856,7 @@ fn pidfiles_follow_their_pid() {
             "{name}"
         );
         let blind = Facts {
-            visibility_complete: false,
+            open_gap: Some("other processes could not be inspected".into()),
             ..with(PidState::Dead)
         };
         assert_eq!(
@@ -988,17 +1000,38 @@ fn existence_locks_are_leftovers_when_nobody_has_them_open() {
             (DeleteVerdict::No, Some(false)),
             "{name}"
         );
-        let running = Facts {
-            program_running: Some(true),
+        let maybe_running = Facts {
+            program: Some(vec!["pid 4242 (x)".into()]),
+            program_certain: false,
             ..facts()
         };
         assert_eq!(
-            verdict(name, &running),
+            verdict(name, &maybe_running),
             (DeleteVerdict::Unknown, None),
             "{name}"
         );
+        // Working in this very repository: it owns the lock, file closed or not.
+        let running = Facts {
+            program_certain: true,
+            ..maybe_running
+        };
+        let scoped = conv(name).program_scope == ProgramScope::Repository;
+        assert_eq!(
+            verdict(name, &running),
+            if scoped {
+                (DeleteVerdict::No, Some(false))
+            } else {
+                (DeleteVerdict::Unknown, None)
+            },
+            "{name}"
+        );
+        let none_running = Facts {
+            program: Some(vec![]),
+            ..facts()
+        };
+        assert_eq!(verdict(name, &none_running).0, DeleteVerdict::Yes, "{name}");
         let blind = Facts {
-            visibility_complete: false,
+            open_gap: Some("other processes could not be inspected".into()),
             ..facts()
         };
         assert_eq!(
@@ -1061,11 +1094,12 @@ fn heartbeat_directories_expire() {
         verdict("yarn-mutex-file", &aged(None)),
         (DeleteVerdict::Unknown, None)
     );
+    // Its age is the evidence: unseen processes do not change it.
     let blind = Facts {
-        visibility_complete: false,
+        open_gap: Some("other processes could not be inspected".into()),
         ..aged(Some(60))
     };
-    assert_eq!(verdict("yarn-mutex-file", &blind).0, DeleteVerdict::Unknown);
+    assert_eq!(verdict("yarn-mutex-file", &blind).0, DeleteVerdict::Yes);
 }
 
 #[test]
@@ -1143,26 +1177,41 @@ fn verdict_invariants_over_all_facts() {
     // How often each conditional check below applied: none may be vacuous.
     let (mut blind, mut yes, mut locked, mut unknown_pid) = (0, 0, 0, 0);
     for c in all() {
-        for bits in 0..8u8 {
+        for bits in 0..16u8 {
             for pid in pids {
                 for age in [None, Some(0), Some(7), Some(50_000)] {
                     for same_host in opt_bools {
                         for dirty in opt_bools {
-                            for program_running in opt_bools {
+                            for (program, program_certain) in [
+                                (None, false),
+                                (Some(vec![]), true),
+                                (Some(vec!["pid 1 (x)".to_string()]), false),
+                                (Some(vec!["pid 1 (x)".to_string()]), true),
+                            ] {
                                 let f = Facts {
                                     kernel_locked: bits & 1 != 0,
                                     open_by_any: bits & 2 != 0,
-                                    visibility_complete: bits & 4 != 0,
+                                    open_gap: (bits & 4 != 0).then(|| "hidden".to_string()),
+                                    kernel_gap: (bits & 8 != 0).then(|| "partial".to_string()),
                                     pid,
                                     age_secs: age,
                                     same_host,
                                     dirty,
-                                    program_running,
+                                    program,
+                                    program_certain,
                                 };
                                 let (v, reason) = safe_to_delete(c, &f);
                                 let stale = is_stale(c, &f);
                                 let ctx = || format!("{} {f:?}", c.name);
-                                if !f.visibility_complete {
+                                // The evidence the discipline rests on has a gap.
+                                let gap = match c.discipline {
+                                    Discipline::KernelLockDeletedOnRelease => {
+                                        f.kernel_gap.is_some()
+                                    }
+                                    Discipline::HeartbeatDir => false,
+                                    _ => f.kernel_gap.is_some() || f.open_gap.is_some(),
+                                };
+                                if gap {
                                     blind += 1;
                                     assert_ne!(v, DeleteVerdict::Yes, "{}", ctx());
                                 }

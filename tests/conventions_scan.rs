@@ -73,22 +73,34 @@ fn stale_lockfile_is_never_claimed_on_partial_evidence() {
     require!(need_tool("setpriv"));
     let d = tempdir();
     let root = canon(d.path());
-    let left = root.join("letsencrypt/.certbot.lock");
+    // An existence lock: whether some process has it open is the evidence.
+    let left = root.join("repo/.git/index.lock");
     std::fs::create_dir_all(left.parent().unwrap()).unwrap();
     std::fs::write(&left, "").unwrap();
-    // With complete evidence the leftover is stale and safe to delete...
+    // A kernel-lock file: the lock table is the evidence.
+    let certbot = root.join("letsencrypt/.certbot.lock");
+    std::fs::create_dir_all(certbot.parent().unwrap()).unwrap();
+    std::fs::write(&certbot, "").unwrap();
+    // With complete evidence both leftovers are stale and safe to delete...
     let doc = scan_vouched(&root);
-    let f = file(&doc, &left, false);
-    assert_eq!(f["safe_to_delete"]["verdict"], "yes", "{f:#}");
-    assert!(codes(f).contains(&"stale-lockfile".to_string()), "{f:#}");
+    for p in [&left, &certbot] {
+        let f = file(&doc, p, false);
+        assert_eq!(f["safe_to_delete"]["verdict"], "yes", "{f:#}");
+        assert!(codes(f).contains(&"stale-lockfile".to_string()), "{f:#}");
+    }
     // ...but as nobody, root's processes (this test's, at least) cannot be inspected,
-    // and any of them could have it open: no "safe to delete".
+    // and any of them could have index.lock open: no "safe to delete".
     let doc = scan_json_as_nobody(&[root.to_str().unwrap()]);
     let me = i64::from(std::process::id());
     assert!(denied_pids(&doc).contains(&me), "{:#}", doc["visibility"]);
     let f = file(&doc, &left, false);
     assert_ne!(f["safe_to_delete"]["verdict"], "yes", "{f:#}");
     assert!(!codes(f).contains(&"stale-lockfile".to_string()), "{f:#}");
+    assert_ne!(f["advice"]["action"], "remove", "{f:#}");
+    // The lock table, though, is complete in the initial pid namespace whoever reads
+    // it: it alone proves that nobody holds certbot's lock.
+    let f = file(&doc, &certbot, false);
+    assert_eq!(f["safe_to_delete"]["verdict"], "yes", "{f:#}");
 }
 
 #[test]

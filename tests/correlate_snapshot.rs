@@ -220,3 +220,42 @@ fn posix_owner_without_a_visible_fd_is_still_the_holder() {
     assert_eq!(range.locks[0].holders[0].pid, 7000);
     assert_eq!(range.locks[0].holders[0].fd, None);
 }
+
+#[test]
+fn containers_are_named_from_the_cgroup() {
+    use lockscan::scan::correlate::container_of_cgroup as c;
+    let id = "4f1e2d3c4b5a69788796a5b4c3d2e1f001122334455667788990aabbccddeeff";
+    assert_eq!(
+        c(&format!("/docker/{id}")).as_deref(),
+        Some("docker:4f1e2d3c4b5a")
+    );
+    assert_eq!(
+        c(&format!("/system.slice/docker-{id}.scope")).as_deref(),
+        Some("docker:4f1e2d3c4b5a")
+    );
+    assert_eq!(
+        c(&format!(
+            "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{id}.scope/container"
+        ))
+        .as_deref(),
+        Some("podman:4f1e2d3c4b5a")
+    );
+    assert_eq!(
+        c(&format!(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-{id}.scope"
+        ))
+        .as_deref(),
+        Some("containerd:4f1e2d3c4b5a")
+    );
+    assert_eq!(
+        c(&format!("/kubepods/burstable/pod1234/{id}")).as_deref(),
+        Some("kubepods:4f1e2d3c4b5a")
+    );
+    assert_eq!(c("/lxc.payload.web/init.scope").as_deref(), Some("lxc:web"));
+    assert_eq!(
+        c("/machine.slice/machine-build\\x2dbox.scope").as_deref(),
+        Some("nspawn:build-box")
+    );
+    assert_eq!(c("/system.slice/nginx.service"), None);
+    assert_eq!(c("/user.slice/user-1000.slice/session-3.scope"), None);
+}

@@ -46,5 +46,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
             )
         },
         action: AdviceAction::Wait,
+        severity: None,
     })
 }

@@ -39,5 +39,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
 and make sure the program never unlinks its lockfile on release."
             .into(),
         action: AdviceAction::ActOnHolder,
+        severity: None,
     })
 }

@@ -31,5 +31,6 @@ fn check(file: &FileReport, ctx: &Context) -> Option<Found> {
             describe(p)
         ),
         action: AdviceAction::ActOnHolder,
+        severity: None,
     })
 }

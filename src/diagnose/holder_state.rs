@@ -53,6 +53,7 @@ fn stopped(p: &ProcessRef, chain: &str) -> Found {
             p.pid
         ),
         action: AdviceAction::ActOnHolder,
+        severity: None,
     }
 }
 
@@ -64,6 +65,7 @@ fn zombie(p: &ProcessRef, chain: &str) -> Found {
             p.pid
         ),
         action: AdviceAction::ActOnHolder,
+        severity: None,
     }
 }
 
@@ -77,6 +79,7 @@ fn uninterruptible(p: &ProcessRef, chain: &str) -> Found {
         hint: "Look for a hung mount or failing disk (dmesg, mount); the holder cannot be killed until its I/O returns."
             .into(),
         action: AdviceAction::Investigate,
+        severity: None,
     }
 }
 
@@ -103,14 +106,31 @@ fn state_check(
 /// Kernel functions a process sleeps in while reading a terminal.
 const TTY_READ_WCHANS: &[&str] = &["n_tty_read", "wait_woken", "tty_read"];
 
+/// Kernel functions a process sleeps in while it waits in poll, select or epoll: at
+/// a prompt when it is the foreground job of the terminal on its stdin (certbot's
+/// e-mail prompt), otherwise on sockets or pipes.
+const POLL_WCHANS: &[&str] = &[
+    "do_sys_poll",
+    "do_select",
+    "core_sys_select",
+    "ep_poll",
+    "do_epoll_wait",
+    "poll_schedule_timeout",
+];
+
+/// Waits for someone to type: reading its terminal, or polling it in the foreground.
+fn waits_for_input(h: &ProcessRef) -> bool {
+    let Some(w) = h.wchan.as_deref() else {
+        return false;
+    };
+    h.state == Some(ProcessState::Sleeping)
+        && h.tty.is_some()
+        && (TTY_READ_WCHANS.contains(&w)
+            || (POLL_WCHANS.contains(&w) && h.tty_foreground == Some(true)))
+}
+
 fn waiting_input(file: &FileReport, _ctx: &Context) -> Option<Found> {
-    let p = file.holders().find(|h| {
-        h.state == Some(ProcessState::Sleeping)
-            && h.tty.is_some()
-            && h.wchan
-                .as_deref()
-                .is_some_and(|w| TTY_READ_WCHANS.contains(&w))
-    })?;
+    let p = file.holders().find(|h| waits_for_input(h))?;
     Some(Found {
         message: format!(
             "holder {} is waiting for input on {}{}",
@@ -124,5 +144,6 @@ fn waiting_input(file: &FileReport, _ctx: &Context) -> Option<Found> {
             p.pid
         ),
         action: AdviceAction::ActOnHolder,
+        severity: None,
     })
 }

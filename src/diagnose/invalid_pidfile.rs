@@ -33,5 +33,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
         } else {
             AdviceAction::Remove
         },
+        severity: None,
     })
 }

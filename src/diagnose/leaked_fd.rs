@@ -78,6 +78,7 @@ lockfile with O_CLOEXEC (or close it before starting children).",
                 describe(first)
             ),
             action: AdviceAction::ActOnHolder,
+            severity: None,
         });
     }
     None
@@ -122,5 +123,6 @@ mode of the C runtime; Python's default), or start children without inheriting h
             describe(first)
         ),
         action: AdviceAction::FixSetup,
+        severity: None,
     })
 }

@@ -21,7 +21,7 @@ mod unparsed_lock_lines;
 
 use crate::model::{
     Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, ProcessRef, Report,
-    Severity,
+    SafeToDelete, Severity,
 };
 use crate::sys::Snapshot;
 
@@ -30,6 +30,9 @@ pub struct Found {
     pub message: String,
     pub hint: String,
     pub action: AdviceAction,
+    /// This finding's severity when it differs from the rule's (a leftover that does
+    /// not stop the program's next run is only `info`).
+    pub severity: Option<Severity>,
 }
 
 /// Everything a rule may consult besides the report.
@@ -88,7 +91,7 @@ pub fn rule(code: FindingCode) -> &'static Rule {
 fn finding(rule: &Rule, f: Found, path: Option<String>) -> Finding {
     Finding {
         code: rule.code,
-        severity: rule.severity,
+        severity: f.severity.unwrap_or(rule.severity),
         message: f.message,
         hint: f.hint,
         path,
@@ -127,7 +130,37 @@ pub fn diagnose(report: &mut Report, ctx: &Context) {
     }
     report.findings.extend(global);
     for file in &mut report.files {
+        let verdict = file.safe_to_delete.clone();
+        for f in &mut file.findings {
+            one_voice(f, verdict.as_ref());
+        }
         file.advice = advice(file);
+    }
+}
+
+/// A finding whose hint says to remove the file speaks with the file's delete
+/// verdict: only a `yes` lets it say so; otherwise its hint and action become the
+/// verdict's.
+fn one_voice(f: &mut Finding, verdict: Option<&SafeToDelete>) {
+    if f.action != AdviceAction::Remove {
+        return;
+    }
+    match verdict {
+        Some(v) if v.verdict == DeleteVerdict::Yes => {}
+        Some(v) if v.verdict == DeleteVerdict::No => {
+            f.action = AdviceAction::Keep;
+            f.hint = format!("Do not delete it: {}.", v.reason);
+        }
+        Some(v) => {
+            f.action = AdviceAction::Investigate;
+            f.hint = format!("Leave it in place until this is settled: {}.", v.reason);
+        }
+        None => {
+            f.action = AdviceAction::Investigate;
+            f.hint = "No program convention says whether removing it is safe: find out which \
+                      program uses it before touching it."
+                .into();
+        }
     }
 }
 
@@ -168,11 +201,32 @@ fn advice(file: &FileReport) -> Advice {
             },
             DeleteVerdict::Unknown => Advice {
                 action: AdviceAction::Investigate,
-                text: format!("nothing holds it now; {}", s.reason),
+                text: format!("leave it in place until this is settled: {}.", s.reason),
             },
         };
     }
     Advice::default()
+}
+
+/// The severity of a leftover: a warning when it stops the program's next run (or
+/// the program is unknown), info when the program checks and replaces it itself.
+pub(crate) fn leftover_severity(file: &FileReport) -> Option<Severity> {
+    file.convention
+        .as_ref()
+        .filter(|c| !c.blocks_next_run)
+        .map(|_| Severity::Info)
+}
+
+/// How a leftover affects the next run, for a message.
+pub(crate) fn next_run_words(file: &FileReport) -> &'static str {
+    match &file.convention {
+        Some(c) if !c.blocks_next_run => {
+            "; the program checks it and goes on, so it blocks nothing"
+        }
+        Some(c) if c.name.starts_with("generic-") => "",
+        Some(_) => "; the program's next run stops at it until it is removed",
+        None => "",
+    }
 }
 
 /// "pid 4242 (nginx)" or "pid 4242".
@@ -198,8 +252,8 @@ pub(crate) fn parent_chain(p: &ProcessRef) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Severity;
     use crate::model::sample::sample_report;
-    use crate::model::{SafeToDelete, Severity};
 
     #[test]
     fn every_code_has_exactly_one_rule() {

@@ -69,6 +69,7 @@ holders among them are not shown. If you know they touch none of these files, pa
                 .into()
             },
             action: AdviceAction::Investigate,
+            severity: None,
         },
         None,
     )]

@@ -48,6 +48,7 @@ fn world_writable(file: &FileReport, _ctx: &Context) -> Option<Found> {
 mode 0600 or 0644."
                 .into(),
         action: AdviceAction::FixSetup,
+        severity: None,
     })
 }
 
@@ -71,9 +72,10 @@ fn foreign_owner(file: &FileReport, _ctx: &Context) -> Option<Found> {
             }
         ),
         hint: format!(
-            "Unless {who} is meant to own this lock, remove the file once no process holds it and \
-let the program recreate it."
+            "Unless {who} is meant to own this lock, give it to the service's own account (chown) \
+or keep the lock in a directory only that account can write."
         ),
         action: AdviceAction::FixSetup,
+        severity: None,
     })
 }

@@ -30,5 +30,6 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
 and restart the service."
             .into(),
         action: AdviceAction::Remove,
+        severity: super::leftover_severity(file),
     })
 }

@@ -60,5 +60,6 @@ local filesystem (e.g. /run/lock) when only this host needs exclusion.",
             fs.mount_point, fs.source
         ),
         action: AdviceAction::Investigate,
+        severity: None,
     })
 }

@@ -47,6 +47,7 @@ fn check(report: &Report, _ctx: &Context) -> Vec<(Found, Option<String>)> {
 both instances changed, and fix the program so it never unlinks its lockfile on release."
                     .into(),
                 action: AdviceAction::ActOnHolder,
+                severity: None,
             },
             Some(path.to_string()),
         ));

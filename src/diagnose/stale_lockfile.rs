@@ -4,10 +4,11 @@ use crate::model::{AdviceAction, DeleteVerdict, FileReport, FindingCode, Severit
 pub static RULE: Rule = Rule {
     code: FindingCode::StaleLockfile,
     severity: Severity::Warning,
-    explanation: "An existence-style lockfile (its presence is the lock: git index.lock, pacman \
+    explanation: "A lockfile that its program removes when it is done (git index.lock, pacman \
 db.lck, a certbot .certbot.lock left by a crash, Terraform .lock.info, ...) that no process holds \
-or has open. The program that made it is gone; the next run will refuse to start until it is \
-removed, and removing it is safe. Kernel-lock files that are never deleted (dpkg lock-frontend, \
+or has open: the program that made it is gone, and removing it is safe. Where the leftover stops \
+the program's next run (git, pacman) this is a warning; where the program checks and reuses it \
+(certbot, Terraform), only info. Kernel-lock files that are never deleted (dpkg lock-frontend, \
 LevelDB LOCK, cargo .package-cache, ...) are never stale: deleting them would not release any \
 lock and would break exclusion, and lockscan says so instead.",
     file: Some(check),
@@ -26,8 +27,9 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     }
     Some(Found {
         message: format!(
-            "{} lockfile left behind: no process holds it or has it open",
-            conv.program
+            "{} lockfile left behind: no process holds it or has it open{}",
+            conv.program,
+            super::next_run_words(file)
         ),
         hint: format!(
             "Safe to remove ({}): rm {}",
@@ -35,6 +37,7 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
             shell_quote(file.path.as_deref()?)
         ),
         action: AdviceAction::Remove,
+        severity: super::leftover_severity(file),
     })
 }
 

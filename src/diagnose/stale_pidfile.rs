@@ -6,7 +6,10 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     explanation: "The pidfile names a process that is not running (or is a zombie). Whatever wrote \
 it has exited without removing it, usually after a crash or a kill -9. Programs that trust the \
-file may refuse to start, or may signal whatever process reuses the pid.",
+file may refuse to start, or may signal whatever process reuses the pid (a warning); programs \
+that check it themselves and go on (nginx, systemd, dockerd) make it only info. The advice to \
+remove it comes only with a \"yes\" delete verdict: not while other processes of the program \
+still run (orphaned workers holding its sockets), nor on partial evidence.",
     file: Some(check),
     global: None,
 };
@@ -24,14 +27,21 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
     let zombie = pf.process.is_some();
     Some(Found {
         message: if zombie {
-            format!("names pid {pid}, which has exited (zombie, not reaped by its parent)")
+            format!(
+                "names pid {pid}, which has exited (zombie, not reaped by its parent){}",
+                super::next_run_words(file)
+            )
         } else {
-            format!("names pid {pid}, which is not running")
+            format!(
+                "names pid {pid}, which is not running{}",
+                super::next_run_words(file)
+            )
         },
         hint:
             "No process holds it: remove the file (or let the program's own start-up replace it) \
 and start the service again."
                 .into(),
         action: AdviceAction::Remove,
+        severity: super::leftover_severity(file),
     })
 }

@@ -22,5 +22,6 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
         hint: "See visibility.proc_locks_skipped in the JSON output; locks on those lines are missing from the report."
             .into(),
         action: AdviceAction::Investigate,
+        severity: None,
     }, None)]
 }

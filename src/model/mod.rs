@@ -84,13 +84,19 @@ vocab! {
         HandleTable = "handle-table",
         /// Windows: every process the per-file API says has the file open; candidates.
         FileProcessIds = "file-process-ids",
+        /// `F_OFD_GETLK` found a lock the lock table does not list (it is held by a
+        /// process outside this pid namespace): no holder can be named from here.
+        Getlk = "getlk",
     }
 }
 
 impl HolderEvidence {
     /// The holders are candidates (processes with the file open), not proven holders.
     pub fn is_candidates(self) -> bool {
-        !matches!(self, HolderEvidence::Fdinfo)
+        matches!(
+            self,
+            HolderEvidence::HandleTable | HolderEvidence::FileProcessIds
+        )
     }
 }
 
@@ -248,6 +254,18 @@ vocab! {
     }
 }
 
+/// What a SQLite lock means, by its byte range (see [`LockReport::role`]).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct LockRole {
+    /// `SHARED`, `RESERVED`, `PENDING`, `EXCLUSIVE`, `WAL write`, `WAL checkpoint`,
+    /// `WAL recovery`, `WAL read mark N`, `WAL DMS`.
+    pub name: String,
+    /// The holder is writing (or about to): others get "database is locked".
+    pub writer: bool,
+    /// One sentence for a person.
+    pub meaning: String,
+}
+
 /// Permission bits, written in octal (`"0644"`, `"1777"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Perm(pub u32);
@@ -340,11 +358,21 @@ pub struct ProcessRef {
     pub exe: Option<String>,
     /// The systemd unit (or cgroup path) it runs in, e.g. `certbot.service`.
     pub unit: Option<String>,
+    /// The container it runs in, from its cgroup: `docker:ID`, `podman:ID`,
+    /// `containerd:ID`, `cri-o:ID` or `kubepods:ID` (12 hex digits), `lxc:NAME`,
+    /// `nspawn:NAME`; null when none is recognised.
+    pub container: Option<String>,
+    /// Its pid inside its own pid namespace (a container's view), when that differs
+    /// from the pid seen here; null otherwise.
+    pub ns_pid: Option<i32>,
     /// The kernel function it sleeps in (`wchan`), e.g. `n_tty_read` when it waits for
     /// terminal input.
     pub wchan: Option<String>,
     /// Its standard input, when that is a terminal.
     pub tty: Option<String>,
+    /// It is the foreground job of its terminal (what is typed there goes to it);
+    /// null when unknown or it has no terminal.
+    pub tty_foreground: Option<bool>,
     /// The process it inherited this fd (handle) from, when that is proved (Windows:
     /// the parent holds the same handle value on the same file). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -392,6 +420,12 @@ pub struct LockReport {
     /// inspected) or ambiguous (identical locks that could not be told apart).
     pub holders_uncertain: bool,
     pub holder_evidence: HolderEvidence,
+    /// What the lock means to the program that takes it, where its ranges have a
+    /// known meaning (SQLite: `SHARED`, `RESERVED`, `PENDING`, `EXCLUSIVE` on the
+    /// database; `WAL write`, `WAL checkpoint`, `WAL recovery`, `WAL read mark N`,
+    /// `WAL DMS` on the `-shm` file). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<LockRole>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
@@ -433,8 +467,16 @@ pub struct ConventionReport {
     pub name: String,
     pub program: String,
     pub discipline: Discipline,
-    /// What the program prints to a second instance.
+    /// What the program prints to a second instance (every known version's wording).
     pub error_message: Option<String>,
+    /// What the next instance will print now, with the real pid and path filled in;
+    /// null when the file's exclusion is not in force (nothing holds it, the pid it
+    /// names is gone) or the program's message is not known.
+    pub next_run_says: Option<String>,
+    /// A leftover of this file stops the program's next run until it is removed
+    /// (git's index.lock); false when the program checks and replaces a leftover
+    /// itself (certbot, nginx), so a leftover is harmless.
+    pub blocks_next_run: bool,
 }
 
 /// Verdict on removing a file.
@@ -568,8 +610,12 @@ pub struct VisibilityReport {
     pub denied_pids: Vec<i32>,
     /// Processes that exited during the scan.
     pub processes_vanished: usize,
-    /// /proc is in a child pid namespace: locks of outside processes are hidden.
+    /// /proc is not the initial pid namespace's (or that could not be told): locks
+    /// of processes outside it are missing from the lock table.
     pub pid_namespace_filtered: bool,
+    /// The `hidepid=`/`subset=` options of /proc that hide other users' processes
+    /// from this (non-root) scan; null when none do.
+    pub proc_restricted: Option<String>,
     /// Windows only: the system handle table was read (Windows has no lock table;
     /// `proc_locks_read` is always false there).
     #[serde(skip_serializing_if = "Option::is_none")]

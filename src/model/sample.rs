@@ -87,6 +87,7 @@ pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) ->
             })
             .collect(),
         holders_uncertain: false,
+        role: None,
     }
 }
 

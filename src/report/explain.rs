@@ -7,8 +7,8 @@ use super::Exporter;
 use super::escape::for_terminal;
 use crate::model::time::human_duration;
 use crate::model::{
-    FileReport, LockReport, LockState, Platform, ProbeMethod, ProbeResult, ProcessRef,
-    ProcessState, Report,
+    DeleteVerdict, FileReport, LockReport, LockState, PidVerdict, Platform, ProbeMethod,
+    ProbeResult, ProcessRef, ProcessState, Report,
 };
 
 fn state_name(s: ProcessState) -> &'static str {
@@ -43,12 +43,33 @@ fn lock_words(l: &LockReport) -> String {
         (s, None) => format!("bytes {s} to the end"),
         (s, Some(e)) => format!("bytes {s}-{e}"),
     };
-    format!("{} {} lock on {range}", l.kind, l.mode)
+    match &l.role {
+        Some(r) => format!(
+            "{} {} lock on {range}: {} ({})",
+            l.kind, l.mode, r.name, r.meaning
+        ),
+        None => format!("{} {} lock on {range}", l.kind, l.mode),
+    }
 }
 
-/// The narrative lines for one file of a report from `platform`.
-pub fn narrative(file: &FileReport, platform: Platform) -> Vec<String> {
-    let windows = platform == Platform::Windows;
+/// Whether what is said about the file rests on evidence the scan could not
+/// fully see (so the scan-wide findings about visibility bear on it).
+fn rests_on_partial_evidence(file: &FileReport) -> bool {
+    file.lock_state == LockState::Unknown
+        || file.locks.iter().any(|l| l.holders_uncertain)
+        || file
+            .safe_to_delete
+            .as_ref()
+            .is_some_and(|s| s.verdict == DeleteVerdict::Unknown)
+        || file
+            .pidfile
+            .as_ref()
+            .is_some_and(|p| p.verdict == PidVerdict::Unknown)
+}
+
+/// The narrative lines for one file of `report`.
+pub fn narrative(file: &FileReport, report: &Report) -> Vec<String> {
+    let windows = report.platform == Platform::Windows;
     let mut out = Vec::new();
     let mut head = file.path.clone().unwrap_or_else(|| "(unknown path)".into());
     if file.deleted {
@@ -106,6 +127,14 @@ handle owns a byte-range lock)",
             if let Some(u) = &h.unit {
                 out.push(format!("    unit: {u}"));
             }
+            if let Some(c) = &h.container {
+                out.push(format!(
+                    "    container: {c}{}",
+                    h.ns_pid
+                        .map(|p| format!(", where it is pid {p}"))
+                        .unwrap_or_default()
+                ));
+            }
         }
         if l.holders.is_empty() {
             out.push(format!(
@@ -121,12 +150,17 @@ handle owns a byte-range lock)",
         if let Some(pid) = l.locker_pid
             && !l.holders.iter().any(|h| h.pid == pid)
         {
+            let unseen = report.visibility.denied_pids.contains(&pid);
             out.push(format!(
                 "  It was taken by pid {pid}, which {}.",
-                if l.locker_alive == Some(true) {
-                    "no longer holds it"
-                } else {
-                    "has exited"
+                match l.locker_alive {
+                    Some(true) if unseen || l.holders_uncertain => {
+                        "still runs; whether it still holds it could not be seen (its open files \
+                         are not readable here)"
+                    }
+                    Some(true) => "no longer holds it",
+                    Some(false) => "has exited",
+                    None => "could not be inspected",
                 }
             ));
         }
@@ -174,12 +208,16 @@ handle owns a byte-range lock)",
         });
     }
     if let Some(c) = &file.convention
-        && let Some(msg) = &c.error_message
-        && file.has_visible_holder()
+        && let Some(msg) = &c.next_run_says
     {
         out.push(format!("  The next {} will say: \"{msg}\"", c.program));
     }
     out.push(format!("  What to do: {}", file.advice.text));
+    if rests_on_partial_evidence(file) {
+        for f in &report.findings {
+            out.push(format!("  Seen only in part: {}", f.message));
+        }
+    }
     out
 }
 
@@ -198,7 +236,7 @@ impl Exporter for Explain {
             if i > 0 {
                 writeln!(out)?;
             }
-            for line in narrative(f, report.platform) {
+            for line in narrative(f, report) {
                 writeln!(out, "{}", for_terminal(&line))?;
             }
         }

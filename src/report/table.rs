@@ -46,6 +46,9 @@ fn proc_label(p: &ProcessRef, windows: bool) -> String {
         Some(fd) => s.push_str(&format!(" fd {fd}")),
         None => {}
     }
+    if let Some(c) = &p.container {
+        s.push_str(&format!(" in {c}"));
+    }
     if let Some(parent) = p.inherited_from {
         s.push_str(&format!(" (inherited from {parent})"));
     }
@@ -104,6 +107,9 @@ fn col_lock(r: &Row) -> Vec<String> {
     match r.lock {
         Some(l) => {
             let mut s = format!("{} {}{}", l.kind, l.mode, range(l));
+            if let Some(r) = &l.role {
+                s.push_str(&format!(" ({})", r.name));
+            }
             if let Some(st) = &l.lease_state {
                 s.push_str(&format!(" ({st})"));
             }

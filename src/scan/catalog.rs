@@ -201,8 +201,13 @@ pub struct Convention {
     pub discipline: Discipline,
     pub deletes_on_release: bool,
     pub content: ContentFormat,
-    /// What the program prints to a second instance.
+    /// What the program prints to a second instance (every version's wording, as
+    /// the reference list has it).
     pub error_message: Option<&'static str>,
+    /// What the current program prints to the next instance while this file's
+    /// exclusion is in force, with `{path}`, `{dir}` (its directory), `{pid}` and
+    /// `{comm}` (of the holder, or of the process the file names) to fill in.
+    pub next_run: Option<&'static str>,
     /// One operator-facing sentence.
     pub stale_rule: &'static str,
     /// `comm` / exe basenames that legitimately own it (PID-reuse checks); empty = unknown.
@@ -228,12 +233,29 @@ pub struct Convention {
     /// Where "no process is running" must hold before removing a leftover
     /// existence lock (" in this repository", " on this root").
     pub running_scope: &'static str,
+    /// Which running processes of the program count as its possible owners.
+    pub program_scope: ProgramScope,
     /// The file can hold unsaved work ([`ParsedContent::dirty`]): what it is called
     /// and how to recover the work before deleting (Vim's swap file, `vim -r`).
     pub unsaved_work_recovery: Option<(&'static str, &'static str)>,
+    /// A leftover (the owner is gone) stops the program's next run until someone
+    /// removes it (git's index.lock, pacman's db.lck); false when the program checks
+    /// a leftover itself and goes on (certbot, nginx, systemd).
+    pub leftover_blocks: bool,
     /// The file records no owner of its own: how to judge it instead (Chromium's
     /// SingletonSocket and SingletonCookie go with SingletonLock).
     pub judged_with: Option<&'static str>,
+}
+
+/// Which running processes of a convention's program may own a file of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgramScope {
+    /// Any on this host.
+    #[default]
+    Host,
+    /// Those working in the file's repository (their working directory is in the
+    /// work tree that the `.git` directory holding the file belongs to).
+    Repository,
 }
 
 impl Convention {
@@ -246,6 +268,14 @@ impl Convention {
 /// All conventions, most specific first.
 pub fn all() -> &'static [Convention] {
     table::CATALOG
+}
+
+/// The convention whose files can be anywhere and are known only by the program
+/// that locks them (flock(1)), for a holder named `process_name`.
+pub fn by_holder(process_name: &str) -> Option<&'static Convention> {
+    all()
+        .iter()
+        .find(|c| c.matchers.is_empty() && exe_matches(c, process_name) == Some(true))
 }
 
 /// The convention with this stable name.

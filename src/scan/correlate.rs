@@ -45,8 +45,13 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
             .and_then(|p| p.exe.as_ref())
             .map(|e| e.to_string_lossy().into_owned()),
         unit: p.and_then(|p| p.cgroup.as_deref()).map(unit_of_cgroup),
+        container: p
+            .and_then(|p| p.cgroup.as_deref())
+            .and_then(container_of_cgroup),
+        ns_pid: p.and_then(|p| p.ns_pid),
         wchan: p.and_then(|p| p.wchan.clone()),
         tty: p.and_then(|p| p.stdin_tty.clone()),
+        tty_foreground: p.and_then(|p| p.tty_foreground),
         inherited_from: fd.and_then(|f| f.inherited_from),
         parents: snap
             .parent_chain(pid)
@@ -71,6 +76,50 @@ pub fn unit_of_cgroup(cg: &str) -> String {
         })
         .unwrap_or(cg)
         .to_string()
+}
+
+/// The container a cgroup path belongs to, as `runtime:id` (the short 12-digit id
+/// the runtime's own tools print) or `runtime:name`: Docker (`/docker/ID`,
+/// `docker-ID.scope`), Podman (`libpod-ID.scope`), containerd and CRI-O
+/// (`cri-containerd-ID.scope`, `crio-ID.scope`), Kubernetes (`/kubepods/.../ID`),
+/// LXC (`/lxc/NAME`, `lxc.payload.NAME`) and systemd-nspawn (`machine-NAME.scope`).
+pub fn container_of_cgroup(cg: &str) -> Option<String> {
+    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let short = |id: &str| id[..12].to_string();
+    let parts: Vec<&str> = cg.split('/').filter(|p| !p.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate().rev() {
+        let scope = part.strip_suffix(".scope").unwrap_or(part);
+        for (prefix, runtime) in [
+            ("docker-", "docker"),
+            ("libpod-", "podman"),
+            ("cri-containerd-", "containerd"),
+            ("crio-", "cri-o"),
+        ] {
+            if let Some(id) = scope.strip_prefix(prefix).filter(|id| hex64(id)) {
+                return Some(format!("{runtime}:{}", short(id)));
+            }
+        }
+        if hex64(part) && i > 0 {
+            let runtime = if parts[..i].iter().any(|p| p.starts_with("kubepods")) {
+                "kubepods"
+            } else if parts[i - 1] == "docker" {
+                "docker"
+            } else {
+                "container"
+            };
+            return Some(format!("{runtime}:{}", short(part)));
+        }
+        if let Some(name) = part.strip_prefix("lxc.payload.") {
+            return Some(format!("lxc:{name}"));
+        }
+        if i > 0 && parts[i - 1] == "lxc" {
+            return Some(format!("lxc:{part}"));
+        }
+        if let Some(name) = scope.strip_prefix("machine-") {
+            return Some(format!("nspawn:{}", name.replace("\\x2d", "-")));
+        }
+    }
+    None
 }
 
 /// Is `path` at or below one of `roots`?
@@ -149,7 +198,7 @@ impl<'a> Ctx<'a> {
             locks_by_key: snap.locks_by_key(),
             fds_by_key: snap.fds_by_key(),
             waiters_of,
-            partial: snap.visibility.processes_denied > 0 || snap.visibility.pid_namespace_filtered,
+            partial: !snap.open_files_complete(),
             procs: Default::default(),
             filesystems: Default::default(),
         }
@@ -293,6 +342,7 @@ impl<'a> Ctx<'a> {
     fn lock_report(&self, idx: usize, key: FileKey) -> LockReport {
         let line = &self.snap.locks.lines[idx];
         let (holders, uncertain) = self.holders(idx, key);
+        let holders_hidden = holders.is_empty() && uncertain;
         let waiters = self
             .waiters_of
             .get(&idx)
@@ -309,9 +359,24 @@ impl<'a> Ctx<'a> {
                             .find(|f| f.pid == wl.pid && f.locks.is_empty()),
                     ),
                 };
-                let blocked_by = self.snap.locks.blocker[w]
-                    .map(|b| self.snap.locks.lines[b].pid)
-                    .filter(|p| *p > 0);
+                // Whom it waits for: a process that holds the lock (not the pid that
+                // took it, which may be gone: a killed `flock -n` wrapper whose child
+                // still holds), or the waiter it is queued behind.
+                let blocked_by = self.snap.locks.blocker[w].and_then(|b| {
+                    if b == idx {
+                        holders
+                            .first()
+                            .map(|h| h.pid)
+                            .or_else(|| Some(line.pid).filter(|p| *p > 0 && holders_hidden))
+                    } else {
+                        self.snap
+                            .resolved_waiters
+                            .get(&b)
+                            .map(|(pid, _)| *pid)
+                            .or(Some(self.snap.locks.lines[b].pid))
+                            .filter(|p| *p > 0)
+                    }
+                });
                 WaiterRef {
                     process: self.pref(wpid, wfd),
                     mode: wl.mode,
@@ -332,7 +397,7 @@ impl<'a> Ctx<'a> {
             holders,
             waiters,
             locker_pid,
-            locker_alive: locker_pid.map(|p| self.snap.process(p).is_some()),
+            locker_alive: locker_pid.and_then(|p| alive(self.snap, p)),
             holders_uncertain: uncertain,
             holder_evidence: match line.kind {
                 LockKind::LockFileEx if self.snap.open_by_pids.contains_key(&key) => {
@@ -341,6 +406,7 @@ impl<'a> Ctx<'a> {
                 LockKind::LockFileEx => HolderEvidence::HandleTable,
                 _ => HolderEvidence::Fdinfo,
             },
+            role: None,
         }
     }
 }
@@ -427,6 +493,21 @@ fn pidfile_report(
         return Some(other_host(*pid, h, &snap.host));
     }
     let verdict = |pid: i32| {
+        if snap.process(pid).is_none() && snap.hidden_pids.contains(&pid) {
+            // It exists (signal 0 reaches it) but cannot be read: running, by whom
+            // unknown, so whether it is the writer cannot be told.
+            return PidfileReport {
+                pid: Some(pid),
+                verdict: PidVerdict::Unknown,
+                status: PidStatus::Running,
+                reason: Some(format!(
+                    "pid {pid} exists but could not be inspected (another user's process, or \
+                     hidden by /proc's hidepid=), so whether it wrote the file is unknown"
+                )),
+                host: None,
+                process: None,
+            };
+        }
         let proc_ = snap.process(pid);
         let running = proc_.filter(|p| !p.state.is_some_and(ProcessState::has_exited));
         let reused =
@@ -471,6 +552,63 @@ fn pidfile_report(
     }
     match content? {
         PidContent::Pid(pid) => Some(verdict(*pid)),
+        PidContent::LinkName { name, pids } => {
+            let about = format!(
+                "the hard link {name:?} (python lockfile's LinkLockFile) records its owner"
+            );
+            if !name.starts_with(snap.host.as_str()) {
+                return Some(PidfileReport {
+                    reason: Some(format!("{about}, written on another host")),
+                    ..other_host(
+                        pids[0],
+                        name.split(['.', '-']).next().unwrap_or(""),
+                        &snap.host,
+                    )
+                });
+            }
+            if let [pid] = pids[..] {
+                let mut r = verdict(pid);
+                r.reason = Some(r.reason.map_or(about.clone(), |w| format!("{about}; {w}")));
+                return Some(r);
+            }
+            // Pid and hash run together: the owner is gone only if no candidate runs.
+            let running: Vec<String> = pids
+                .iter()
+                .filter(|p| alive(snap, **p) != Some(false))
+                .map(|p| p.to_string())
+                .collect();
+            let listed = pids
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(if running.is_empty() {
+                PidfileReport {
+                    pid: None,
+                    verdict: PidVerdict::Stale,
+                    status: PidStatus::Dead,
+                    reason: Some(format!(
+                        "{about}, with its pid run together with a hash: none of the pids it may \
+                         hold ({listed}) runs"
+                    )),
+                    host: None,
+                    process: None,
+                }
+            } else {
+                PidfileReport {
+                    pid: None,
+                    verdict: PidVerdict::Unknown,
+                    status: PidStatus::Running,
+                    reason: Some(format!(
+                        "{about}, with its pid run together with a hash: of the pids it may hold \
+                         ({listed}), {} runs, so the owner may be alive",
+                        running.join(", ")
+                    )),
+                    host: None,
+                    process: None,
+                }
+            })
+        }
         PidContent::Invalid(reason) if kind == Some(NameKind::Pidfile) => Some(PidfileReport {
             pid: None,
             verdict: PidVerdict::Unknown,
@@ -496,15 +634,341 @@ fn pid_state(pf: Option<&PidfileReport>) -> catalog::PidState {
     use catalog::PidState;
     let Some(pf) = pf else { return PidState::NoPid };
     if pf.pid.is_none() {
-        return PidState::NoPid;
+        // A link name's candidates: gone, or perhaps running.
+        return match pf.status {
+            PidStatus::Dead => PidState::Dead,
+            PidStatus::Running => PidState::Unknown,
+            _ => PidState::NoPid,
+        };
     }
     match (pf.status, pf.verdict) {
         (PidStatus::Running, PidVerdict::Live) => PidState::Alive,
-        (PidStatus::Running, _) => PidState::Reused,
+        (PidStatus::Running, PidVerdict::Stale) => PidState::Reused,
+        // Running, but not inspectable: it may be the writer.
+        (PidStatus::Running, PidVerdict::Unknown) => PidState::Unknown,
         (PidStatus::Dead, _) => PidState::Dead,
         _ if pf.host.is_some() => PidState::OtherHost,
         _ => PidState::Unknown,
     }
+}
+
+/// Whether `pid` runs: `Some(false)` when it is gone or has exited (a zombie),
+/// `None` when it exists but could not be read (hidden from us).
+fn alive(snap: &Snapshot, pid: i32) -> Option<bool> {
+    match snap.process(pid) {
+        Some(p) => Some(!p.state.is_some_and(ProcessState::has_exited)),
+        None if snap.hidden_pids.contains(&pid) => None,
+        None => Some(false),
+    }
+}
+
+/// A lock the kernel's table does not list but `F_OFD_GETLK` reported: held by a
+/// process outside this pid namespace (pid 0), or an OFD lock (pid -1). Its holders
+/// cannot be named from here.
+fn probed_lock(snap: &Snapshot, p: &ProbeReport) -> Option<LockReport> {
+    let c = p.conflict.as_ref()?;
+    if p.method != ProbeMethod::Getlk && p.method != ProbeMethod::GetlkAcquire {
+        return None;
+    }
+    let locker_pid = c.pid.filter(|pid| *pid > 0);
+    Some(LockReport {
+        kind: c.kind,
+        mode: c.mode,
+        start: c.start,
+        end: c.end,
+        lease_state: None,
+        holders: Vec::new(),
+        waiters: Vec::new(),
+        locker_pid,
+        locker_alive: locker_pid.and_then(|pid| alive(snap, pid)),
+        holders_uncertain: true,
+        holder_evidence: HolderEvidence::Getlk,
+        role: None,
+    })
+}
+
+/// What the convention's program will print to its next instance now, filled in;
+/// `None` when its exclusion is not in force or a value it needs is unknown.
+fn next_run_says(
+    conv: &catalog::Convention,
+    f: &catalog::Facts,
+    locks: &[LockReport],
+    pidfile: Option<&PidfileReport>,
+    path: Option<&Path>,
+) -> Option<String> {
+    let template = conv.next_run?;
+    let pid_alive = pidfile.is_some_and(|p| p.verdict == PidVerdict::Live);
+    let in_force = if locks.iter().any(|l| l.role.is_some()) {
+        // SQLite: only a writer makes the next one fail; readers share.
+        locks
+            .iter()
+            .any(|l| l.role.as_ref().is_some_and(|r| r.writer))
+    } else {
+        match conv.discipline {
+            Discipline::KernelLockKept | Discipline::KernelLockDeletedOnRelease => f.kernel_locked,
+            Discipline::ExistenceOnly => true,
+            Discipline::ExistencePid | Discipline::Symlink => {
+                f.kernel_locked || pid_alive || conv.leftover_blocks
+            }
+            Discipline::HeartbeatDir | Discipline::DataFile => f.kernel_locked,
+        }
+    };
+    if !in_force {
+        return None;
+    }
+    let holder = locks.iter().flat_map(|l| l.holders.iter()).next();
+    let named = pidfile.and_then(|p| p.process.as_ref());
+    let pid = holder
+        .map(|h| h.pid)
+        .or(pidfile.and_then(|p| p.pid))
+        .map(|p| p.to_string());
+    let comm = holder.or(named).and_then(|p| p.command.clone());
+    let path_text = path.map(|p| p.to_string_lossy().into_owned());
+    let dir = path
+        .and_then(Path::parent)
+        .map(|d| d.to_string_lossy().into_owned());
+    let mut out = template.to_string();
+    for (key, value) in [
+        ("{path}", path_text),
+        ("{dir}", dir),
+        ("{pid}", pid),
+        ("{comm}", comm),
+    ] {
+        if out.contains(key) {
+            out = out.replace(key, &value?);
+        }
+    }
+    Some(out)
+}
+
+/// SQLite's lock bytes on a database (os_unix.c): PENDING_BYTE at 1 GiB, RESERVED
+/// after it, then the 510-byte SHARED range.
+const SQLITE_PENDING: u64 = 0x4000_0000;
+const SQLITE_RESERVED: u64 = SQLITE_PENDING + 1;
+const SQLITE_SHARED_FIRST: u64 = SQLITE_PENDING + 2;
+const SQLITE_SHARED_LAST: u64 = SQLITE_SHARED_FIRST + 510 - 1;
+/// SQLite's WAL-index locks in `-shm`: 8 one-byte locks from offset 120, then the
+/// DMS byte that every connection holds a read lock on.
+const SQLITE_WAL_LOCKS: u64 = 120;
+const SQLITE_WAL_DMS: u64 = 128;
+
+fn role(name: impl Into<String>, writer: bool, meaning: &str) -> Option<LockRole> {
+    Some(LockRole {
+        name: name.into(),
+        writer,
+        meaning: meaning.into(),
+    })
+}
+
+/// What a lock means to SQLite, by its range, on a database (`shm == false`) or its
+/// WAL index (`-shm`).
+fn sqlite_role(l: &LockReport, shm: bool) -> Option<LockRole> {
+    let write = l.mode == LockMode::Write;
+    let one = |at: u64| l.start == at && l.end == Some(at);
+    if !shm {
+        return if one(SQLITE_PENDING) {
+            role(
+                "PENDING",
+                true,
+                "a writer waits for the readers to finish; no new reader may start",
+            )
+        } else if one(SQLITE_RESERVED) {
+            role(
+                "RESERVED",
+                true,
+                "a writer has begun a write transaction; readers may go on",
+            )
+        } else if l.start == SQLITE_SHARED_FIRST && l.end == Some(SQLITE_SHARED_LAST) {
+            if write {
+                role(
+                    "EXCLUSIVE",
+                    true,
+                    "a writer is committing: nobody else may read or write",
+                )
+            } else {
+                role(
+                    "SHARED",
+                    false,
+                    "a reader: others may read too; it blocks only a commit",
+                )
+            }
+        } else if (SQLITE_SHARED_FIRST..=SQLITE_SHARED_LAST).contains(&l.start) {
+            role("SHARED", false, "a reader (one byte of the shared range)")
+        } else {
+            None
+        };
+    }
+    match (l.start, l.end) {
+        (s, Some(e)) if s == e && s == SQLITE_WAL_LOCKS => {
+            role("WAL write", true, "the one writer of the WAL database")
+        }
+        (s, Some(e)) if s == e && s == SQLITE_WAL_LOCKS + 1 => role(
+            "WAL checkpoint",
+            write,
+            "a checkpoint copies the WAL back into the database",
+        ),
+        (s, Some(e)) if s == e && s == SQLITE_WAL_LOCKS + 2 => {
+            role("WAL recovery", true, "a connection rebuilds the WAL index")
+        }
+        (s, Some(e)) if s == e && (SQLITE_WAL_LOCKS + 3..SQLITE_WAL_DMS).contains(&s) => role(
+            format!("WAL read mark {}", s - SQLITE_WAL_LOCKS - 3),
+            false,
+            if write {
+                "a connection sets a reader's snapshot mark"
+            } else {
+                "a reader holds its snapshot of the WAL"
+            },
+        ),
+        (s, _) if s == SQLITE_WAL_DMS => role(
+            "WAL DMS",
+            false,
+            "a live connection to the database (the last one to leave cleans up the WAL)",
+        ),
+        _ => None,
+    }
+}
+
+/// Names the SQLite locks of a database or its `-shm` file. A database is known by
+/// its convention, or by locks at SQLite's own offsets (no other program uses 1 GiB).
+fn name_sqlite_locks(
+    locks: &mut [LockReport],
+    conv: Option<&catalog::Convention>,
+    path: Option<&Path>,
+) {
+    let shm = conv.is_some_and(|c| c.name == "sqlite-wal-shm")
+        && path.is_some_and(|p| p.as_os_str().as_encoded_bytes().ends_with(b"-shm"));
+    let db = conv.is_some_and(|c| c.name == "sqlite-db-locks")
+        || locks
+            .iter()
+            .any(|l| (SQLITE_PENDING..=SQLITE_SHARED_LAST).contains(&l.start));
+    if !shm && !db {
+        return;
+    }
+    for l in locks.iter_mut() {
+        l.role = sqlite_role(l, shm);
+    }
+}
+
+/// Why the lock table may be missing locks on this file, if it may.
+fn kernel_gap(snap: &Snapshot, probe: Option<&ProbeReport>) -> Option<String> {
+    let v = &snap.visibility;
+    match snap.platform {
+        Platform::Windows => {
+            let tried = probe.is_some_and(|p| {
+                p.method == ProbeMethod::LockFileEx && p.result != ProbeResult::Error
+            });
+            (!tried).then(|| {
+                "Windows keeps no lock table, and only --probe acquire shows a byte-range lock"
+                    .to_string()
+            })
+        }
+        Platform::Linux if !v.proc_locks_read => {
+            Some("/proc/locks could not be read, so its locks are unknown".into())
+        }
+        Platform::Linux if v.pid_namespace_filtered => Some(
+            "this /proc belongs to a child pid namespace, whose lock table leaves out every lock \
+             held by a process outside it (F_OFD_GETLK still shows POSIX and OFD locks; a flock \
+             lock held outside cannot be seen from here at all)"
+                .into(),
+        ),
+        Platform::Linux => None,
+    }
+}
+
+/// Why processes that have a file open may be unseen, if they may.
+fn open_gap(snap: &Snapshot) -> Option<String> {
+    let v = &snap.visibility;
+    if snap.platform == Platform::Windows && !v.handle_table_read {
+        return Some("the system handle table could not be read".into());
+    }
+    if snap.platform == Platform::Linux && v.pid_namespace_filtered {
+        return Some(
+            "this pid namespace cannot see the processes outside it, one of which may be using it"
+                .into(),
+        );
+    }
+    if let Some(opts) = &v.proc_restricted {
+        return Some(format!(
+            "/proc is mounted with {opts}, which hides other users' processes from this scan, \
+             so one of them may be using it"
+        ));
+    }
+    (v.processes_denied > 0).then(|| {
+        "other processes could not be inspected, so one of them may still be using it".into()
+    })
+}
+
+/// Running (not exited) processes whose name is one of the convention's programs.
+fn program_pids(snap: &Snapshot, conv: &catalog::Convention) -> Vec<i32> {
+    let mut pids: Vec<i32> = snap
+        .process_names
+        .iter()
+        .filter(|(_, n)| catalog::exe_matches(conv, n) == Some(true))
+        .map(|(p, _)| *p)
+        .filter(|p| alive(snap, *p) != Some(false))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Those of `pids` that may own a file of `conv` at `path`, described for a person,
+/// and whether each is known to work there (false when a working directory could
+/// not be read; always true for host-wide conventions).
+fn in_scope(
+    snap: &Snapshot,
+    conv: &catalog::Convention,
+    path: Option<&Path>,
+    pids: &[i32],
+) -> (Vec<String>, bool) {
+    let describe = |pid: i32| match snap.process(pid) {
+        Some(p) => {
+            let words: Vec<&str> = p.cmdline.split_whitespace().take(3).collect();
+            let what = if words.is_empty() {
+                p.command.clone()
+            } else {
+                words.join(" ")
+            };
+            format!("pid {pid} ({what})")
+        }
+        None => format!("pid {pid}"),
+    };
+    let tree = match (conv.program_scope, path) {
+        (catalog::ProgramScope::Repository, Some(p)) => work_tree(p),
+        _ => None,
+    };
+    let mut certain = true;
+    let listed = pids
+        .iter()
+        .copied()
+        .filter(|pid| match &tree {
+            // A process whose working directory cannot be read might work there.
+            Some(tree) => match snap.process(*pid).and_then(|p| p.cwd.as_ref()) {
+                Some(cwd) => cwd.starts_with(tree),
+                None => {
+                    certain = false;
+                    true
+                }
+            },
+            None => true,
+        })
+        .map(describe)
+        .collect();
+    (listed, certain)
+}
+
+/// The work tree of the git repository holding `path` (the directory above its
+/// `.git`), or the bare repository itself.
+fn work_tree(path: &Path) -> Option<PathBuf> {
+    path.ancestors().skip(1).find_map(|a| {
+        let name = a.file_name()?.as_encoded_bytes();
+        if name == b".git" {
+            a.parent().map(Path::to_path_buf)
+        } else if name.len() > 4 && name.ends_with(b".git") {
+            Some(a.to_path_buf())
+        } else {
+            None
+        }
+    })
 }
 
 /// Whether a file is locked, as far as this scan can tell: held when a lock on it is
@@ -601,22 +1065,22 @@ pub fn build_files(
         });
     }
 
-    // Which conventions' programs run at all, computed once per convention.
-    let mut running: HashMap<&'static str, bool> = HashMap::new();
+    // The running processes of each convention's program, found once per convention.
+    let mut running: HashMap<&'static str, Vec<i32>> = HashMap::new();
     for r in extras.recognised.values() {
         if !r.conv.exe_names.is_empty() && !running.contains_key(r.conv.name) {
-            let any = snap
-                .process_names
-                .values()
-                .any(|n| catalog::exe_matches(r.conv, n) == Some(true));
-            running.insert(r.conv.name, any);
+            running.insert(r.conv.name, program_pids(snap, r.conv));
         }
     }
+    let open_gap = open_gap(snap);
     let mut files: Vec<FileReport> = entries
         .iter()
         .map(|e| {
             let cand = e.cand;
             let key = e.key;
+            // A probe result belongs to the file the walk found at that path (not to an
+            // unlinked or replaced inode that a holder still names by it).
+            let probe = cand.and_then(|c| probes.remove(&c.path));
             let mut locks: Vec<LockReport> = Vec::new();
             if let Some(k) = key {
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
@@ -624,6 +1088,11 @@ pub fn build_files(
                         locks.push(ctx.lock_report(i, k));
                     }
                 }
+            }
+            if locks.is_empty()
+                && let Some(lock) = probe.as_ref().and_then(|p| probed_lock(snap, p))
+            {
+                locks.push(lock);
             }
             // Holders and waiters are listed with their locks; open_by is everyone else.
             let listed: HashSet<i32> = locks
@@ -667,7 +1136,28 @@ pub fn build_files(
                 .and_then(|c| c.symlink_target.as_ref())
                 .map(|t| t.to_string_lossy().into_owned());
             let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
-            let rec = e.path.as_ref().and_then(|p| extras.recognised.get(p));
+            let found = e.path.as_ref().and_then(|p| extras.recognised.get(p));
+            // Conventions known only by their program (flock(1) locks any path):
+            // recognised by the process that holds the lock.
+            let by_holder = found
+                .is_none_or(|r| r.conv.generic)
+                .then(|| {
+                    locks
+                        .iter()
+                        .flat_map(|l| l.holders.iter().map(|h| h.pid).chain(l.locker_pid))
+                        .find_map(|pid| {
+                            snap.process_names
+                                .get(&pid)
+                                .and_then(|n| catalog::by_holder(n))
+                        })
+                })
+                .flatten()
+                .map(|conv| Recognised {
+                    conv,
+                    parsed: Default::default(),
+                });
+            let rec = by_holder.as_ref().or(found);
+            name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path.as_deref());
             let pidfile = pidfile_report(
                 snap,
                 content,
@@ -685,18 +1175,23 @@ pub fn build_files(
                         .copied()
                         .flatten()
                         .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
+                    let scoped = running
+                        .get(r.conv.name)
+                        .map(|pids| in_scope(snap, r.conv, e.path.as_deref(), pids));
                     let facts = catalog::Facts {
                         kernel_locked: !locks.is_empty() || site_locked,
                         open_by_any: !open_by.is_empty()
                             || locks.iter().any(|l| !l.holders.is_empty()),
-                        visibility_complete: !ctx.partial,
+                        kernel_gap: kernel_gap(snap, probe.as_ref()),
+                        open_gap: open_gap.clone(),
                         pid: pid_state(pidfile.as_ref()),
                         age_secs: cand
                             .and_then(|c| u64::try_from(c.stat.mtime).ok())
                             .map(|m| snap.taken_at.saturating_sub(m)),
                         same_host: r.parsed.host.as_deref().map(|h| h == snap.host),
                         dirty: r.parsed.dirty,
-                        program_running: running.get(r.conv.name).copied(),
+                        program: scoped.as_ref().map(|s| s.0.clone()),
+                        program_certain: scoped.as_ref().is_some_and(|s| s.1),
                     };
                     let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
                     (
@@ -705,6 +1200,14 @@ pub fn build_files(
                             program: r.conv.program.to_string(),
                             discipline: r.conv.discipline,
                             error_message: r.conv.error_message.map(str::to_string),
+                            next_run_says: next_run_says(
+                                r.conv,
+                                &facts,
+                                &locks,
+                                pidfile.as_ref(),
+                                e.path.as_deref(),
+                            ),
+                            blocks_next_run: r.conv.leftover_blocks,
                         }),
                         Some(SafeToDelete { verdict: v, reason }),
                     )
@@ -712,9 +1215,6 @@ pub fn build_files(
                 None => (None, None),
             };
             let st = cand.map(|c| &c.stat);
-            // A probe result belongs to the file the walk found at that path (not to an
-            // unlinked or replaced inode that a holder still names by it).
-            let probe = cand.and_then(|c| probes.remove(&c.path));
             let filesystem = ctx.fs(key, cand);
             let lock_state = lock_state(snap, &locks, filesystem.as_ref(), probe.as_ref());
             FileReport {

@@ -24,6 +24,8 @@ pub trait Disk {
     fn exists(&self, path: &Path) -> bool;
     /// The lock-table key of the file at `path`, if it exists.
     fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey>;
+    /// The other names of the file at `path` in its own directory (hard links).
+    fn other_names(&self, path: &Path) -> Vec<String>;
 }
 
 /// This system's disk.
@@ -40,6 +42,24 @@ impl Disk for LiveDisk {
 
     fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey> {
         walk::stat_path(path, false).and_then(|st| walk::key_for(snap, &st))
+    }
+
+    fn other_names(&self, path: &Path) -> Vec<String> {
+        let (Some(dir), Some(st)) = (path.parent(), walk::stat_path(path, false)) else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| e.path() != path)
+            .filter(|e| {
+                walk::stat_path(&e.path(), false)
+                    .is_some_and(|o| o.ino == st.ino && o.st_dev == st.st_dev)
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
     }
 }
 
@@ -65,9 +85,10 @@ pub struct Examined {
 impl Examined {
     /// Every pid the files name (pidfile content, symlink targets), for process context.
     pub fn pids<'a>(&'a self, cands: &'a [Candidate]) -> impl Iterator<Item = i32> + 'a {
-        let from_content = self.contents.values().filter_map(|c| match c {
-            PidContent::Pid(p) => Some(*p),
-            _ => None,
+        let from_content = self.contents.values().flat_map(|c| match c {
+            PidContent::Pid(p) => vec![*p],
+            PidContent::LinkName { pids, .. } => pids.clone(),
+            _ => Vec::new(),
         });
         let from_links = cands.iter().filter_map(|c| {
             c.symlink_target
@@ -150,6 +171,15 @@ pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examine
             && let Some(p) = parsed.as_ref().and_then(|p| p.pid)
         {
             pid = Some(PidContent::Pid(p));
+        }
+        // python's lockfile.LinkLockFile: the lock is a hard link, and the owner's
+        // pid is in the name of the other link.
+        if pid.is_none() && regular && c.stat.nlink >= 2 && c.name_kind == Some(NameKind::Lockfile)
+        {
+            pid = disk.other_names(&c.path).into_iter().find_map(|name| {
+                let pids = content::pids_from_link_name(&name);
+                (!pids.is_empty()).then_some(PidContent::LinkName { name, pids })
+            });
         }
         if let Some(pc) = pid {
             out.contents.insert(c.path.clone(), pc);

@@ -123,7 +123,32 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
             .filter_map(|c| c.stat.uid)
             .collect::<HashSet<_>>(),
     );
-    let probed = probe::run(&snap, &walked.candidates, opts.probe);
+    let probed = if opts.probe == ProbeMode::None
+        && snap.platform == Platform::Linux
+        && !snap.lock_table_complete()
+    {
+        // This /proc's lock table leaves out locks held outside its pid namespace:
+        // F_OFD_GETLK still sees POSIX and OFD locks across namespaces (and takes
+        // nothing), so ask it about every file the table is silent on.
+        let listed: HashSet<FileKey> = snap.locks.lines.iter().filter_map(|l| l.key).collect();
+        let silent: Vec<_> = walked
+            .candidates
+            .iter()
+            .filter(|c| c.key.is_some_and(|k| !listed.contains(&k)))
+            .cloned()
+            .collect();
+        let mut probed = probe::run(&snap, &silent, ProbeMode::Getlk);
+        for r in probed.reports.values_mut() {
+            let note = r.note.take().unwrap_or_default();
+            r.note = Some(format!(
+                "asked without --probe because this pid namespace's lock table leaves out \
+                 locks held outside it; {note}"
+            ));
+        }
+        probed
+    } else {
+        probe::run(&snap, &walked.candidates, opts.probe)
+    };
     for line in probed.lock_lines {
         snap.locks.add_granted(line);
     }
@@ -135,6 +160,20 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
 /// files name, and those that have a candidate open.
 fn wanted_pids(snap: &Snapshot, walked: &WalkResult, examined: &Examined) -> Vec<i32> {
     let mut pids: Vec<i32> = examined.pids(&walked.candidates).collect();
+    // The running processes of recognised programs (is git working in this
+    // repository? are nginx workers left?), for their state and working directory.
+    let programs: Vec<&catalog::Convention> = examined
+        .recognised
+        .values()
+        .map(|r| r.conv)
+        .filter(|c| !c.exe_names.is_empty())
+        .collect();
+    pids.extend(snap.process_names.iter().filter_map(|(pid, name)| {
+        programs
+            .iter()
+            .any(|c| catalog::exe_matches(c, name) == Some(true))
+            .then_some(*pid)
+    }));
     let cand_keys: HashSet<FileKey> = walked.candidates.iter().filter_map(|c| c.key).collect();
     pids.extend(
         snap.open_fds
@@ -212,6 +251,7 @@ pub fn assemble(
             denied_pids: v.denied_pids.clone(),
             processes_vanished: v.processes_vanished,
             pid_namespace_filtered: v.pid_namespace_filtered,
+            proc_restricted: v.proc_restricted.clone(),
             handle_table_read: (snap.platform == Platform::Windows).then_some(v.handle_table_read),
             per_file_api: v.per_file_api.clone(),
         },

@@ -59,6 +59,9 @@ pub struct Snapshot {
     /// found later (in pidfiles) need no second listing; `None` on Linux, which reads
     /// each process from /proc on demand.
     pub all_processes: Option<HashMap<i32, ProcessInfo>>,
+    /// Pids that exist (a signal 0 reaches them) but whose process could not be read:
+    /// hidden by `hidepid=`, or not ours to inspect. Never "dead".
+    pub hidden_pids: HashSet<i32>,
     /// Processes that a per-file API says have the file open (Windows
     /// `FileProcessIdsUsingFileInformation`), by file: it also names processes whose
     /// handles could not be read, but not which handle.
@@ -120,6 +123,24 @@ impl Snapshot {
 
     pub fn process(&self, pid: i32) -> Option<&ProcessInfo> {
         self.processes.get(&pid)
+    }
+
+    /// The kernel's lock table lists every lock this host holds: it was read, in the
+    /// initial pid namespace. Windows has no lock table.
+    pub fn lock_table_complete(&self) -> bool {
+        let v = &self.visibility;
+        self.platform == Platform::Linux && v.proc_locks_read && !v.pid_namespace_filtered
+    }
+
+    /// Every process's open files were seen: none was denied or hidden (hidepid, a
+    /// child pid namespace; on Windows, an unreadable handle table).
+    pub fn open_files_complete(&self) -> bool {
+        let v = &self.visibility;
+        let listed = match self.platform {
+            Platform::Linux => !v.pid_namespace_filtered,
+            Platform::Windows => v.handle_table_read,
+        };
+        listed && v.processes_denied == 0 && v.proc_restricted.is_none()
     }
 
     /// Files that carry a lease or delegation: opening them (even
@@ -197,6 +218,26 @@ pub fn ask_per_file<'a>(snap: &mut Snapshot, files: impl IntoIterator<Item = (&'
     windows::ask_per_file(snap, files);
     #[cfg(not(windows))]
     let _ = (snap, files.into_iter());
+}
+
+/// Whether a process with this pid exists, asked with signal 0 (which delivers
+/// nothing): `Some(false)` only for ESRCH. Unix only; `None` elsewhere.
+pub fn process_exists(pid: i32) -> Option<bool> {
+    #[cfg(unix)]
+    {
+        let pid = rustix::process::Pid::from_raw(pid)?;
+        match rustix::process::test_kill_process(pid) {
+            Ok(()) => Some(true),
+            Err(rustix::io::Errno::SRCH) => Some(false),
+            Err(rustix::io::Errno::PERM) => Some(true),
+            Err(_) => None,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        None
+    }
 }
 
 /// Adds the names of these users (uids) to the snapshot, through the system's own

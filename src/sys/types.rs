@@ -347,6 +347,14 @@ pub struct ProcessInfo {
     pub stdin_tty: Option<String>,
     /// The systemd unit or other cgroup the process runs in (`/proc/PID/cgroup`).
     pub cgroup: Option<String>,
+    /// Its working directory (`/proc/PID/cwd`), when readable.
+    pub cwd: Option<PathBuf>,
+    /// Its pid inside its own (innermost) pid namespace, when that is not ours
+    /// (the last `NSpid` entry): the pid a container's tools know it by.
+    pub ns_pid: Option<i32>,
+    /// It is the foreground process group of its controlling terminal: what is typed
+    /// there goes to it.
+    pub tty_foreground: Option<bool>,
 }
 
 /// An open fd of a process that refers to a file lockscan cares about (a locked
@@ -398,8 +406,12 @@ pub struct Visibility {
     pub processes_vanished: usize,
     /// `/proc/locks` was readable.
     pub proc_locks_read: bool,
-    /// The procfs is in a child pid namespace: host locks are hidden.
+    /// The procfs is not the initial pid namespace's (or that could not be
+    /// established): locks of processes outside it are missing from the lock table.
     pub pid_namespace_filtered: bool,
+    /// The `hidepid=`/`subset=` options of /proc that hide other users' processes
+    /// from this (non-root) scan.
+    pub proc_restricted: Option<String>,
     /// Effective uid was root (Windows: the process runs elevated).
     pub root: bool,
     /// Windows: the system handle table was read (there is no lock table there).

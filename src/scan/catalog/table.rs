@@ -11,7 +11,9 @@ use super::Req::{
     Any as AnyOf, Grandparent, Magic, MagicIfRead, Parent, Shape, Sibling, SiblingStem,
     SymlinkLockData, UnderGitDir,
 };
-use super::{Convention, LockSite, Matcher, Pattern, Req, Shape as S, SymlinkKind as L};
+use super::{
+    Convention, LockSite, Matcher, Pattern, ProgramScope, Req, Shape as S, SymlinkKind as L,
+};
 use crate::scan::names::NameKind::{self, HeartbeatDir, Lockfile, Pidfile, SymlinkLock};
 use crate::sys::FileType;
 
@@ -42,6 +44,7 @@ const fn c(
         ),
         content,
         error_message: None,
+        next_run: None,
         stale_rule: "",
         exe_names: &[],
         heartbeat_secs: None,
@@ -53,14 +56,20 @@ const fn c(
         other_host_expiry: None,
         self_cleanup: None,
         running_scope: "",
+        program_scope: ProgramScope::Host,
         unsaved_work_recovery: None,
         judged_with: None,
+        leftover_blocks: matches!(discipline, D::ExistencePid | D::ExistenceOnly | D::Symlink),
     }
 }
 
 impl Convention {
     const fn msg(mut self, m: &'static str) -> Self {
         self.error_message = Some(m);
+        self
+    }
+    const fn says(mut self, template: &'static str) -> Self {
+        self.next_run = Some(template);
         self
     }
     const fn rule(mut self, r: &'static str) -> Self {
@@ -107,8 +116,17 @@ impl Convention {
         self.running_scope = scope;
         self
     }
+    const fn in_repository(mut self) -> Self {
+        self.program_scope = ProgramScope::Repository;
+        self
+    }
     const fn unsaved_work(mut self, what: &'static str, recovery: &'static str) -> Self {
         self.unsaved_work_recovery = Some((what, recovery));
+        self
+    }
+    /// The program checks a leftover itself (its pid is dead) and goes on.
+    const fn handles_leftover(mut self) -> Self {
+        self.leftover_blocks = false;
         self
     }
     const fn judged_with(mut self, how: &'static str) -> Self {
@@ -199,18 +217,21 @@ const RPMDB: Req = AnyOf(&[
 pub(super) static CATALOG: &[Convention] = &[
     // ---- package managers -------------------------------------------------------
     c("certbot-dir-lock", "certbot", "certbot", D::KernelLockDeletedOnRelease, F::Empty)
+        .says("Another instance of Certbot is already running.")
         .msg("Another instance of Certbot is already running.")
         .rule("Held while certbot runs; a .certbot.lock that no process has locked is a crash leftover and can be removed.")
         .exe(&["certbot", "letsencrypt"])
         .kind(Lockfile)
         .m(&[n(Exact(".certbot.lock"))]),
     c("dpkg-lock-frontend", "dpkg/apt", "dpkg", D::KernelLockKept, F::Empty)
+        .says("dpkg: error: dpkg frontend lock was locked by {comm} process with pid {pid}")
         .msg("dpkg >=1.22.10: 'dpkg: error: dpkg frontend lock was locked by <exe> process with pid <N>' + 'Note: removing the lock file is always wrong, can damage the locked area\\nand the entire system. See <https://wiki.debian.org/Teams/Dpkg/FAQ#db-lock>.'; dpkg 1.20-1.22.9: '... was locked by another process with pid <N>'; dpkg <1.20: '... is locked by another process'. apt: 'E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process <N> (<comm>)' / 'N: Be aware that removing the lock file is not a solution and may break your system.' / 'E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?'")
         .rule("Never stale: dpkg keeps the file and locks it with fcntl; ask who holds it and never delete it (dpkg: removing the lock file is always wrong).")
         .exe(DPKG_TOOLS)
         .kind(Lockfile)
         .m(&[nr(Exact("lock-frontend"), &[Parent("dpkg")])]),
     c("dpkg-lock", "dpkg/apt", "dpkg", D::KernelLockKept, F::Empty)
+        .says("dpkg: error: dpkg database lock was locked by {comm} process with pid {pid}")
         .msg("dpkg: 'dpkg database lock was locked by <exe> process with pid <N>' (+ removal warning). apt: 'E: Could not get lock /var/lib/dpkg/lock. It is held by process <N> (<comm>)' / 'E: Unable to lock the administration directory (/var/lib/dpkg/), is another process using it?'")
         .rule("Never stale: dpkg keeps the file and locks it with fcntl; never delete it (an interrupted dpkg shows as a non-empty /var/lib/dpkg/updates/, not as this file).")
         .exe(DPKG_TOOLS)
@@ -222,12 +243,14 @@ pub(super) static CATALOG: &[Convention] = &[
         .kind(Lockfile)
         .m(&[nr(Exact("Lock"), &[Parent("triggers"), Grandparent("dpkg")])]),
     c("apt-lists-lock", "apt", "apt", D::KernelLockKept, F::Empty)
+        .says("E: Could not get lock {path}. It is held by process {pid} ({comm})")
         .msg("E: Could not get lock /var/lib/apt/lists/lock. It is held by process <N> (<name>)\\nN: Be aware that removing the lock file is not a solution and may break your system.\\nE: Unable to lock directory /var/lib/apt/lists/")
         .rule("Never stale: apt keeps the file and locks it with fcntl; never delete it (apt: removing the lock file is not a solution).")
         .exe(DPKG_TOOLS)
         .kind(Lockfile)
         .m(&[nr(Exact("lock"), &[Parent("lists"), Grandparent("apt")])]),
     c("apt-archives-lock", "apt", "apt", D::KernelLockKept, F::Empty)
+        .says("E: Could not get lock {path}. It is held by process {pid} ({comm})")
         .msg("E: Could not get lock /var/cache/apt/archives/lock. It is held by process <N> (<name>) ... E: Unable to lock directory /var/cache/apt/archives/")
         .rule("Never stale: apt keeps the file and locks it with fcntl; never delete it.")
         .exe(DPKG_TOOLS)
@@ -240,6 +263,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .kind(Lockfile)
         .m(&[nr(Exact("daily_lock"), &[Parent("apt")])]),
     c("pacman-db-lck", "pacman/libalpm (also yay, paru, pamac)", "pacman", D::ExistenceOnly, F::Empty)
+        .says("error: failed to init transaction (unable to lock database)")
         .msg("error: failed to init transaction (unable to lock database)\\nerror: could not lock database: File exists\\n  if you're sure a package manager is not already\\n  running, you can remove /var/lib/pacman/db.lck")
         .rule("Its existence is the lock and libalpm keeps it open while it runs: a db.lck no process has open, while no pacman/yay/paru/pamac runs, is a crash leftover and can be removed.")
         .exe(&["pacman", "yay", "paru", "pamac", "pamac-daemon"])
@@ -263,6 +287,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .rule("Stale when the pid it records is gone (dnf then takes it over by itself); content that is not a pid needs manual removal.")
         .exe(&["dnf", "dnf-3", "dnf-automatic", "yum", "packagekitd", "dnfdragora"])
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[
             n(Exact("rpmdb_lock.pid")),
             n(Exact("metadata_lock.pid")),
@@ -282,10 +307,12 @@ pub(super) static CATALOG: &[Convention] = &[
         .kind(Lockfile)
         .m(&[n(Exact("system-repo.lock"))]),
     c("yum-pid", "yum (legacy RHEL/CentOS 7)", "yum", D::ExistencePid, F::PidNoNewline)
+        .says("Existing lock {path}: another copy is running as pid {pid}.")
         .msg("Existing lock /var/run/yum.pid: another copy is running as pid <N>.\\nAnother app is currently holding the yum lock; waiting for it to exit...")
         .rule("Stale when the pid it records is gone, a zombie or not a number (yum then removes it by itself).")
         .exe(&["yum", "yum-cron", "packagekitd"])
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[n(Exact("yum.pid"))]),
     // ---- git ----------------------------------------------------------------------
     c("git-lock-pid", "git >= 2.54 (core.lockfilePid=true)", "git", D::ExistencePid, F::GitPidLock)
@@ -300,46 +327,55 @@ pub(super) static CATALOG: &[Convention] = &[
         .exe(&["git"])
         .kind(Pidfile)
         .other_host_expiry(12 * 3600, "git gc itself ignores it then")
+        .handles_leftover()
         .m(&[nr(Exact("gc.pid"), &[UnderGitDir])]),
     c("git-lockfile", "git", "git", D::ExistenceOnly, F::GitLockTarget)
+        .says("fatal: Unable to create '{path}': File exists.")
         .msg("git >=2.54: \"Unable to create '<abs>/index.lock': File exists.\\n\\nAnother git process seems to be running in this repository, or the lock file may be stale\" (or 'Lock may be held by process N; ...' / 'Lock was held by process N, which is no longer running; the lock file appears to be stale' when a ~pid.lock exists). git <2.54: \"...File exists.\\n\\nAnother git process seems to be running in this repository, e.g.\\nan editor opened by 'git commit'. Please make sure all processes\\nare terminated then try again. If it still fails, a git process\\nmay have crashed in this repository earlier:\\nremove the file manually to continue.\" Refs: \"cannot lock ref '<ref>': Unable to create '<path>.lock': File exists.\"")
         .rule("Its existence is the lock and git never removes a stale one: a .lock no process has open, while no git runs in the repository, is a crash leftover and can be removed.")
         .exe(&["git"])
         .kind(Lockfile)
         .running_scope(" in this repository")
+        .in_repository()
         .m(&[q(Suffix(".lock"), &[UnderGitDir])]),
     // ---- browsers and editors -----------------------------------------------------
     c("firefox-parentlock", "Firefox/Thunderbird (Gecko)", "Firefox", D::KernelLockKept, F::Empty)
+        .says("Firefox is already running, but is not responding. To use Firefox, you must first close the existing Firefox process, restart your device, or use a different profile.")
         .msg("Firefox is already running, but is not responding. To use Firefox, you must first close the existing Firefox process, restart your device, or use a different profile. (older: '...To open a new window, you must first close the existing Firefox process, or restart your system.')")
         .rule("Never stale: Gecko keeps .parentlock (its mtime marks the profile's last use) and locks it with fcntl; never delete it.")
         .exe(GECKO)
         .kind(Lockfile)
         .m(&[n(Exact(".parentlock"))]),
     c("firefox-lock-symlink", "Firefox/Thunderbird (Gecko, Unix)", "Firefox", D::Symlink, F::SymlinkTarget(L::Firefox))
+        .says("Firefox is already running, but is not responding. To use Firefox, you must first close the existing Firefox process, restart your device, or use a different profile.")
         .msg("Firefox is already running, but is not responding. To use Firefox, you must first close the existing Firefox process, restart your device, or use a different profile. (older: '...To open a new window, you must first close the existing Firefox process, or restart your system.')")
         .rule("Live while .parentlock beside it is locked; otherwise stale when the pid it records is gone on this host (a remote IP counts as live).")
         .exe(GECKO)
         .kind(SymlinkLock)
         .types(SYMLINK)
         .lock_on(LockSite::Sibling(".parentlock"))
+        .handles_leftover()
         .m(&[nr(Exact("lock"), &[FIREFOX_PROFILE])]),
     c("chromium-singletonlock", "Chromium/Chrome/Electron (POSIX)", "Chromium", D::Symlink, F::SymlinkTarget(L::ChromiumLock))
         .msg("The profile appears to be in use by another Google Chrome process (<pid>) on another computer (<host>). Chrome has locked the profile so that it doesn't get corrupted. If you are sure no other processes are using this profile, you can unlock the profile and relaunch Chrome. (IDS_PROFILE_IN_USE_POSIX)")
         .rule("Stale when it names this host and a pid that is gone or no longer the browser; a lock from another host can only be released by the user.")
         .kind(SymlinkLock)
         .types(SYMLINK)
+        .handles_leftover()
         .m(&[n(Exact("SingletonLock"))]),
     c("chromium-singletonsocket", "Chromium/Chrome/Electron", "Chromium", D::Symlink, F::SymlinkTarget(L::ChromiumSocket))
         .rule("Goes with SingletonLock: stale when the socket it points to is gone or refuses connections.")
         .kind(SymlinkLock)
         .types(SYMLINK)
-        .judged_with("judge it by the SingletonLock beside it and remove the three Singleton links together")
+        .judged_with("judge it by the SingletonLock beside it: the three Singleton links go together")
+        .handles_leftover()
         .m(&[n(Exact("SingletonSocket"))]),
     c("chromium-singletoncookie", "Chromium/Chrome/Electron", "Chromium", D::Symlink, F::SymlinkTarget(L::ChromiumCookie))
         .rule("Goes with SingletonLock: stale when the cookie link in the socket's directory is missing or differs.")
         .kind(SymlinkLock)
         .types(SYMLINK)
-        .judged_with("judge it by the SingletonLock beside it and remove the three Singleton links together")
+        .judged_with("judge it by the SingletonLock beside it: the three Singleton links go together")
+        .handles_leftover()
         .m(&[n(Exact("SingletonCookie"))]),
     c("emacs-lockfile", "GNU Emacs", "Emacs", D::Symlink, F::SymlinkTarget(L::Emacs))
         .msg("<file> locked by USER@HOST (pid PID): (s, q, p, ?)?")
@@ -347,8 +383,10 @@ pub(super) static CATALOG: &[Convention] = &[
         .exe(&["emacs", "emacs-gtk", "emacs-nox", "emacs-lucid", "emacs-pgtk"])
         .kind(SymlinkLock)
         .types(REGULAR_OR_SYMLINK)
+        .handles_leftover()
         .m(&[n(Prefix(".#"))]),
     c("vim-swapfile", "Vim", "Vim", D::ExistencePid, F::VimSwap)
+        .says("E325: ATTENTION: Found a swap file by the name \"{path}\"")
         .msg("E325: ATTENTION\\nFound a swap file by the name \"<swap>\"\\n          owned by: <user>   dated: ...\\n         file name: ...\\n          modified: YES|no\\n         user name: ...   host name: ...\\n        process ID: <N> (STILL RUNNING)\\nWhile opening file \"<file>\" ...")
         .rule("Stale when it names this host and a Vim pid that is gone (or predates the boot); a modified swap file is recoverable data: recover with `vim -r`, never delete it unread.")
         .exe(VIM)
@@ -360,23 +398,27 @@ pub(super) static CATALOG: &[Convention] = &[
         ]),
     // ---- databases and daemons --------------------------------------------------
     c("postgres-postmaster-pid", "PostgreSQL", "PostgreSQL", D::ExistencePid, F::PostmasterPid)
+        .says("FATAL:  lock file \"postmaster.pid\" already exists (HINT:  Is another postmaster (PID {pid}) running in data directory \"{dir}\"?)")
         .msg("FATAL:  lock file \"postmaster.pid\" already exists\\nHINT:  Is another postmaster (PID <N>) running in data directory \"<dir>\"? | FATAL: pre-existing shared memory block (key <k>, ID <id>) is still in use | FATAL: lock file \"postmaster.pid\" is empty")
         .rule("Stale only when the postmaster it records is gone and no process still has its shared memory attached; PostgreSQL checks both and removes it itself at start, so start the server instead of deleting it.")
         .exe(POSTGRES)
         .kind(Pidfile)
-        .self_cleanup("orphaned backends may still have its shared memory attached: start PostgreSQL and let it remove the file itself")
+        .self_cleanup("orphaned backends may still have its shared memory attached: start PostgreSQL and let it clean up the file itself")
+        .handles_leftover()
         .m(&[nr(Exact("postmaster.pid"), &[AnyOf(&[Sibling("PG_VERSION"), Shape(S::PostmasterPid)])])]),
     c("postgres-socket-lock", "PostgreSQL", "PostgreSQL", D::ExistencePid, F::PgSocketLock)
         .msg("FATAL:  lock file \"/var/run/postgresql/.s.PGSQL.5432.lock\" already exists\\nHINT:  Is another postmaster (PID <N>) using socket file \"/var/run/postgresql/.s.PGSQL.5432\"?")
         .rule("Stale when the postmaster it records is gone (the server refreshes its mtime so /tmp cleaners keep it).")
         .exe(POSTGRES)
         .kind(Lockfile)
+        .handles_leftover()
         .m(&[n(PgSocketLock)]),
     c("mysql-pidfile", "MySQL/MariaDB mysqld/mariadbd", "MySQL/MariaDB", D::ExistencePid, F::PidLine)
         .msg("[ERROR] Can't start server: can't create PID file: <strerror>")
         .rule("Stale when the pid it records is gone or is not mysqld/mariadbd; the real exclusion is InnoDB's and Aria's fcntl locks.")
         .exe(MYSQL)
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[
             n(Exact("mysqld.pid")),
             n(Exact("mariadb.pid")),
@@ -394,15 +436,18 @@ pub(super) static CATALOG: &[Convention] = &[
         .exe(MYSQL)
         .m(&[q(Exact("aria_log_control"), &[MagicIfRead(&[0xfe, 0xfe, 0x0c])])]),
     c("docker-pid", "dockerd (moby)", "dockerd", D::ExistencePid, F::PidNoNewline)
+        .says("failed to start daemon: pid file found, ensure docker is not running or delete {path}")
         .msg("failed to start daemon, ensure docker is not running or delete /var/run/docker.pid: process with PID <N> is still running (older: 'pid file found, ensure docker is not running or delete /var/run/docker.pid')")
         .rule("Stale when the pid it records is gone or is not dockerd (PID 1 inside a container is a common false match).")
         .exe(&["dockerd"])
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[n(Exact("docker.pid"))]),
     c("docker-containerd-pid", "dockerd-managed containerd", "containerd", D::ExistencePid, F::PidNoNewline)
         .rule("Stale when the pid it records is gone or is not containerd.")
         .exe(&["containerd"])
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[n(Exact("containerd.pid"))]),
     c("containerd-metadata-bolt", "containerd (also dockerd's *.db bolt files)", "containerd", D::DataFile, F::Binary)
         .msg("waiting for response from boltdb open (logged after 10 s; io.containerd.timeout.bolt.open default 0 = wait forever)")
@@ -410,18 +455,22 @@ pub(super) static CATALOG: &[Convention] = &[
         .exe(&["containerd"])
         .m(&[q(Exact("meta.db"), &[Parent("io.containerd.metadata.v1.bolt")])]),
     c("nginx-pid", "nginx", "nginx", D::ExistencePid, F::PidLine)
+        .says("nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)")
         .msg("nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use) ... still could not bind(); for -s: 'invalid PID number \"...\" in \"<pidfile>\"' / 'open() \"<pidfile>\" failed'")
         .rule("Stale when the pid it records is gone or is not an nginx master; nginx itself never checks it, a second nginx fails in bind().")
         .exe(&["nginx"])
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[n(Exact("nginx.pid")), n(Suffix(".pid.oldbin"))]),
     c("sshd-pid", "OpenSSH sshd", "sshd", D::ExistencePid, F::PidLine)
         .msg("Couldn't create pid file \"<path>\": <strerror> (no contention check)")
         .rule("Stale when the pid it records is gone or is not the sshd listener.")
         .exe(&["sshd"])
         .kind(Pidfile)
+        .handles_leftover()
         .m(&[n(Exact("sshd.pid"))]),
     c("cron-pid", "cronie crond (Vixie cron similar)", "cron", D::KernelLockDeletedOnRelease, F::PidLine)
+        .says("crond: can't lock {path}, otherpid may be {pid}: Resource temporarily unavailable")
         .msg("crond: can't lock /var/run/crond.pid, otherpid may be <N>: Resource temporarily unavailable (or 'otherpid unknown')")
         .rule("crond holds a flock on it for its lifetime and the pid inside is informational: a file nobody has locked is a leftover.")
         .exe(&["crond", "cron"])
@@ -492,14 +541,18 @@ pub(super) static CATALOG: &[Convention] = &[
             q(Suffix("-lock"), &[SiblingStem("", "-lock"), Magic(&[0xde, 0xc0, 0xef, 0xbe])]),
         ]),
     c("sqlite-wal-shm", "SQLite WAL mode", "SQLite", D::DataFile, F::Data)
+        .says("database is locked (SQLITE_BUSY)")
         .msg("database is locked")
         .rule("Never delete: -wal holds committed transactions, a hot -journal is needed for rollback and -shm carries the live locks; open the database with sqlite3 and let SQLite recover.")
         .m(&[
             q(Suffix("-wal"), &[SiblingStem("", "-wal")]),
             q(Suffix("-shm"), &[SiblingStem("", "-shm")]),
-            q(Suffix("-journal"), &[SiblingStem("", "-journal")]),
         ]),
+    c("sqlite-rollback-journal", "SQLite (rollback journal)", "SQLite", D::DataFile, F::Data)
+        .rule("Never delete: a hot -journal (its database's writer crashed mid-commit) is what SQLite rolls the database back with; open the database with sqlite3 and let SQLite recover.")
+        .m(&[q(Suffix("-journal"), &[SiblingStem("", "-journal")])]),
     c("sqlite-db-locks", "SQLite (unix VFS)", "SQLite", D::DataFile, F::Sqlite)
+        .says("database is locked (SQLITE_BUSY)")
         .msg("database is locked (SQLITE_BUSY)")
         .rule("Never delete: the database file itself carries SQLite's byte-range locks; the holders show in /proc/locks.")
         .m(&[
@@ -510,6 +563,7 @@ pub(super) static CATALOG: &[Convention] = &[
         ]),
     // ---- infrastructure tools -------------------------------------------------------
     c("terraform-local-state-lock", "Terraform (local backend)", "Terraform", D::KernelLockDeletedOnRelease, F::TerraformJson)
+        .says("Error: Error acquiring the state lock")
         .msg("Error: Error acquiring the state lock\\n\\nError message: resource temporarily unavailable\\nLock Info:\\n  ID: ...\\n  Path: ...\\n  Operation: OperationTypeApply\\n  Who: user@host\\n  Version: ...\\n  Created: ...\\n  Info:\\n\\nTerraform acquires a state lock to protect the state from being written\\nby multiple users at the same time. ...")
         .rule("The lock is an fcntl lock on the state file; a .lock.info while nobody locks the state file is a leftover (`terraform force-unlock <ID>` is the sanctioned fix).")
         .exe(&["terraform", "tofu"])
@@ -523,6 +577,7 @@ pub(super) static CATALOG: &[Convention] = &[
     c("py-filelock-soft", "Python filelock (SoftFileLock)", "filelock", D::ExistencePid, F::SoftFileLock)
         .msg("Timeout: The file lock '<path>' could not be acquired.")
         .rule("Stale when it names this host and a pid that is gone (or a start token that no longer matches).")
+        .handles_leftover()
         .m(&[q(Suffix(".lock"), &[Shape(S::SoftFileLock)])]),
     c("py-filelock-unix", "Python filelock (FileLock/UnixFileLock)", "filelock", D::KernelLockKept, F::Empty)
         .msg("Timeout: The file lock '<path>' could not be acquired.")
@@ -551,6 +606,8 @@ pub(super) static CATALOG: &[Convention] = &[
     // ---- not locks at all --------------------------------------------------------------
     c("dependency-lockfile", "package managers (Cargo, yarn, Bundler, Poetry, Composer, Nix, …)", "package manager", D::DataFile, F::Data)
         .rule("Never delete: this is a dependency manifest that pins versions (project data, usually under version control), not a lock.")
+        .handles_leftover()
+        .handles_leftover()
         .m(&[
             n(Exact("Cargo.lock")),
             n(Exact("yarn.lock")),
@@ -579,6 +636,7 @@ pub(super) static CATALOG: &[Convention] = &[
     c("uucp-serial-lock", "UUCP-style serial line locks (minicom, cu, ModemManager, …)", "serial-line", D::ExistencePid, F::UucpPid)
         .rule("Stale when the pid it records is gone.")
         .kind(Lockfile)
+        .handles_leftover()
         .m(&[n(Prefix("LCK.."))]),
     c("generic-pidfile", "unknown (pidfile by name)", "pidfile", D::ExistencePid, F::GenericPid)
         .rule("A pidfile of an unknown program: stale when the pid it records is gone, live while a process holds a lock on it.")

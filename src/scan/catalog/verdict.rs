@@ -2,7 +2,7 @@
 //! the scanner established. No I/O; every answer is three-way and never "stale" or
 //! "yes" on missing evidence.
 
-use super::{Convention, Discipline, LockSite};
+use super::{Convention, Discipline, LockSite, ProgramScope};
 use crate::model::DeleteVerdict;
 
 /// What became of the pid a file records.
@@ -30,8 +30,14 @@ pub struct Facts {
     pub kernel_locked: bool,
     /// Some process has the file open (any fd).
     pub open_by_any: bool,
-    /// False when other processes could not be inspected (then never "yes").
-    pub visibility_complete: bool,
+    /// Why the kernel's lock table may be missing locks on it (a child pid
+    /// namespace's /proc, an unreadable /proc/locks); `None` when it is complete, so
+    /// that no kernel lock is proven by its silence.
+    pub kernel_gap: Option<String>,
+    /// Why processes that have it open may be unseen (processes that could not be
+    /// inspected, hidepid=, a child pid namespace); `None` when every open file was
+    /// seen. Never "yes" with a gap that bears on the convention's discipline.
+    pub open_gap: Option<String>,
     pub pid: PidState,
     /// now − mtime.
     pub age_secs: Option<u64>,
@@ -39,9 +45,13 @@ pub struct Facts {
     pub same_host: Option<bool>,
     /// Vim: the swap file's dirty flag ([`ParsedContent::dirty`]); unused elsewhere.
     pub dirty: Option<bool>,
-    /// Whether a process named in [`Convention::exe_names`] is running (on the same
-    /// root/repo when known); only consulted for existence-only locks.
-    pub program_running: Option<bool>,
+    /// The running (not exited) processes of the convention's program
+    /// ([`Convention::exe_names`]) within its [`Convention::program_scope`], described
+    /// ("pid 4242 (git)"); `None` when not checked.
+    pub program: Option<Vec<String>>,
+    /// Every process in [`Self::program`] is known to be in scope (its working
+    /// directory was read); otherwise some only might be.
+    pub program_certain: bool,
 }
 
 /// Whether removing the file is safe, with one operator-facing sentence why.
@@ -80,9 +90,6 @@ fn sentence_part(s: &str) -> String {
     }
 }
 
-const INVISIBLE: &str =
-    "other processes could not be inspected, so one of them may still be using it";
-
 fn judge(c: &Convention, f: &Facts) -> Judgement {
     let mut out = match c.discipline {
         Discipline::KernelLockKept => kept(c, f),
@@ -93,9 +100,19 @@ fn judge(c: &Convention, f: &Facts) -> Judgement {
         Discipline::HeartbeatDir => heartbeat(c, f),
         Discipline::DataFile => j(Some(false), DeleteVerdict::No, sentence_part(c.stale_rule)),
     };
-    if out.verdict == DeleteVerdict::Yes && !f.visibility_complete {
+    // What the verdict rests on must have been seen whole: the lock table for a
+    // kernel-lock file; open files and processes (and the table) for the others. A
+    // heartbeat directory is judged by its age alone.
+    let gap = match c.discipline {
+        Discipline::KernelLockDeletedOnRelease => f.kernel_gap.as_ref(),
+        Discipline::HeartbeatDir => None,
+        _ => f.open_gap.as_ref().or(f.kernel_gap.as_ref()),
+    };
+    if out.verdict == DeleteVerdict::Yes
+        && let Some(gap) = gap
+    {
         out.verdict = DeleteVerdict::Unknown;
-        out.reason = format!("it looks stale, but {INVISIBLE}");
+        out.reason = format!("it looks stale, but {gap}");
     }
     out
 }
@@ -144,11 +161,11 @@ fn deleted_on_release(c: &Convention, f: &Facts) -> Judgement {
                  taking or releasing the lock)"
             ),
         )
-    } else if !f.visibility_complete {
+    } else if let Some(gap) = &f.kernel_gap {
         j(
             None,
             DeleteVerdict::Unknown,
-            format!("no kernel lock is held on {place}, but {INVISIBLE}"),
+            format!("no kernel lock on {place} is visible, but {gap}"),
         )
     } else {
         j(
@@ -271,6 +288,19 @@ fn by_pid(c: &Convention, f: &Facts) -> Judgement {
             format!("{gone}, but {cleanup}"),
         );
     }
+    if let Some(others) = f.program.as_ref().filter(|p| !p.is_empty()) {
+        let display = c.display;
+        return j(
+            Some(true),
+            DeleteVerdict::Unknown,
+            format!(
+                "{gone}, but other {display} processes still run ({}): orphaned workers of the \
+                 dead one (still holding its sockets) or another instance; stop them before \
+                 starting {display} again",
+                others.join(", ")
+            ),
+        );
+    }
     if f.open_by_any {
         return j(
             Some(true),
@@ -278,11 +308,11 @@ fn by_pid(c: &Convention, f: &Facts) -> Judgement {
             format!("{gone}, but a process has the file open (perhaps a new owner taking it over)"),
         );
     }
-    if !f.visibility_complete {
+    if let Some(gap) = &f.open_gap {
         return j(
             Some(true),
             DeleteVerdict::Unknown,
-            format!("{gone}, but {INVISIBLE}"),
+            format!("{gone}, but {gap}"),
         );
     }
     j(
@@ -308,21 +338,35 @@ fn existence_only(c: &Convention, f: &Facts) -> Judgement {
             format!("a process has it open, so {who} is still working with it"),
         );
     }
-    if f.program_running == Some(true) {
-        return j(
-            None,
-            DeleteVerdict::Unknown,
-            format!(
-                "nobody has it open, but a {who} process is running and may still own it (a lock \
-                 can be held with its file closed)"
+    if let Some(running) = f.program.as_ref().filter(|p| !p.is_empty()) {
+        let running = running.join(", ");
+        let scope = c.running_scope;
+        return match c.program_scope {
+            // A program working in this very place owns its lock, file open or not
+            // (git keeps index.lock closed while `git commit` waits for the editor).
+            ProgramScope::Repository if f.program_certain => j(
+                Some(false),
+                DeleteVerdict::No,
+                format!(
+                    "{running} is running{scope} and owns it (its file need not be open): let it \
+                     finish, or end it, and it goes away"
+                ),
             ),
-        );
+            _ => j(
+                None,
+                DeleteVerdict::Unknown,
+                format!(
+                    "nobody has it open, but {running} is running and may still own it (a lock \
+                     can be held with its file closed)"
+                ),
+            ),
+        };
     }
-    if !f.visibility_complete {
+    if let Some(gap) = &f.open_gap {
         return j(
             None,
             DeleteVerdict::Unknown,
-            format!("nobody visible has it open, but {INVISIBLE}"),
+            format!("nobody visible has it open, but {gap}"),
         );
     }
     if c.generic {

@@ -38,16 +38,76 @@ fn host_name() -> String {
     uname.nodename().to_string_lossy().into_owned()
 }
 
-/// True when our procfs lives in a child pid namespace: the kernel then hides locks
-/// whose owner is outside it (docs/kernel-locks.md §1.3), so "not held" cannot be concluded.
-fn in_child_pid_namespace() -> bool {
-    let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    text.lines()
+/// The inode of the initial pid namespace's `ns/pid` link (`PROC_PID_INIT_INO` in
+/// include/linux/proc_ns.h): fixed, so a namespace is the host's exactly when its
+/// link has this inode.
+const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+
+/// Whether `/proc` belongs to the initial pid namespace. The kernel filters
+/// `/proc/locks` by the pid namespace of the procfs mount (docs/kernel-locks.md
+/// §1.3): anywhere else, locks held by processes outside are left out.
+///
+/// `NSpid` in `/proc/self/status` lists our pid from the procfs's namespace down to
+/// our own: one entry means the procfs is of our own namespace, whose inode
+/// `/proc/self/ns/pid` gives; more mean the procfs is of an outer namespace (a
+/// container that bind-mounted the host's /proc), whose init's link tells (readable
+/// only with ptrace access to it). `None` when that cannot be established.
+fn procfs_in_initial_pid_namespace() -> Option<bool> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let levels = status
+        .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|rest| rest.split_whitespace().count() > 1)
-        .unwrap_or(false)
+        .map(|rest| rest.split_whitespace().count())
+        .unwrap_or(1);
+    let link = if levels <= 1 {
+        "/proc/self/ns/pid"
+    } else {
+        "/proc/1/ns/pid"
+    };
+    let st = rustix::fs::stat(link).ok()?;
+    Some(st.st_ino == PROC_PID_INIT_INO)
+}
+
+/// The `hidepid=`/`subset=` options of the procfs at `/proc`, when they hide other
+/// users' processes from us (root, and members of the `gid=` group, see them all).
+fn proc_restriction(mounts: &std::collections::HashMap<u64, Mount>) -> Option<String> {
+    let st = rustix::fs::statx(
+        rustix::fs::CWD,
+        "/proc",
+        rustix::fs::AtFlags::empty(),
+        rustix::fs::StatxFlags::MNT_ID,
+    )
+    .ok()?;
+    let mount = mounts.get(&st.stx_mnt_id)?;
+    let opts: Vec<&str> = mount
+        .super_options
+        .split(',')
+        .chain(mount.mount_options.split(','))
+        .filter(|o| {
+            (o.starts_with("hidepid=") && !matches!(*o, "hidepid=0" | "hidepid=off"))
+                || o.starts_with("subset=")
+        })
+        .collect();
+    if opts.is_empty() || rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let exempt_gid = mount
+        .super_options
+        .split(',')
+        .find_map(|o| o.strip_prefix("gid="))
+        .and_then(|g| g.parse::<u32>().ok());
+    if let Some(gid) = exempt_gid {
+        let mut groups = vec![0u32; 256];
+        // SAFETY: the buffer holds 256 gids; getgroups writes at most that many.
+        let n = unsafe { libc::getgroups(256, groups.as_mut_ptr()) };
+        groups.truncate(n.max(0) as usize);
+        if groups.contains(&gid) || rustix::process::getegid().as_raw() == gid {
+            return None;
+        }
+    }
+    let mut opts: Vec<String> = opts.into_iter().map(str::to_string).collect();
+    opts.dedup();
+    Some(opts.join(","))
 }
 
 /// Gathers the whole snapshot.
@@ -60,7 +120,9 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
         ..Default::default()
     };
     snap.visibility.root = rustix::process::geteuid().is_root();
-    snap.visibility.pid_namespace_filtered = in_child_pid_namespace();
+    // Unknown counts as filtered: "not held" is never concluded from a table that
+    // may be missing locks.
+    snap.visibility.pid_namespace_filtered = procfs_in_initial_pid_namespace() != Some(true);
 
     match read_proc_locks() {
         Ok(locks) => {
@@ -93,6 +155,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
             error: e.to_string(),
         }),
     }
+    snap.visibility.proc_restricted = proc_restriction(&snap.mounts);
 
     process::scan_fds(&mut snap);
     process::assign_open_file_ids(&mut snap);
@@ -126,17 +189,23 @@ pub fn add_processes(snap: &mut Snapshot, pids: impl IntoIterator<Item = i32>) {
         if pid <= 0 || !seen.insert(pid) || snap.processes.contains_key(&pid) {
             continue;
         }
-        if let Some(mut info) = process::read_process(pid, boot) {
-            if let Some(uid) = info.uid {
-                super::add_users(snap, [uid]);
-                info.user = snap.users.get(&uid).cloned();
+        let Some(mut info) = process::read_process(pid, boot) else {
+            // Not readable: gone, or hidden from us (hidepid=, another user's, a
+            // pid namespace). A signal 0 tells which without disturbing it.
+            if super::process_exists(pid) == Some(true) {
+                snap.hidden_pids.insert(pid);
             }
-            if let Some(pp) = info.ppid
-                && pp > 1
-            {
-                queue.push(pp);
-            }
-            snap.processes.insert(pid, info);
+            continue;
+        };
+        if let Some(uid) = info.uid {
+            super::add_users(snap, [uid]);
+            info.user = snap.users.get(&uid).cloned();
         }
+        if let Some(pp) = info.ppid
+            && pp > 1
+        {
+            queue.push(pp);
+        }
+        snap.processes.insert(pid, info);
     }
 }

@@ -145,6 +145,11 @@ fn scan_pids(
         }
         let piddir = match open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")) {
             Ok(fd) => fd,
+            // hidepid=1 (noaccess): listed, but not ours to open.
+            Err(Errno::ACCESS) | Err(Errno::PERM) => {
+                part.denied.push(pid);
+                continue;
+            }
             Err(_) => {
                 part.vanished += 1;
                 continue;
@@ -290,6 +295,7 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
         command: stat.comm.clone(),
         state: ProcessState::from_letter(stat.state),
         ppid: Some(stat.ppid),
+        tty_foreground: Some(stat.tty_nr != 0 && stat.tpgid > 0 && stat.tpgid == stat.pgrp),
         ..Default::default()
     };
     let tps = procfs::ticks_per_second();
@@ -304,6 +310,10 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     ) && let Ok(status) = procfs::process::Status::from_read(File::from(f))
     {
         info.uid = Some(status.euid);
+        info.ns_pid = status
+            .nspid
+            .filter(|ns| ns.len() > 1)
+            .and_then(|ns| ns.last().copied());
     }
     if let Ok(bytes) = read_at(&piddir, "cmdline") {
         let mut parts: Vec<String> = bytes
@@ -317,6 +327,9 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     }
     if let Ok(exe) = rustix::fs::readlinkat(&piddir, "exe", Vec::new()) {
         info.exe = Some(PathBuf::from(OsString::from_vec(exe.into_bytes())));
+    }
+    if let Ok(cwd) = rustix::fs::readlinkat(&piddir, "cwd", Vec::new()) {
+        info.cwd = Some(PathBuf::from(OsString::from_vec(cwd.into_bytes())));
     }
     if let Ok(w) = read_at(&piddir, "wchan") {
         let w = String::from_utf8_lossy(&w).trim().to_string();

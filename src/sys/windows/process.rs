@@ -58,6 +58,9 @@ pub fn process_table() -> Result<HashMap<i32, ProcessInfo>, String> {
                 wchan: None,
                 stdin_tty: None,
                 cgroup: None,
+                cwd: None,
+                ns_pid: None,
+                tty_foreground: None,
             },
         );
     }

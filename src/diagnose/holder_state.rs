@@ -120,7 +120,8 @@ const POLL_WCHANS: &[&str] = &[
 
 /// Waits for someone to type: reading its terminal, or polling it in the foreground.
 fn waits_for_input(h: &ProcessRef) -> bool {
-    let Some(w) = h.wchan.as_deref() else {
+    // Compilers rename static functions (`poll_schedule_timeout.constprop.0`).
+    let Some(w) = h.wchan.as_deref().and_then(|w| w.split('.').next()) else {
         return false;
     };
     h.state == Some(ProcessState::Sleeping)

@@ -5,7 +5,8 @@ pub static RULE: Rule = Rule {
     code: FindingCode::PartialVisibility,
     severity: Severity::Info,
     explanation: "Part of the system could not be seen: other users' open files need root (or \
-CAP_SYS_PTRACE) to read, and a /proc in a child pid namespace hides locks held outside it. \
+CAP_SYS_PTRACE) to read, /proc mounted with hidepid= hides other users' processes, and a /proc in \
+a child pid namespace (a container) hides locks held outside it. \
 On Windows, the handles of processes that cannot be opened with PROCESS_DUP_HANDLE (services \
 and other users' processes, unless elevated) are not seen. Holders may be missing from the \
 report; lockscan never concludes \"not held\" from that.",
@@ -46,8 +47,17 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
     }
     if v.pid_namespace_filtered {
         parts.push(
-            "/proc belongs to a child pid namespace, which hides locks held outside it".into(),
+            "/proc belongs to a child pid namespace (a container's view), whose lock table leaves \
+out every lock held by a process outside it; POSIX and OFD locks there were asked about with \
+F_OFD_GETLK, but a flock lock held outside cannot be seen at all"
+                .into(),
         );
+    }
+    if let Some(opts) = &v.proc_restricted {
+        parts.push(format!(
+            "/proc is mounted with {opts}, which hides other users' processes (and the files \
+they hold open) from this scan"
+        ));
     }
     if parts.is_empty() {
         return Vec::new();
@@ -56,7 +66,13 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
         Found {
             message: parts.join("; "),
             hint: if v.pid_namespace_filtered {
-                "Run lockscan on the host (the initial pid namespace) for the whole picture.".into()
+                "Run lockscan on the host (the initial pid namespace) for the whole picture, or in \
+a container that shares the host's pid namespace (`docker run --pid=host`, `hostPID: true`)."
+                    .into()
+            } else if v.proc_restricted.is_some() {
+                "Run as root (sudo lockscan ...), or as a member of /proc's gid= group, to see \
+every holder."
+                    .into()
             } else if !v.root && windows {
                 "Run lockscan from an elevated prompt (Run as administrator) to see every holder."
                     .into()

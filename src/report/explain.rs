@@ -7,8 +7,8 @@ use super::Exporter;
 use super::escape::for_terminal;
 use crate::model::time::human_duration;
 use crate::model::{
-    DeleteVerdict, FileReport, LockReport, LockState, PidVerdict, Platform, ProbeMethod,
-    ProbeResult, ProcessRef, ProcessState, Report,
+    DeleteVerdict, FileReport, HolderEvidence, LockReport, LockState, PidVerdict, Platform,
+    ProbeMethod, ProbeResult, ProcessRef, ProcessState, Report,
 };
 
 fn state_name(s: ProcessState) -> &'static str {
@@ -136,7 +136,13 @@ handle owns a byte-range lock)",
                 ));
             }
         }
-        if l.holders.is_empty() {
+        if l.holders.is_empty() && l.holder_evidence == HolderEvidence::Getlk {
+            out.push(format!(
+                "  A {} is held by a process outside this pid namespace (F_OFD_GETLK sees it; \
+no process here shows it)",
+                lock_words(l)
+            ));
+        } else if l.holders.is_empty() {
             out.push(format!(
                 "  A {} is held, but no process shows it{}",
                 lock_words(l),

@@ -12,8 +12,8 @@ use super::Exporter;
 use super::escape::for_terminal;
 use crate::model::time::human_duration;
 use crate::model::{
-    DeleteVerdict, FileReport, LockReport, PidStatus, Platform, ProcessRef, ProcessState, Report,
-    Severity,
+    DeleteVerdict, FileReport, HolderEvidence, LockReport, PidStatus, Platform, ProcessRef,
+    ProcessState, Report, Severity,
 };
 
 /// One row of the table: a file and, optionally, one of its locks.
@@ -133,7 +133,11 @@ fn col_holders(r: &Row) -> Vec<String> {
     };
     let mut lines: Vec<String> = l.holders.iter().map(|p| proc_label(p, r.windows)).collect();
     if lines.is_empty() {
-        lines.push("(holder not visible)".into());
+        lines.push(if l.holder_evidence == HolderEvidence::Getlk {
+            "(held outside this pid namespace)".into()
+        } else {
+            "(holder not visible)".into()
+        });
     }
     if let Some(pid) = l.locker_pid {
         let is_holder = l.holders.iter().any(|h| h.pid == pid);

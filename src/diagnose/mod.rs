@@ -193,11 +193,11 @@ fn advice(file: &FileReport) -> Advice {
         return match s.verdict {
             DeleteVerdict::No => Advice {
                 action: AdviceAction::Keep,
-                text: format!("do not delete it: {}", s.reason),
+                text: format!("do not delete it: {}.", s.reason),
             },
             DeleteVerdict::Yes => Advice {
                 action: AdviceAction::Remove,
-                text: format!("nothing to wait for; it is safe to remove ({})", s.reason),
+                text: format!("nothing to wait for; it is safe to remove ({}).", s.reason),
             },
             DeleteVerdict::Unknown => Advice {
                 action: AdviceAction::Investigate,

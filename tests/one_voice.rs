@@ -3,16 +3,15 @@
 //! raise, neither the advice nor any hint tells the operator to remove the file
 //! unless the delete verdict is `yes`.
 
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::says_remove;
 use lockscan::diagnose::{Context, diagnose};
 use lockscan::model::*;
 use lockscan::scan::catalog::{self, Facts, PidState};
 use lockscan::sys::Snapshot;
-
-fn says_remove(text: &str) -> bool {
-    let t = text.to_lowercase();
-    t.split(|c: char| !c.is_alphanumeric())
-        .any(|w| w == "remove" || w == "rm")
-}
 
 /// A pidfile of `conv` whose pid is dead (stale-pidfile), reused by another program
 /// (pid-reused) or not a pid (invalid-pidfile), with the given delete verdict.

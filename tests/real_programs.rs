@@ -99,23 +99,6 @@ fn find<'a>(doc: &'a Value, path: &Path) -> Option<&'a Value> {
         .find(|f| f["path"] == p && f["deleted"] == false)
 }
 
-/// Neither the advice nor any hint says to remove the file unless the verdict is yes.
-fn assert_one_voice(f: &Value) {
-    if f["safe_to_delete"]["verdict"] == "yes" {
-        return;
-    }
-    let says_remove = |t: &str| {
-        t.to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|w| w == "remove" || w == "rm")
-    };
-    assert_ne!(f["advice"]["action"], "remove", "{f:#}");
-    assert!(!says_remove(f["advice"]["text"].as_str().unwrap()), "{f:#}");
-    for finding in f["findings"].as_array().unwrap() {
-        assert!(!says_remove(finding["hint"].as_str().unwrap()), "{f:#}");
-    }
-}
-
 fn pids_of(parent: u32) -> Vec<i32> {
     let out = Command::new("pgrep")
         .args(["-P", &parent.to_string()])

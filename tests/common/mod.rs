@@ -555,3 +555,23 @@ pub fn scan_json_vouched(args: &[&str]) -> Value {
     }
     panic!("new uninspectable processes kept appearing in 20 scans: {vouched:?}");
 }
+
+/// Whether a sentence tells the operator to remove something (`remove`, `rm`).
+pub fn says_remove(text: &str) -> bool {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == "remove" || w == "rm")
+}
+
+/// Neither the file's advice nor any of its hints says to remove it unless its
+/// delete verdict is `yes`.
+pub fn assert_one_voice(f: &Value) {
+    if f["safe_to_delete"]["verdict"] == "yes" {
+        return;
+    }
+    assert_ne!(f["advice"]["action"], "remove", "{f:#}");
+    assert!(!says_remove(f["advice"]["text"].as_str().unwrap()), "{f:#}");
+    for finding in f["findings"].as_array().unwrap() {
+        assert!(!says_remove(finding["hint"].as_str().unwrap()), "{f:#}");
+    }
+}

@@ -258,18 +258,28 @@ fn nginx_whose_master_was_killed_leaves_workers_and_no_safe_pidfile() {
         .trim()
         .parse()
         .unwrap();
-    let workers = pids_of(master as u32);
-    assert!(!workers.is_empty(), "no nginx workers");
-    struct Workers(Vec<i32>);
-    impl Drop for Workers {
+    /// The test's nginx processes, killed however the test ends.
+    struct Nginx(Vec<i32>);
+    impl Drop for Nginx {
         fn drop(&mut self) {
             for p in &self.0 {
-                // SAFETY: a signal to the test's own nginx workers.
+                // SAFETY: a signal to the test's own nginx processes.
                 unsafe { libc::kill(*p, libc::SIGKILL) };
             }
         }
     }
-    let _workers = Workers(workers.clone());
+    let mut nginx = Nginx(vec![master]);
+    // The master writes its pidfile before it forks the workers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let workers = loop {
+        let w = pids_of(master as u32);
+        if w.len() == 2 || Instant::now() > deadline {
+            break w;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(workers.len(), 2, "nginx workers: {workers:?}");
+    nginx.0.extend(&workers);
     // SAFETY: the test's own nginx master.
     unsafe { libc::kill(master, libc::SIGKILL) };
     let doc = scan_until(&[root.to_str().unwrap()], "the master gone", |doc| {
@@ -435,7 +445,15 @@ fn flock_command_locks_are_recognised_and_waiters_point_at_the_real_holder() {
     assert_eq!(f["convention"]["name"], "util-linux-flock-cmd", "{f:#}");
     assert_eq!(f["safe_to_delete"]["verdict"], "no");
     // The wrapper dies; its child keeps the lock; a second job waits.
-    let child = *pids_of(wrapper.0.id()).first().expect("flock's child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let child = loop {
+        // flock(1) takes the lock, then forks its command.
+        if let Some(c) = pids_of(wrapper.0.id()).first() {
+            break *c;
+        }
+        assert!(Instant::now() < deadline, "flock started no command");
+        std::thread::sleep(Duration::from_millis(50));
+    };
     // SAFETY: the test's own flock process.
     unsafe { libc::kill(wrapper.0.id() as i32, libc::SIGKILL) };
     let waiter = start(Command::new("flock").arg(&lock).arg("true"));

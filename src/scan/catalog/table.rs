@@ -257,6 +257,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .kind(Lockfile)
         .m(&[nr(Exact("lock"), &[Parent("archives"), Grandparent("apt")])]),
     c("apt-daily-lock", "apt (apt.systemd.daily)", "apt.systemd.daily", D::KernelLockKept, F::Empty)
+        .says("E: Could not acquire lock")
         .msg("E: Could not acquire lock")
         .rule("Never stale: apt.systemd.daily keeps the file and holds flock(1) on it while it runs; never delete it.")
         .exe(&["apt.systemd.daily", "apt-get", "unattended-upgr", "unattended-upgrade"])
@@ -271,18 +272,21 @@ pub(super) static CATALOG: &[Convention] = &[
         .running_scope(" on this root")
         .m(&[nr(Exact("db.lck"), &[AnyOf(&[Sibling("local"), Sibling("sync"), Parent("pacman")])])]),
     c("rpm-transaction-lock", "rpm (and everything using librpm: dnf, yum, zypper)", "rpm", D::KernelLockKept, F::Empty)
+        .says("warning: waiting for transaction lock on {path}")
         .msg("warning: waiting for transaction lock on /var/lib/rpm/.rpm.lock\\nerror: can't create transaction lock on /var/lib/rpm/.rpm.lock (Resource temporarily unavailable)")
         .rule("Never stale: rpm keeps .rpm.lock and locks it with fcntl; never delete it.")
         .exe(RPM_TOOLS)
         .kind(Lockfile)
         .m(&[nr(Exact(".rpm.lock"), &[RPMDB])]),
     c("rpm-keyring-lock", "rpm", "rpm", D::KernelLockKept, F::Empty)
+        .says("waiting for keyring lock on {path}")
         .msg("waiting for keyring lock on ... / can't create keyring lock on ... (<strerror>)")
         .rule("Never stale: rpm keeps .keyring.lock and locks it with fcntl; never delete it.")
         .exe(RPM_TOOLS)
         .kind(Lockfile)
         .m(&[nr(Exact(".keyring.lock"), &[RPMDB])]),
     c("dnf4-process-locks", "dnf (v4)", "dnf", D::ExistencePid, F::PidNoNewline)
+        .says("Waiting for process with pid {pid} to finish.")
         .msg("Waiting for process with pid <N> to finish. | (exit_on_lock) '<RPMDB|metadata|cachedir|log> already locked by <N>' + '  The application with PID <N> is: <name>' | Malformed lock file found: <path>.\\nEnsure no other dnf process is running and remove the lock file manually or run systemd-tmpfiles --remove dnf.conf.")
         .rule("Stale when the pid it records is gone (dnf then takes it over by itself); content that is not a pid needs manual removal.")
         .exe(&["dnf", "dnf-3", "dnf-automatic", "yum", "packagekitd", "dnfdragora"])
@@ -295,12 +299,14 @@ pub(super) static CATALOG: &[Convention] = &[
             n(Exact("log_lock.pid")),
         ]),
     c("dnf5-transaction-lock", "dnf5/libdnf5", "dnf5", D::KernelLockDeletedOnRelease, F::Dnf5Toml)
+        .says("Failed to obtain rpm transaction lock. Another transaction is in progress.")
         .msg("Failed to obtain rpm transaction lock. Another transaction is in progress. (followed by the concurrent transaction's info)")
         .rule("Held by fcntl during an rpm transaction and deleted afterwards: a file nobody has locked is a leftover, whatever pid it names.")
         .exe(RPM_TOOLS)
         .kind(Lockfile)
         .m(&[n(Exact("rpmtransaction.lock"))]),
     c("dnf5-system-repo-lock", "dnf5/libdnf5", "dnf5", D::KernelLockKept, F::Empty)
+        .says("Waiting for a lock on the system repository. The following processes are currently accessing it:\\n{pid}\\t{comm}")
         .msg("Waiting for a lock on the system repository. The following processes are currently accessing it:\\n<pid>\\t<cmdline> ... Use the \"--skip-file-locks\" option to bypass the lock.")
         .rule("Never stale: dnf5 keeps system-repo.lock and locks it with fcntl; never delete it.")
         .exe(RPM_TOOLS)
@@ -316,6 +322,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .m(&[n(Exact("yum.pid"))]),
     // ---- git ----------------------------------------------------------------------
     c("git-lock-pid", "git >= 2.54 (core.lockfilePid=true)", "git", D::ExistencePid, F::GitPidLock)
+        .says("Lock may be held by process {pid}; if no git process is running, the lock file may be stale (PIDs can be reused)")
         .msg("Lock may be held by process <N>; if no git process is running, the lock file may be stale (PIDs can be reused) | Lock was held by process <N>, which is no longer running; the lock file appears to be stale")
         .rule("Stale when the git process it records is gone; judge the .lock beside it with it.")
         .exe(&["git"])
@@ -407,6 +414,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .handles_leftover()
         .m(&[nr(Exact("postmaster.pid"), &[AnyOf(&[Sibling("PG_VERSION"), Shape(S::PostmasterPid)])])]),
     c("postgres-socket-lock", "PostgreSQL", "PostgreSQL", D::ExistencePid, F::PgSocketLock)
+        .says("FATAL:  lock file \"{path}\" already exists (HINT:  Is another postmaster (PID {pid}) using socket file?)")
         .msg("FATAL:  lock file \"/var/run/postgresql/.s.PGSQL.5432.lock\" already exists\\nHINT:  Is another postmaster (PID <N>) using socket file \"/var/run/postgresql/.s.PGSQL.5432\"?")
         .rule("Stale when the postmaster it records is gone (the server refreshes its mtime so /tmp cleaners keep it).")
         .exe(POSTGRES)
@@ -426,11 +434,13 @@ pub(super) static CATALOG: &[Convention] = &[
             q(Suffix(".pid"), &[AnyOf(&[Sibling("ibdata1"), Sibling("aria_log_control")])]),
         ]),
     c("innodb-ibdata-lock", "MySQL/MariaDB InnoDB", "InnoDB", D::DataFile, F::Binary)
+        .says("[ERROR] InnoDB: Unable to lock {path} error: 11")
         .msg("[ERROR] InnoDB: Unable to lock ./ibdata1 error: 11\\n[Note] InnoDB: Check that you do not already have another mariadbd|mysqld process using the same InnoDB data or log files.")
         .rule("Never delete: ibdata1 is InnoDB's system tablespace (table data), and its fcntl lock only says that mysqld/mariadbd has it open.")
         .exe(MYSQL)
         .m(&[q(Exact("ibdata1"), &[])]),
     c("aria-control-lock", "MariaDB Aria", "Aria", D::DataFile, F::AriaControl)
+        .says("[ERROR] mariadbd: Can't lock aria control file '{path}' for exclusive use, error: 11. Will retry for 30 seconds")
         .msg("[ERROR] mariadbd: Can't lock aria control file '<datadir>/aria_log_control' for exclusive use, error: 11. Will retry for 30 seconds\\n[ERROR] mariadbd: Got error 'Could not get an exclusive lock; file is probably in use by another process' when trying to use aria control file '<path>'")
         .rule("Never delete: aria_log_control is Aria's recovery control data, and its fcntl lock only says that mariadbd has it open.")
         .exe(MYSQL)
@@ -477,6 +487,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .kind(Pidfile)
         .m(&[n(Exact("crond.pid"))]),
     c("neon-pid-file", "neon (pageserver, safekeeper, storage_broker, control_plane)", "neon", D::KernelLockKept, F::PidNoNewline)
+        .says("claim pid file: lock file: file is already locked")
         .msg("claim pid file: lock file: file is already locked")
         .rule("Never remove: neon keeps its pidfiles and holds a flock for the process lifetime; an unlocked one means no owner, and its pid must not be signalled.")
         .exe(&["pageserver", "safekeeper", "storage_broker", "compute_ctl", "endpoint_storage"])
@@ -490,12 +501,14 @@ pub(super) static CATALOG: &[Convention] = &[
         ]),
     // ---- build tools and JavaScript -----------------------------------------------
     c("cargo-package-cache", "cargo", "cargo", D::KernelLockKept, F::Empty)
+        .says("    Blocking waiting for file lock on package cache")
         .msg("    Blocking waiting for file lock on package cache | ... on shared package cache | ... on package cache mutation")
         .rule("Never stale: cargo keeps the file and takes flock on it; never delete it.")
         .exe(&["cargo"])
         .kind(Lockfile)
         .m(&[n(Exact(".package-cache")), n(Exact(".package-cache-mutate"))]),
     c("cargo-target-lock", "cargo", "cargo", D::KernelLockKept, F::Empty)
+        .says("    Blocking waiting for file lock on build directory")
         .msg("    Blocking waiting for file lock on build directory | ... on artifact directory")
         .rule("Never stale: cargo keeps the file and takes flock on it; never delete it.")
         .exe(&["cargo"])
@@ -523,11 +536,13 @@ pub(super) static CATALOG: &[Convention] = &[
         .m(&[n(Exact(".yarn-single-instance.lock"))]),
     // ---- embedded databases -----------------------------------------------------------
     c("rocksdb-lock", "RocksDB", "RocksDB", D::KernelLockKept, F::Empty)
+        .says("IO error: While lock file: {path}: Resource temporarily unavailable")
         .msg("IO error: While lock file: <dbdir>/LOCK: Resource temporarily unavailable | IO error: lock hold by current process, acquire time <t> acquiring thread <tid>: <dbdir>/LOCK: No locks available")
         .rule("Never stale: RocksDB keeps LOCK and locks it with fcntl while the database is open; never delete it.")
         .kind(Lockfile)
         .m(&[nr(Exact("LOCK"), &[Sibling("CURRENT"), Sibling("IDENTITY")])]),
     c("leveldb-lock", "LevelDB (Chrome IndexedDB/Local Storage, bitcoin-core, etc.)", "LevelDB", D::KernelLockKept, F::Empty)
+        .says("IO error: lock {path}: Resource temporarily unavailable")
         .msg("IO error: lock <dbdir>/LOCK: Resource temporarily unavailable | IO error: lock <dbdir>/LOCK: already held by process")
         .rule("Never stale: LevelDB keeps LOCK and locks it with fcntl while the database is open; never delete it.")
         .kind(Lockfile)
@@ -575,19 +590,23 @@ pub(super) static CATALOG: &[Convention] = &[
         ]),
     // ---- libraries with user-chosen paths ------------------------------------------------
     c("py-filelock-soft", "Python filelock (SoftFileLock)", "filelock", D::ExistencePid, F::SoftFileLock)
+        .says("Timeout: The file lock '{path}' could not be acquired.")
         .msg("Timeout: The file lock '<path>' could not be acquired.")
         .rule("Stale when it names this host and a pid that is gone (or a start token that no longer matches).")
         .handles_leftover()
         .m(&[q(Suffix(".lock"), &[Shape(S::SoftFileLock)])]),
     c("py-filelock-unix", "Python filelock (FileLock/UnixFileLock)", "filelock", D::KernelLockKept, F::Empty)
+        .says("Timeout: The file lock '{path}' could not be acquired.")
         .msg("Timeout: The file lock '<path>' could not be acquired.")
         .rule("Never stale: filelock leaves the file in place and takes flock on it; deleting it breaks mutual exclusion."),
     c("py-fasteners", "Python fasteners (InterProcessLock / InterProcessReaderWriterLock)", "fasteners", D::KernelLockKept, F::Empty)
         .rule("Never stale: fasteners keeps the file and locks it with fcntl; deleting it breaks mutual exclusion."),
     c("py-pid", "Python 'pid' package (PidFile)", "python-pid", D::KernelLockDeletedOnRelease, F::PidLine)
+        .says("PidFileAlreadyRunningError: Program already running with pid: {pid}")
         .msg("PidFileAlreadyLockedError([Errno 11] Resource temporarily unavailable) | PidFileAlreadyRunningError: Program already running with pid: <N>")
         .rule("Held by flock while the program runs and removed on exit: a file nobody has locked is a leftover."),
     c("py-pidlockfile", "lockfile.pidlockfile / python-daemon TimeoutPIDLockFile", "python-daemon", D::ExistencePid, F::PidLine)
+        .says("lockfile.AlreadyLocked: {path} is already locked")
         .msg("lockfile.AlreadyLocked: <path> is already locked | LockTimeout: Timeout waiting to acquire lock for <path> | python-daemon: PID file '<path>' already locked")
         .rule("Stale when the pid it records is gone (python-daemon then breaks the lock itself)."),
     c("systemd-pidfile", "systemd (PIDFile= of Type=forking services)", "daemon", D::ExistencePid, F::PidLine)
@@ -600,6 +619,7 @@ pub(super) static CATALOG: &[Convention] = &[
         .msg("TryLockError::WouldBlock")
         .rule("Never stale: the file is kept and locked with flock; deleting it breaks mutual exclusion."),
     c("util-linux-flock-cmd", "util-linux flock(1) (cron/systemd timer wrappers)", "flock(1)", D::KernelLockKept, F::Unknown)
+        .says("flock: failed to get lock")
         .msg("exit status 1 (or -E N) with -n / -w; with --verbose: 'flock: failed to get lock' | 'flock: timeout while waiting to get lock'")
         .rule("Never stale: flock(1) creates the file once and only locks it; deleting it lets two jobs run at once.")
         .exe(&["flock"]),

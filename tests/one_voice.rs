@@ -27,6 +27,7 @@ fn file(
     };
     FileReport {
         path: Some(format!("/srv/{}", conv.name)),
+        path_bytes: None,
         kind: FileKind::Pidfile,
         device: None,
         inode: Some(1),
@@ -44,23 +45,26 @@ fn file(
         filesystem: None,
         locks: vec![],
         open_by: vec![],
-        pidfile: Some(PidfileReport {
+        pidfile: Some(Box::new(PidfileReport {
             pid,
             verdict: pid_verdict,
             status,
             reason: Some("why".into()),
             host: None,
             process: None,
-        }),
-        convention: Some(ConventionReport {
+        })),
+        convention: Some(std::sync::Arc::new(ConventionReport {
             name: conv.name.into(),
             program: conv.program.into(),
             discipline: conv.discipline,
             error_message: None,
             next_run_says: None,
             blocks_next_run: conv.leftover_blocks,
+        })),
+        safe_to_delete: Some(SafeToDelete {
+            verdict,
+            reason: reason.into(),
         }),
-        safe_to_delete: Some(SafeToDelete { verdict, reason }),
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,

@@ -14,7 +14,7 @@ report; lockscan never concludes \"not held\" from that.",
     global: Some(check),
 };
 
-fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<usize>)> {
     let snap = ctx.snap;
     let v = &snap.visibility;
     let windows = snap.platform == Platform::Windows;

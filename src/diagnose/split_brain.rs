@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Context, Found, Rule, describe};
 use crate::model::{AdviceAction, FindingCode, Report, Severity};
@@ -14,12 +14,15 @@ races), or from someone deleting a held lockfile.",
     global: Some(check),
 };
 
-fn check(report: &Report, _ctx: &Context) -> Vec<(Found, Option<String>)> {
-    let mut by_path: BTreeMap<&str, Vec<&crate::model::FileReport>> = BTreeMap::new();
-    for f in &report.files {
-        if let Some(p) = f.path.as_deref()
-            && f.has_visible_holder()
-        {
+fn check(report: &Report, _ctx: &Context) -> Vec<(Found, Option<usize>)> {
+    // By the path's exact bytes: two files whose non-UTF-8 names read the same are
+    // two paths, not one path with two inodes.
+    let mut by_path: BTreeMap<&[u8], Vec<&crate::model::FileReport>> = BTreeMap::new();
+    let mut first_at: HashMap<&[u8], usize> = HashMap::new();
+    for (i, f) in report.files.iter().enumerate() {
+        let Some(p) = f.raw_path() else { continue };
+        first_at.entry(p).or_insert(i);
+        if f.has_visible_holder() {
             by_path.entry(p).or_default().push(f);
         }
     }
@@ -49,7 +52,7 @@ both instances changed, and fix the program so it never unlinks its lockfile on 
                 action: AdviceAction::ActOnHolder,
                 severity: None,
             },
-            Some(path.to_string()),
+            first_at.get(path).copied(),
         ));
     }
     out

@@ -11,7 +11,7 @@ was reported. Please report the lines so the parser can learn them.",
     global: Some(check),
 };
 
-fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<usize>)> {
     let snap = ctx.snap;
     let n = snap.locks.skipped.len();
     if n == 0 {

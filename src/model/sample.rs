@@ -13,6 +13,7 @@ pub(crate) fn finding(code: FindingCode, severity: Severity, path: Option<&str>)
         message: format!("{code} message"),
         hint: format!("{code} hint"),
         path: path.map(Into::into),
+        path_bytes: None,
         action: AdviceAction::Investigate,
     }
 }
@@ -20,6 +21,7 @@ pub(crate) fn finding(code: FindingCode, severity: Severity, path: Option<&str>)
 pub(crate) fn file(path: &str, kind: FileKind) -> FileReport {
     FileReport {
         path: Some(path.into()),
+        path_bytes: None,
         kind,
         device: Some(Device {
             major: 254,
@@ -107,14 +109,14 @@ pub(crate) fn sample_report() -> Report {
 
     let mut nginx = file(HOSTILE_PIDFILE, FileKind::Pidfile);
     nginx.size = Some(5);
-    nginx.pidfile = Some(PidfileReport {
+    nginx.pidfile = Some(Box::new(PidfileReport {
         pid: Some(4191),
         verdict: PidVerdict::Stale,
         status: PidStatus::Dead,
         reason: None,
         host: None,
         process: None,
-    });
+    }));
     nginx.findings.push(finding(
         FindingCode::StalePidfile,
         Severity::Warning,
@@ -136,6 +138,7 @@ pub(crate) fn sample_report() -> Report {
         )],
         errors: vec![ErrorEntry {
             path: "/run/initctl".into(),
+            path_bytes: None,
             error: "FIFO: skipped".into(),
         }],
         visibility: VisibilityReport {

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::Exporter;
-use super::escape::for_terminal;
+use super::escape::{for_terminal, path_for_terminal};
 use crate::model::time::human_duration;
 use crate::model::{
     DeleteVerdict, FileReport, HolderEvidence, LockReport, LockState, PidVerdict, Platform,
@@ -71,7 +71,12 @@ fn rests_on_partial_evidence(file: &FileReport) -> bool {
 pub fn narrative(file: &FileReport, report: &Report) -> Vec<String> {
     let windows = report.platform == Platform::Windows;
     let mut out = Vec::new();
-    let mut head = file.path.clone().unwrap_or_else(|| "(unknown path)".into());
+    // Escaped here so that a non-UTF-8 name shows its exact bytes (`\xNN`); the
+    // rest of the line is static words, so escaping the line again changes nothing.
+    let mut head = match &file.path {
+        Some(p) => path_for_terminal(p, file.path_bytes.as_ref()).into_owned(),
+        None => "(unknown path)".into(),
+    };
     if file.deleted {
         head.push_str(" (deleted)");
     } else if file.replaced {
@@ -250,7 +255,7 @@ impl Exporter for Explain {
             writeln!(
                 out,
                 "Not examined: {}: {}",
-                for_terminal(&e.path),
+                path_for_terminal(&e.path, e.path_bytes.as_ref()),
                 for_terminal(&e.error)
             )?;
         }

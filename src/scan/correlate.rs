@@ -3,8 +3,10 @@
 //! Pure: no system calls, so it runs the same on fixtures as on a live system. Every
 //! join is a hash lookup, so cost grows linearly with locks + fds + files.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::catalog;
 use super::content::PidContent;
@@ -16,9 +18,10 @@ use crate::model::time::rfc3339;
 use crate::model::*;
 use crate::sys::*;
 
-/// One file of the report before rendering.
+/// One file of the report before rendering. Its path is borrowed (from the walk's
+/// candidate or the snapshot's fd): a scan may find a million files.
 struct Entry<'a> {
-    path: Option<PathBuf>,
+    path: Option<&'a Path>,
     cand: Option<&'a Candidate>,
     key: Option<FileKey>,
     deleted: bool,
@@ -179,9 +182,18 @@ struct Ctx<'a> {
     partial: bool,
     /// Process context by pid, built once: a process holding thousands of locks
     /// appears in thousands of files.
-    procs: std::cell::RefCell<HashMap<i32, ProcessRef>>,
-    /// Filesystem reports by mount id (or device), built once per mount.
-    filesystems: std::cell::RefCell<HashMap<(u64, u32, u32), Option<FilesystemReport>>>,
+    procs: RefCell<HashMap<i32, ProcessRef>>,
+    /// Filesystem reports by mount id (or device), built once per mount and shared
+    /// by its files.
+    filesystems: RefCell<HashMap<(u64, u32, u32), Option<Arc<FilesystemReport>>>>,
+    /// Owner names by uid, shared by their files.
+    owners: RefCell<HashMap<u32, Option<Arc<str>>>>,
+    /// Texts that many files repeat word for word (delete verdicts' reasons), one
+    /// copy each: a directory of a million leftovers gives a million equal reasons.
+    texts: RefCell<HashSet<Arc<str>>>,
+    /// Convention reports without a file-specific `next_run_says`, one per
+    /// convention, shared by its files.
+    conventions: RefCell<HashMap<&'static str, Arc<ConventionReport>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -201,7 +213,57 @@ impl<'a> Ctx<'a> {
             partial: !snap.open_files_complete(),
             procs: Default::default(),
             filesystems: Default::default(),
+            owners: Default::default(),
+            texts: Default::default(),
+            conventions: Default::default(),
         }
+    }
+
+    /// The one shared copy of `text`.
+    fn intern(&self, text: String) -> Arc<str> {
+        let mut texts = self.texts.borrow_mut();
+        if let Some(t) = texts.get(text.as_str()) {
+            return t.clone();
+        }
+        let t: Arc<str> = text.into();
+        texts.insert(t.clone());
+        t
+    }
+
+    /// The owner name of `uid`, shared.
+    fn owner(&self, uid: u32) -> Option<Arc<str>> {
+        self.owners
+            .borrow_mut()
+            .entry(uid)
+            .or_insert_with(|| self.snap.users.get(&uid).map(|u| u.as_str().into()))
+            .clone()
+    }
+
+    /// The convention report, shared with every file of the convention when nothing
+    /// in it is particular to this file.
+    fn convention(
+        &self,
+        conv: &'static catalog::Convention,
+        next_run_says: Option<String>,
+    ) -> Arc<ConventionReport> {
+        let make = |next_run_says| {
+            Arc::new(ConventionReport {
+                name: conv.name.to_string(),
+                program: conv.program.to_string(),
+                discipline: conv.discipline,
+                error_message: conv.error_message.map(str::to_string),
+                next_run_says,
+                blocks_next_run: conv.leftover_blocks,
+            })
+        };
+        if next_run_says.is_some() {
+            return make(next_run_says);
+        }
+        self.conventions
+            .borrow_mut()
+            .entry(conv.name)
+            .or_insert_with(|| make(None))
+            .clone()
     }
 
     /// `process_ref`, cached per pid.
@@ -219,7 +281,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `filesystem_report`, cached per mount.
-    fn fs(&self, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<FilesystemReport> {
+    fn fs(&self, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<Arc<FilesystemReport>> {
         let id = match (cand.and_then(|c| c.stat.mnt_id), key) {
             (Some(m), _) => (m, 0, 0),
             (None, Some(k)) => (u64::MAX, k.major, k.minor),
@@ -228,7 +290,7 @@ impl<'a> Ctx<'a> {
         self.filesystems
             .borrow_mut()
             .entry(id)
-            .or_insert_with(|| filesystem_report(self.snap, key, cand))
+            .or_insert_with(|| filesystem_report(self.snap, key, cand).map(Arc::new))
             .clone()
     }
 
@@ -1008,9 +1070,9 @@ fn lock_state(
 }
 
 /// Builds the file reports. `roots` is `None` for a whole-system scan.
-pub fn build_files(
-    snap: &Snapshot,
-    cands: &[Candidate],
+pub fn build_files<'a>(
+    snap: &'a Snapshot,
+    cands: &'a [Candidate],
     extras: &Examined,
     mut probes: HashMap<PathBuf, ProbeReport>,
     roots: Option<&[PathBuf]>,
@@ -1026,7 +1088,7 @@ pub fn build_files(
             by_key.entry(k).or_insert(entries.len());
         }
         entries.push(Entry {
-            path: Some(c.path.clone()),
+            path: Some(&c.path),
             cand: Some(c),
             key: c.key,
             deleted: false,
@@ -1048,9 +1110,9 @@ pub fn build_files(
             .filter(|f| own(f))
             .min_by_key(|f| (f.deleted, f.locks.is_empty(), f.pid, f.fd))
             .or_else(|| fds.iter().min_by_key(|f| (f.deleted, f.pid, f.fd)));
-        let path = best.and_then(|f| f.path.clone());
+        let path = best.and_then(|f| f.path.as_deref());
         if let Some(roots) = roots {
-            match (&path, best) {
+            match (path, best) {
                 (Some(p), Some(f)) if own(f) && under_roots(p, roots) => {}
                 _ => continue,
             }
@@ -1065,6 +1127,19 @@ pub fn build_files(
         });
     }
 
+    // In report order (by the path's exact bytes), sorted while entries are small.
+    // The walk's order is the directories' and differs from run to run.
+    entries.sort_by(|a, b| {
+        let inode = |e: &Entry| e.key.map(|k| k.ino).or(e.cand.map(|c| c.stat.ino));
+        let bytes = |e: &Entry<'a>| -> Option<&'a [u8]> {
+            e.path.map(|p| p.as_os_str().as_encoded_bytes())
+        };
+        bytes(a)
+            .cmp(&bytes(b))
+            .then(a.deleted.cmp(&b.deleted))
+            .then(inode(a).cmp(&inode(b)))
+    });
+
     // The running processes of each convention's program, found once per convention.
     let mut running: HashMap<&'static str, Vec<i32>> = HashMap::new();
     for r in extras.recognised.values() {
@@ -1073,14 +1148,14 @@ pub fn build_files(
         }
     }
     let open_gap = open_gap(snap);
-    let mut files: Vec<FileReport> = entries
+    entries
         .iter()
         .map(|e| {
             let cand = e.cand;
             let key = e.key;
             // A probe result belongs to the file the walk found at that path (not to an
             // unlinked or replaced inode that a holder still names by it).
-            let probe = cand.and_then(|c| probes.remove(&c.path));
+            let probe = cand.and_then(|c| probes.remove(&c.path)).map(Box::new);
             let mut locks: Vec<LockReport> = Vec::new();
             if let Some(k) = key {
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
@@ -1090,7 +1165,7 @@ pub fn build_files(
                 }
             }
             if locks.is_empty()
-                && let Some(lock) = probe.as_ref().and_then(|p| probed_lock(snap, p))
+                && let Some(lock) = probe.as_deref().and_then(|p| probed_lock(snap, p))
             {
                 locks.push(lock);
             }
@@ -1122,7 +1197,6 @@ pub fn build_files(
             open_by.sort_by_key(|p| (p.pid, p.fd));
             let name_kind = cand.and_then(|c| c.name_kind).or_else(|| {
                 e.path
-                    .as_deref()
                     .and_then(|p| p.file_name())
                     .and_then(names::classify)
                     .map(|r| r.kind)
@@ -1135,8 +1209,8 @@ pub fn build_files(
             let symlink_target = cand
                 .and_then(|c| c.symlink_target.as_ref())
                 .map(|t| t.to_string_lossy().into_owned());
-            let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
-            let found = e.path.as_ref().and_then(|p| extras.recognised.get(p));
+            let content = e.path.and_then(|p| extras.contents.get(p));
+            let found = e.path.and_then(|p| extras.recognised.get(p));
             // Conventions known only by their program (flock(1) locks any path):
             // recognised by the process that holds the lock.
             let by_holder = found
@@ -1157,7 +1231,7 @@ pub fn build_files(
                     parsed: Default::default(),
                 });
             let rec = by_holder.as_ref().or(found);
-            name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path.as_deref());
+            name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path);
             let pidfile = pidfile_report(
                 snap,
                 content,
@@ -1165,26 +1239,26 @@ pub fn build_files(
                 symlink_target.as_deref(),
                 cand.map(|c| c.stat.mtime),
                 rec,
-            );
+            )
+            .map(Box::new);
             let (convention, safe_to_delete) = match rec {
                 Some(r) => {
                     let site_locked = e
                         .path
-                        .as_ref()
                         .and_then(|p| extras.lock_site_keys.get(p))
                         .copied()
                         .flatten()
                         .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
                     let scoped = running
                         .get(r.conv.name)
-                        .map(|pids| in_scope(snap, r.conv, e.path.as_deref(), pids));
+                        .map(|pids| in_scope(snap, r.conv, e.path, pids));
                     let facts = catalog::Facts {
                         kernel_locked: !locks.is_empty() || site_locked,
                         open_by_any: !open_by.is_empty()
                             || locks.iter().any(|l| !l.holders.is_empty()),
-                        kernel_gap: kernel_gap(snap, probe.as_ref()),
+                        kernel_gap: kernel_gap(snap, probe.as_deref()),
                         open_gap: open_gap.clone(),
-                        pid: pid_state(pidfile.as_ref()),
+                        pid: pid_state(pidfile.as_deref()),
                         age_secs: cand
                             .and_then(|c| u64::try_from(c.stat.mtime).ok())
                             .map(|m| snap.taken_at.saturating_sub(m)),
@@ -1194,31 +1268,24 @@ pub fn build_files(
                         program_certain: scoped.as_ref().is_some_and(|s| s.1),
                     };
                     let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
+                    let says = next_run_says(r.conv, &facts, &locks, pidfile.as_deref(), e.path);
                     (
-                        Some(ConventionReport {
-                            name: r.conv.name.to_string(),
-                            program: r.conv.program.to_string(),
-                            discipline: r.conv.discipline,
-                            error_message: r.conv.error_message.map(str::to_string),
-                            next_run_says: next_run_says(
-                                r.conv,
-                                &facts,
-                                &locks,
-                                pidfile.as_ref(),
-                                e.path.as_deref(),
-                            ),
-                            blocks_next_run: r.conv.leftover_blocks,
+                        Some(ctx.convention(r.conv, says)),
+                        Some(SafeToDelete {
+                            verdict: v,
+                            reason: ctx.intern(reason),
                         }),
-                        Some(SafeToDelete { verdict: v, reason }),
                     )
                 }
                 None => (None, None),
             };
             let st = cand.map(|c| &c.stat);
             let filesystem = ctx.fs(key, cand);
-            let lock_state = lock_state(snap, &locks, filesystem.as_ref(), probe.as_ref());
+            let lock_state = lock_state(snap, &locks, filesystem.as_deref(), probe.as_deref());
+            let (path, path_bytes) = e.path.map(path_fields).unzip();
             FileReport {
-                path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                path,
+                path_bytes: path_bytes.flatten(),
                 kind,
                 device: key.map(|k| Device {
                     major: k.major,
@@ -1229,9 +1296,7 @@ pub fn build_files(
                 size: st.map(|s| s.size),
                 mode: st.and_then(|s| s.mode).map(Perm),
                 uid: st.and_then(|s| s.uid),
-                owner: st
-                    .and_then(|s| s.uid)
-                    .and_then(|u| snap.users.get(&u).cloned()),
+                owner: st.and_then(|s| s.uid).and_then(|u| ctx.owner(u)),
                 mtime: st.and_then(|s| Timestamp::from_signed(s.mtime)),
                 dir_mode: cand.and_then(|c| c.dir_mode).map(Perm),
                 dir_uid: cand.and_then(|c| c.dir_uid),
@@ -1250,12 +1315,5 @@ pub fn build_files(
                 advice: Advice::default(),
             }
         })
-        .collect();
-    files.sort_by(|a, b| {
-        a.path
-            .cmp(&b.path)
-            .then(a.deleted.cmp(&b.deleted))
-            .then(a.inode.cmp(&b.inode))
-    });
-    files
+        .collect()
 }

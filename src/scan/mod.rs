@@ -206,15 +206,16 @@ pub fn assemble(
     let mut errors: Vec<ErrorEntry> = walked.errors.clone();
     for c in &walked.candidates {
         if !c.stat.file_type.is_examinable() {
-            errors.push(ErrorEntry {
-                path: c.path.to_string_lossy().into_owned(),
-                error: format!("not a regular file ({}): not read", c.stat.file_type),
-            });
+            errors.push(ErrorEntry::new(
+                &c.path,
+                format!("not a regular file ({}): not read", c.stat.file_type),
+            ));
         }
     }
     for e in &snap.errors {
         errors.push(ErrorEntry {
             path: e.source.clone(),
+            path_bytes: None,
             error: e.error.clone(),
         });
     }

@@ -139,10 +139,7 @@ impl<'a> Walker<'a> {
     }
 
     fn error(&mut self, path: &Path, error: String) {
-        self.out.errors.push(ErrorEntry {
-            path: path.to_string_lossy().into_owned(),
-            error,
-        });
+        self.out.errors.push(ErrorEntry::new(path, error));
     }
 
     fn walk_dir(&mut self, dirfd: OwnedFd, path: &Path, depth: usize, dir_stat: &FileStat) {

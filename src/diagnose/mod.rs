@@ -161,7 +161,9 @@ impl AdviceTexts {
         }
         let text: Arc<str> = match s.verdict {
             DeleteVerdict::No => format!("do not delete it: {}.", s.reason),
-            DeleteVerdict::Yes => format!("nothing to wait for; it is safe to remove ({}).", s.reason),
+            DeleteVerdict::Yes => {
+                format!("nothing to wait for; it is safe to remove ({}).", s.reason)
+            }
             DeleteVerdict::Unknown => {
                 format!("leave it in place until this is settled: {}.", s.reason)
             }
@@ -345,6 +347,9 @@ mod tests {
             action: AdviceAction::ActOnHolder,
             ..nginx.findings[0].clone()
         });
-        assert_eq!(advice(&both, &mut Default::default()).action, AdviceAction::ActOnHolder);
+        assert_eq!(
+            advice(&both, &mut Default::default()).action,
+            AdviceAction::ActOnHolder
+        );
     }
 }

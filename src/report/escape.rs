@@ -50,7 +50,10 @@ pub fn bytes_for_terminal(raw: &[u8]) -> Cow<'_, str> {
     }
     let mut out = String::with_capacity(raw.len() + 8);
     for chunk in raw.utf8_chunks() {
-        chunk.valid().chars().for_each(|c| push_escaped(c, &mut out));
+        chunk
+            .valid()
+            .chars()
+            .for_each(|c| push_escaped(c, &mut out));
         for b in chunk.invalid() {
             out.push_str(&format!("\\x{b:02x}"));
         }
@@ -99,6 +102,9 @@ mod tests {
         // Once something is escaped, a literal backslash is doubled: a file really
         // named `a\xff` cannot pass for one with the byte 0xff.
         assert_eq!(bytes_for_terminal(b"a\\xff\xff\n"), "a\\\\xff\\xff\\n");
-        assert!(matches!(bytes_for_terminal(b"/run/x.pid"), Cow::Borrowed(_)));
+        assert!(matches!(
+            bytes_for_terminal(b"/run/x.pid"),
+            Cow::Borrowed(_)
+        ));
     }
 }

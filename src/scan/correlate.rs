@@ -174,6 +174,9 @@ fn filesystem_report(
     })
 }
 
+/// A mount id, or (no mount id) `u64::MAX` and the device.
+type MountKey = (u64, u32, u32);
+
 struct Ctx<'a> {
     snap: &'a Snapshot,
     locks_by_key: HashMap<FileKey, Vec<usize>>,
@@ -185,7 +188,7 @@ struct Ctx<'a> {
     procs: RefCell<HashMap<i32, ProcessRef>>,
     /// Filesystem reports by mount id (or device), built once per mount and shared
     /// by its files.
-    filesystems: RefCell<HashMap<(u64, u32, u32), Option<Arc<FilesystemReport>>>>,
+    filesystems: RefCell<HashMap<MountKey, Option<Arc<FilesystemReport>>>>,
     /// Owner names by uid, shared by their files.
     owners: RefCell<HashMap<u32, Option<Arc<str>>>>,
     /// Texts that many files repeat word for word (delete verdicts' reasons), one
@@ -1078,14 +1081,16 @@ pub fn build_files<'a>(
     roots: Option<&[PathBuf]>,
 ) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut by_key: HashMap<FileKey, usize> = HashMap::new();
+    let mut entries: Vec<Entry> = Vec::with_capacity(cands.len());
+    // The locked inodes the walk found (only those: the walk may find a million
+    // unlocked files, and this set is only asked about locked ones).
+    let mut found_locked: HashSet<FileKey> = HashSet::new();
     for c in cands {
         if !c.stat.file_type.is_examinable() {
             continue; // special files are reported as errors by the caller
         }
-        if let Some(k) = c.key {
-            by_key.entry(k).or_insert(entries.len());
+        if let Some(k) = c.key.filter(|k| ctx.locks_by_key.contains_key(k)) {
+            found_locked.insert(k);
         }
         entries.push(Entry {
             path: Some(&c.path),
@@ -1100,7 +1105,7 @@ pub fn build_files<'a>(
     let mut locked: Vec<FileKey> = ctx.locks_by_key.keys().copied().collect();
     locked.sort_unstable();
     for key in locked {
-        if by_key.contains_key(&key) {
+        if found_locked.contains(&key) {
             continue;
         }
         let fds: Vec<&OpenFd> = ctx.fds(key).collect();
@@ -1117,7 +1122,7 @@ pub fn build_files<'a>(
                 _ => continue,
             }
         }
-        by_key.insert(key, entries.len());
+        found_locked.insert(key);
         entries.push(Entry {
             deleted: best.is_some_and(|f| f.deleted),
             replaced: best.is_some_and(|f| f.replaced),

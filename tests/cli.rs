@@ -254,3 +254,49 @@ fn prometheus_and_ndjson_formats_describe_a_held_lock() {
     assert_eq!(f["path"], p.to_str().unwrap());
     assert_eq!(f["locks"][0]["holders"][0]["pid"], _h.pid);
 }
+
+/// 4194304..=2147483647 fit in a pid_t but no Linux process can have them (pids stay
+/// below pid_max, at most PID_MAX_LIMIT = 4194304), so the content is invalid, never
+/// a pid that is merely dead (which made `stale-pidfile` advise removing a file whose
+/// content is simply wrong).
+#[test]
+fn pids_above_the_largest_linux_pid_are_invalid_not_dead() {
+    let d = tempdir();
+    let root = canon(d.path());
+    for n in ["4194304", "4194305", "2147483647"] {
+        std::fs::write(root.join(format!("{n}.pid")), format!("{n}\n")).unwrap();
+    }
+    // The same numbers where the convention has its own format.
+    std::fs::create_dir(root.join(".git")).unwrap();
+    std::fs::write(root.join(".git/gc.pid"), "4194305 buildhost").unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    std::os::unix::fs::symlink(
+        format!("{}-2147483647", host.trim()),
+        root.join("SingletonLock"),
+    )
+    .unwrap();
+    std::fs::write(root.join("4194303.pid"), "4194303\n").unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    for n in ["4194304", "4194305", "2147483647"] {
+        let f = file(&doc, &root.join(format!("{n}.pid")), false);
+        assert_eq!(f["pidfile"]["status"], "invalid", "{n}: {f:#}");
+        assert!(f["pidfile"]["pid"].is_null(), "{n}: {f:#}");
+        assert!(
+            f["pidfile"]["reason"].as_str().unwrap().contains("4194303"),
+            "{n}: {f:#}"
+        );
+        assert_eq!(codes(f), vec!["invalid-pidfile"], "{n}: {f:#}");
+    }
+    for name in [".git/gc.pid", "SingletonLock"] {
+        let f = file(&doc, &root.join(name), false);
+        assert_ne!(f["pidfile"]["status"], "dead", "{name}: {f:#}");
+        assert!(
+            !codes(f).contains(&"stale-pidfile".to_string()),
+            "{name}: {f:#}"
+        );
+        assert_ne!(f["safe_to_delete"]["verdict"], "yes", "{name}: {f:#}");
+    }
+    // The largest pid is a pid (whether or not it runs here).
+    let f = file(&doc, &root.join("4194303.pid"), false);
+    assert_eq!(f["pidfile"]["pid"], 4194303, "{f:#}");
+}

@@ -43,7 +43,7 @@ pub fn pids_from_link_name(name: &str) -> Vec<i32> {
         (!s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse::<i32>().ok())
             .flatten()
-            .filter(|p| (1..=crate::lock::pidfile::PID_MAX_LIMIT).contains(p))
+            .filter(|p| crate::lock::pidfile::is_possible_pid((*p).into()))
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let Some((_, tail)) = name.rsplit_once('.') else {
@@ -118,7 +118,7 @@ mod tests {
             c.contains(&4242) && c.contains(&424) && c.contains(&42),
             "{c:?}"
         );
-        assert!(c.iter().all(|p| *p <= crate::lock::pidfile::PID_MAX_LIMIT));
+        assert!(c.iter().all(|p| *p <= crate::lock::pidfile::MAX_PID));
         assert!(pids_from_link_name("no-dots-here").is_empty());
         assert!(pids_from_link_name("vm.notapid").is_empty());
     }

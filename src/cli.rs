@@ -185,7 +185,9 @@ pub fn one_line_error(e: &clap::Error) -> String {
     line
 }
 
-/// Parses `90`, `90s`, `30m`, `12h`, `2d` into seconds.
+/// Parses `90`, `90s`, `30m`, `12h`, `2d` into seconds. The number is plain
+/// decimal digits: `u64::from_str` would also take `+5`, which is no age anyone
+/// writes on purpose.
 pub fn parse_age(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {
@@ -195,8 +197,9 @@ pub fn parse_age(s: &str) -> Result<u64, String> {
         Some((i, 'd')) => (&s[..i], 86_400),
         _ => (s, 1),
     };
-    num.parse::<u64>()
-        .ok()
+    Some(num)
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u64>().ok())
         .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| format!("{s:?} is not an age like 90, 90s, 30m, 12h or 2d"))
 }
@@ -216,5 +219,17 @@ mod tests {
         assert!(parse_age("-5m").is_err());
         assert!(parse_age("5w").is_err());
         assert!(parse_age("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn ages_with_a_sign_or_other_garbage_are_rejected() {
+        for bad in [
+            "+5", "+5m", "-5", "s", "m", "5 s", "5.0", "0x10", "5ss", "٥", "5m5", "+",
+        ] {
+            assert!(parse_age(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(parse_age("0"), Ok(0));
+        assert_eq!(parse_age("007m"), Ok(420));
+        assert_eq!(parse_age(" 10m "), Ok(600));
     }
 }

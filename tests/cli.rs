@@ -49,6 +49,10 @@ fn bad_arguments_are_exit_2_with_one_line_on_stderr() {
         ),
         (&["--max-depth", "minus-one", "/tmp"][..], "--max-depth"),
         (&["--max-age", "5w"][..], "is not an age"),
+        // u64's parser takes a leading `+`; an age does not.
+        (&["--max-age", "+5"][..], "is not an age"),
+        (&["--max-age", "+5m", "/tmp"][..], "is not an age"),
+        (&["--max-age=-5"][..], "is not an age"),
         (&["--jsn"][..], "did you mean --json"),
         (&["explain"][..], "PATH"),
         (&["--generate", "complete-tcsh"][..], "complete-bash"),

@@ -4,6 +4,7 @@ use clap::{CommandFactory, Parser};
 
 use lockscan::exit_codes;
 use lockscan::model::Severity;
+use lockscan::report::escape::for_terminal;
 use lockscan::report::{self, Format as OutFormat, Presentation};
 use lockscan::scan::{ProbeMode, ScanOptions, walk::WalkOptions};
 
@@ -36,6 +37,14 @@ fn threshold(f: FailOn) -> Severity {
     }
 }
 
+/// `lockscan: MESSAGE` on stderr, then exit 2. The message can quote a path or an
+/// argument exactly as given (`lockscan $'/tmp/\e[31mx'`), so it is escaped like
+/// every name in the table: stderr is usually a terminal.
+fn fail(message: &str) -> ! {
+    eprintln!("lockscan: {}", for_terminal(message));
+    std::process::exit(exit_codes::CANNOT_RUN);
+}
+
 /// Writes through `f` into a block-buffered stdout; a closed pipe is not an error.
 fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     let stdout = std::io::stdout();
@@ -43,16 +52,12 @@ fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     if let Err(e) = f(&mut out).and_then(|_| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("lockscan: writing output: {e}");
-        std::process::exit(exit_codes::CANNOT_RUN);
+        fail(&format!("writing output: {e}"));
     }
 }
 
 fn run_scan(opts: &ScanOptions) -> lockscan::Report {
-    lockscan::scan(opts).unwrap_or_else(|e| {
-        eprintln!("lockscan: {e}");
-        std::process::exit(exit_codes::CANNOT_RUN);
-    })
+    lockscan::scan(opts).unwrap_or_else(|e| fail(&e.to_string()))
 }
 
 /// Bad arguments: one line on stderr and exit code 2, as the README promises
@@ -66,8 +71,7 @@ fn parse_args() -> Cli {
         let _ = e.print();
         std::process::exit(exit_codes::OK);
     }
-    eprintln!("lockscan: {}", cli::one_line_error(&e));
-    std::process::exit(exit_codes::CANNOT_RUN);
+    fail(&cli::one_line_error(&e));
 }
 
 fn generate(what: Generate, out: &mut dyn Write) -> std::io::Result<()> {

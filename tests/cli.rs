@@ -304,3 +304,28 @@ fn pids_above_the_largest_linux_pid_are_invalid_not_dead() {
     let f = file(&doc, &root.join("4194303.pid"), false);
     assert_eq!(f["pidfile"]["pid"], 4194303, "{f:#}");
 }
+
+/// A path is whatever bytes its creator chose: an error quoting it on stderr (a
+/// terminal, usually) must escape it like the table does, or `lockscan
+/// $'/tmp/\e[2J...'` rewrites the operator's screen.
+#[test]
+fn escape_sequences_in_a_missing_path_are_escaped_on_stderr() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let hostile = format!("{}/\u{1b}[31mred\u{1b}]0;title\u{7}\nnext", root.display());
+    for args in [vec![hostile.as_str()], vec!["explain", hostile.as_str()]] {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control characters on stderr: {:?}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{:?}", r.stderr);
+        assert!(
+            r.stderr.contains("\\e[31mred\\e]0;title\\x07\\nnext"),
+            "{:?}",
+            r.stderr
+        );
+    }
+}

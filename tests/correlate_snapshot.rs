@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lockscan::model::{FileKind, LockKind};
+use lockscan::model::{FileKind, LockKind, LockMode};
 use lockscan::scan::correlate::build_files;
 use lockscan::scan::examine::Examined;
 use lockscan::sys::linux::proc_locks::parse_proc_locks;
@@ -258,4 +258,63 @@ fn containers_are_named_from_the_cgroup() {
     );
     assert_eq!(c("/system.slice/nginx.service"), None);
     assert_eq!(c("/user.slice/user-1000.slice/session-3.scope"), None);
+}
+
+/// /proc/locks prints -1 for every OFD lock and waiter (and 0 for a process in
+/// another pid namespace). A waiter whose blocked call was not found must not become
+/// a "process" with pid -1: it is listed apart, with why it has no pid.
+#[test]
+fn waiters_without_a_pid_are_unidentified_never_pid_minus_one_or_zero() {
+    let mut snap = snapshot();
+    snap.locks = parse_proc_locks(
+        "2: OFDLCK ADVISORY  WRITE -1 fe:00:200 0 63\n\
+         2: -> OFDLCK ADVISORY  WRITE -1 fe:00:200 0 63\n\
+         2: -> OFDLCK ADVISORY  READ -1 fe:00:200 0 63\n\
+         3: POSIX  ADVISORY  WRITE 7000 fe:00:300 10 29\n\
+         3: -> POSIX  ADVISORY  WRITE 0 fe:00:300 0 EOF\n",
+    );
+    // The first OFD waiter was found blocked in F_OFD_SETLKW through fd 6 of 7100.
+    snap.resolved_waiters.insert(1, (7100, 6));
+    snap.open_fds
+        .push(fd(7100, 6, "/srv/ofd.lock", 200, &[], 0o2100002));
+    let files = build_files(&snap, &[], &Examined::default(), HashMap::new(), None);
+    let lock = |p: &str| {
+        files
+            .iter()
+            .find(|f| f.path.as_deref() == Some(p))
+            .unwrap_or_else(|| panic!("{p}: {files:#?}"))
+            .locks[0]
+            .clone()
+    };
+    let ofd = lock("/srv/ofd.lock");
+    assert_eq!(
+        ofd.waiters
+            .iter()
+            .map(|w| w.process.pid)
+            .collect::<Vec<_>>(),
+        vec![7100]
+    );
+    assert_eq!(ofd.unidentified_waiters.len(), 1, "{ofd:#?}");
+    let u = &ofd.unidentified_waiters[0];
+    assert_eq!((u.mode, u.depth), (LockMode::Read, 1));
+    assert!(u.reason.contains("F_OFD_SETLKW"), "{}", u.reason);
+    assert_eq!(ofd.waiter_count(), 2);
+    let posix = lock("/srv/range.db");
+    assert!(posix.waiters.is_empty(), "{posix:#?}");
+    assert!(
+        posix.unidentified_waiters[0]
+            .reason
+            .contains("pid namespace"),
+        "{posix:#?}"
+    );
+    // In JSON: no waiter with a pid below 1; the unidentified ones carry no pid.
+    for l in [&ofd, &posix] {
+        let v = serde_json::to_value(l).unwrap();
+        for w in v["waiters"].as_array().unwrap() {
+            assert!(w["pid"].as_i64().unwrap() > 0, "{v:#}");
+        }
+        for w in v["unidentified_waiters"].as_array().unwrap() {
+            assert!(w.get("pid").is_none(), "{v:#}");
+        }
+    }
 }

@@ -237,6 +237,48 @@ pub(crate) fn describe_pid(pid: i32, command: Option<&str>) -> String {
     }
 }
 
+/// How a waiter the kernel lists but lockscan could not name is shown in text
+/// (`LockReport::unidentified_waiters`): never as a pid.
+pub(crate) const UNIDENTIFIED_WAITER: &str = "a waiter lockscan could not identify";
+
+/// `phrase` with the indefinite article its first word takes, by sound: "an ofd
+/// write lock" (said O-F-D), "an unknown lock", "a flock lock", "a posix lock", "a
+/// lease", "a write lock". Messages name lock kinds and modes from the vocabulary,
+/// so the article cannot be written into the format string.
+pub(crate) fn with_article(phrase: &str) -> String {
+    format!("{} {phrase}", article(phrase))
+}
+
+/// [`with_article`] at the start of a sentence ("An ofd write lock ...").
+pub(crate) fn with_article_capitalized(phrase: &str) -> String {
+    let a = if article(phrase) == "an" { "An" } else { "A" };
+    format!("{a} {phrase}")
+}
+
+fn article(phrase: &str) -> &'static str {
+    let word = phrase
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    let lower = word.to_ascii_lowercase();
+    let spelled_out = word.len() > 1
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let an = if spelled_out {
+        // An initialism is said letter by letter: "an NFS lock", "an LMDB file".
+        lower.starts_with(['a', 'e', 'f', 'h', 'i', 'l', 'm', 'n', 'o', 'r', 's', 'x'])
+    } else {
+        // "a unix ...", "a user ...": a 'u' said "you" takes "a".
+        lower.starts_with(['a', 'e', 'i', 'o'])
+            || (lower.starts_with('u')
+                && !["uni", "use", "usu", "uti"]
+                    .iter()
+                    .any(|p| lower.starts_with(p)))
+    };
+    if an { "an" } else { "a" }
+}
+
 pub(crate) fn describe(p: &ProcessRef) -> String {
     describe_pid(p.pid, p.command.as_deref())
 }
@@ -254,6 +296,44 @@ mod tests {
     use super::*;
     use crate::model::Severity;
     use crate::model::sample::sample_report;
+
+    /// The regression: "A ofd write lock". Every lock kind and mode the vocabulary
+    /// has gets the article it is said with.
+    #[test]
+    fn lock_kinds_and_modes_take_the_article_they_are_said_with() {
+        use crate::sys::{LockKind, LockMode};
+        let expected = |kind: LockKind| match kind {
+            LockKind::Ofd | LockKind::Access | LockKind::Unknown => "an",
+            LockKind::Flock
+            | LockKind::Posix
+            | LockKind::Lease
+            | LockKind::Deleg
+            | LockKind::LockFileEx => "a",
+        };
+        for kind in LockKind::ALL {
+            let phrase = format!("{kind} write lock on the whole file");
+            assert_eq!(
+                with_article(&phrase),
+                format!("{} {phrase}", expected(*kind)),
+                "{kind}"
+            );
+        }
+        assert_eq!(with_article("read lock"), "a read lock");
+        assert_eq!(with_article("write lock"), "a write lock");
+        assert_eq!(with_article("unlock"), "an unlock");
+        assert_eq!(
+            with_article_capitalized("ofd write lock"),
+            "An ofd write lock"
+        );
+        assert_eq!(
+            with_article_capitalized("posix read lock"),
+            "A posix read lock"
+        );
+        assert_eq!(with_article("OFD lock"), "an OFD lock");
+        assert_eq!(with_article("NFS mount"), "an NFS mount");
+        assert_eq!(with_article("POSIX lock"), "a POSIX lock");
+        assert_eq!(with_article("unix socket"), "a unix socket");
+    }
 
     #[test]
     fn every_code_has_exactly_one_rule() {

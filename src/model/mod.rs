@@ -396,6 +396,21 @@ pub struct WaiterRef {
     pub blocked_by: Option<i32>,
 }
 
+/// A waiter the kernel's lock table lists but lockscan could not name: an OFD
+/// waiter (the table prints pid -1) whose blocked `F_OFD_SETLKW` call was not seen,
+/// or a waiter outside this pid namespace (pid 0). It is never given a pid.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct UnidentifiedWaiter {
+    /// The mode it waits for.
+    pub mode: LockMode,
+    pub start: u64,
+    pub end: Option<u64>,
+    /// 1 = waits for the holder directly; 2 = waits behind another waiter; ...
+    pub depth: u32,
+    /// Why it could not be identified.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct LockReport {
     #[serde(rename = "type")]
@@ -409,8 +424,12 @@ pub struct LockReport {
     pub lease_state: Option<LeaseState>,
     /// Every process that really holds the lock (see `holder_evidence`).
     pub holders: Vec<ProcessRef>,
-    /// Processes blocked waiting for it.
+    /// Processes blocked waiting for it, each identified by its pid.
     pub waiters: Vec<WaiterRef>,
+    /// Waiters the kernel lists that could not be identified (never in `waiters`,
+    /// whose pids are all real processes). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unidentified_waiters: Vec<UnidentifiedWaiter>,
     /// The pid the kernel's lock table names: the process that *took* the lock. It
     /// may be dead, or differ from the holders after fork/exec; null for OFD locks (-1).
     pub locker_pid: Option<i32>,
@@ -426,6 +445,13 @@ pub struct LockReport {
     /// `WAL DMS` on the `-shm` file). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<LockRole>,
+}
+
+impl LockReport {
+    /// Every waiter, identified or not.
+    pub fn waiter_count(&self) -> usize {
+        self.waiters.len() + self.unidentified_waiters.len()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]

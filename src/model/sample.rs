@@ -86,6 +86,7 @@ pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) ->
                 blocked_by: Some(100),
             })
             .collect(),
+        unidentified_waiters: Vec::new(),
         holders_uncertain: false,
         role: None,
     }

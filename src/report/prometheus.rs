@@ -252,7 +252,7 @@ fn families(report: &Report) -> Vec<Family> {
         file_info.add(&[path, file.kind.as_str()], 1.0);
         for lock in &file.locks {
             lock_held.add(&[path, lock.kind.as_str(), lock.mode.as_str()], 1.0);
-            lock_waiters.add(&[path, lock.kind.as_str()], lock.waiters.len() as f64);
+            lock_waiters.add(&[path, lock.kind.as_str()], lock.waiter_count() as f64);
             if let Some((age, holder)) = oldest_holder(lock) {
                 let pid = holder.pid.to_string();
                 let command = holder.command.as_deref().unwrap_or("");

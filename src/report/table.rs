@@ -160,6 +160,7 @@ fn col_holders(r: &Row) -> Vec<String> {
 
 fn col_waiters(r: &Row) -> Vec<String> {
     let Some(l) = r.lock else { return Vec::new() };
+    let queued = |depth: u32| if depth > 1 { "queued" } else { "waiting" };
     l.waiters
         .iter()
         .map(|w| {
@@ -167,9 +168,17 @@ fn col_waiters(r: &Row) -> Vec<String> {
                 "{} ({} {})",
                 proc_label(&w.process, r.windows),
                 w.mode,
-                if w.depth > 1 { "queued" } else { "waiting" }
+                queued(w.depth)
             )
         })
+        .chain(l.unidentified_waiters.iter().map(|w| {
+            format!(
+                "{} ({} {})",
+                crate::diagnose::UNIDENTIFIED_WAITER,
+                w.mode,
+                queued(w.depth)
+            )
+        }))
         .collect()
 }
 

@@ -343,12 +343,10 @@ impl<'a> Ctx<'a> {
         let line = &self.snap.locks.lines[idx];
         let (holders, uncertain) = self.holders(idx, key);
         let holders_hidden = holders.is_empty() && uncertain;
-        let waiters = self
-            .waiters_of
-            .get(&idx)
-            .into_iter()
-            .flatten()
-            .map(|&w| {
+        let mut waiters = Vec::new();
+        let mut unidentified_waiters = Vec::new();
+        for &w in self.waiters_of.get(&idx).into_iter().flatten() {
+            {
                 let wl = &self.snap.locks.lines[w];
                 let (wpid, wfd) = match self.snap.resolved_waiters.get(&w) {
                     Some((pid, fd)) => (*pid, self.fds(key).find(|f| f.pid == *pid && f.fd == *fd)),
@@ -359,6 +357,18 @@ impl<'a> Ctx<'a> {
                             .find(|f| f.pid == wl.pid && f.locks.is_empty()),
                     ),
                 };
+                if wpid <= 0 {
+                    // -1 (OFD) or 0 (another pid namespace) is no process: say who
+                    // could not be identified instead of showing a pid.
+                    unidentified_waiters.push(UnidentifiedWaiter {
+                        mode: wl.mode,
+                        start: wl.start,
+                        end: wl.end,
+                        depth: wl.depth,
+                        reason: unidentified_waiter_reason(wl, self.partial),
+                    });
+                    continue;
+                }
                 // Whom it waits for: a process that holds the lock (not the pid that
                 // took it, which may be gone: a killed `flock -n` wrapper whose child
                 // still holds), or the waiter it is queued behind.
@@ -377,16 +387,16 @@ impl<'a> Ctx<'a> {
                             .filter(|p| *p > 0)
                     }
                 });
-                WaiterRef {
+                waiters.push(WaiterRef {
                     process: self.pref(wpid, wfd),
                     mode: wl.mode,
                     start: wl.start,
                     end: wl.end,
                     depth: wl.depth,
                     blocked_by,
-                }
-            })
-            .collect();
+                });
+            }
+        }
         let locker_pid = (line.pid > 0).then_some(line.pid);
         LockReport {
             kind: line.kind,
@@ -396,6 +406,7 @@ impl<'a> Ctx<'a> {
             lease_state: line.lease_state,
             holders,
             waiters,
+            unidentified_waiters,
             locker_pid,
             locker_alive: locker_pid.and_then(|p| alive(self.snap, p)),
             holders_uncertain: uncertain,
@@ -409,6 +420,23 @@ impl<'a> Ctx<'a> {
             role: None,
         }
     }
+}
+
+/// Why a waiter line with no usable pid (`wl.pid` -1 or 0) names no process.
+fn unidentified_waiter_reason(wl: &LockLine, partial: bool) -> String {
+    if wl.pid == 0 {
+        return "it runs outside this pid namespace (the kernel's lock table shows it as pid 0)"
+            .to_string();
+    }
+    format!(
+        "the kernel's lock table prints pid -1 for OFD lock waiters, and no process was seen \
+         blocked in F_OFD_SETLKW on this file{}",
+        if partial {
+            ", but some processes could not be inspected"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Seconds of tolerance between a process's start time (derived from boot time and
@@ -679,6 +707,7 @@ fn probed_lock(snap: &Snapshot, p: &ProbeReport) -> Option<LockReport> {
         lease_state: None,
         holders: Vec::new(),
         waiters: Vec::new(),
+        unidentified_waiters: Vec::new(),
         locker_pid,
         locker_alive: locker_pid.and_then(|pid| alive(snap, pid)),
         holders_uncertain: true,

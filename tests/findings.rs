@@ -325,6 +325,58 @@ fn pid_reused_when_the_file_predates_the_process_or_the_boot() {
     assert!(!has(&doc, &fresh, "pid-reused"));
 }
 
+/// The regression: a pidfile naming pid 2 (kthreadd, a kernel thread since boot, so no
+/// start-time evidence against it) was "pid 2 running kthreadd, do not delete". A
+/// kernel thread never writes a pidfile: its pid was taken since, as with any reuse.
+#[test]
+fn a_pidfile_naming_a_kernel_thread_is_reused_not_running_do_not_delete() {
+    // PF_KTHREAD in /proc/2/stat's flags (the 9th field): only in the initial pid
+    // namespace is pid 2 kthreadd.
+    let stat = std::fs::read_to_string("/proc/2/stat").unwrap_or_default();
+    let flags: u32 = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.split(' ').nth(6))
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0);
+    require!(need(
+        flags & 0x0020_0000 != 0,
+        "a kernel thread at pid 2 (kthreadd: the initial pid namespace)",
+        "CI runs on a VM, not in a container"
+    ));
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("kthread.pid");
+    std::fs::write(&p, "2\n").unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = file(&doc, &p, false);
+    assert_eq!(f["pidfile"]["status"], "running", "{f:#}");
+    assert_eq!(f["pidfile"]["verdict"], "stale", "{f:#}");
+    assert_eq!(f["pidfile"]["process"]["kernel_thread"], true, "{f:#}");
+    assert!(
+        f["pidfile"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("kernel thread"),
+        "{f:#}"
+    );
+    assert_ne!(f["safe_to_delete"]["verdict"], "no", "{f:#}");
+    assert!(has(&doc, &p, "pid-reused"), "{f:#}");
+    let r = run(&["--color", "never", p.to_str().unwrap()]);
+    assert!(r.stdout.contains("(kernel thread)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("do not delete"), "{}", r.stdout);
+    // An ordinary live process is no kernel thread: the field is absent.
+    let me = root.join("me.pid");
+    std::fs::write(&me, format!("{}\n", std::process::id())).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = file(&doc, &me, false);
+    assert_eq!(f["pidfile"]["verdict"], "live", "{f:#}");
+    assert!(
+        f["pidfile"]["process"].get("kernel_thread").is_none(),
+        "{f:#}"
+    );
+}
+
 #[test]
 fn stale_pidfile_for_a_zombie_but_not_for_a_live_process() {
     let d = tempdir();

@@ -129,6 +129,7 @@ fn process(p: Proc) -> ProcessInfo {
         cwd: None,
         tty_foreground: None,
         ns_pid: None,
+        kernel_thread: false,
     }
 }
 

@@ -301,7 +301,7 @@ mod tests {
     /// has gets the article it is said with.
     #[test]
     fn lock_kinds_and_modes_take_the_article_they_are_said_with() {
-        use crate::sys::{LockKind, LockMode};
+        use crate::sys::LockKind;
         let expected = |kind: LockKind| match kind {
             LockKind::Ofd | LockKind::Access | LockKind::Unknown => "an",
             LockKind::Flock

@@ -380,6 +380,10 @@ pub struct ProcessRef {
     /// Its parent, grandparent, ... up to pid 1 (nearest first), as far as they
     /// could be read.
     pub parents: Vec<ProcessBrief>,
+    /// True for a kernel thread (kthreadd, a kworker, ...; Linux `PF_KTHREAD`): no
+    /// program, so never the writer of a pidfile. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kernel_thread: bool,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]

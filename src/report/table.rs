@@ -195,7 +195,11 @@ fn col_status(r: &Row) -> Vec<String> {
                     .as_ref()
                     .and_then(|p| p.command.clone())
                     .unwrap_or_default();
-                format!("pid {pid} running {cmd}")
+                let kthread = pf.process.as_ref().is_some_and(|p| p.kernel_thread);
+                format!(
+                    "pid {pid} running {cmd}{}",
+                    if kthread { " (kernel thread)" } else { "" }
+                )
             }
             (Some(pid), status) => format!("pid {pid} {status}"),
             (None, status) => format!("{status}: {}", pf.reason.as_deref().unwrap_or("")),

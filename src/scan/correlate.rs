@@ -53,6 +53,7 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         tty: p.and_then(|p| p.stdin_tty.clone()),
         tty_foreground: p.and_then(|p| p.tty_foreground),
         inherited_from: fd.and_then(|f| f.inherited_from),
+        kernel_thread: p.is_some_and(|p| p.kernel_thread),
         parents: snap
             .parent_chain(pid)
             .into_iter()
@@ -466,6 +467,20 @@ fn reuse_evidence(snap: &Snapshot, proc_: &ProcessInfo, mtime: Option<i64>) -> O
     })
 }
 
+/// The pid is a kernel thread's (kthreadd is always pid 2): no program runs there, so
+/// whatever wrote the file is gone and its pid was taken by the kernel (or the file
+/// never held a writer's own pid). Checked before anything else: a kernel thread
+/// started at boot would otherwise pass every start-time test.
+fn kernel_thread(p: &ProcessInfo) -> Option<String> {
+    p.kernel_thread.then(|| {
+        format!(
+            "pid {} is the kernel thread {}, not a program: kernel threads never write \
+             pidfiles, so the process that wrote it is gone",
+            p.pid, p.command
+        )
+    })
+}
+
 /// The running process is not the convention's program (`nginx.pid` naming a bash).
 fn wrong_program(rec: Option<&Recognised>, p: &ProcessInfo) -> Option<String> {
     let conv = rec?.conv;
@@ -538,8 +553,11 @@ fn pidfile_report(
         }
         let proc_ = snap.process(pid);
         let running = proc_.filter(|p| !p.state.is_some_and(ProcessState::has_exited));
-        let reused =
-            running.and_then(|p| reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p)));
+        let reused = running.and_then(|p| {
+            kernel_thread(p)
+                .or_else(|| reuse_evidence(snap, p, mtime))
+                .or_else(|| wrong_program(rec, p))
+        });
         let (status, verdict) = match (running, &reused) {
             (Some(_), None) => (PidStatus::Running, PidVerdict::Live),
             (Some(_), Some(_)) => (PidStatus::Running, PidVerdict::Stale),
@@ -1287,4 +1305,67 @@ pub fn build_files(
             .then(a.inode.cmp(&b.inode))
     });
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The regression: a pidfile naming kthreadd (pid 2, started at boot, so no
+    /// start-time evidence) was "running, do not delete".
+    #[test]
+    fn a_pid_that_is_a_kernel_thread_is_reused_never_live() {
+        let mut snap = Snapshot {
+            taken_at: 10_000,
+            boot_time: Some(1_000),
+            ..Default::default()
+        };
+        for (pid, kernel_thread) in [(2, true), (4242, false)] {
+            snap.processes.insert(
+                pid,
+                ProcessInfo {
+                    pid,
+                    command: if kernel_thread { "kthreadd" } else { "app" }.into(),
+                    started_at: Some(1_001),
+                    state: Some(ProcessState::Sleeping),
+                    kernel_thread,
+                    ..Default::default()
+                },
+            );
+        }
+        let report = |pid| {
+            pidfile_report(
+                &snap,
+                Some(&PidContent::Pid(pid)),
+                Some(NameKind::Pidfile),
+                None,
+                Some(9_000),
+                None,
+            )
+            .unwrap()
+        };
+        let k = report(2);
+        assert_eq!(
+            (k.status, k.verdict),
+            (PidStatus::Running, PidVerdict::Stale)
+        );
+        assert!(
+            k.reason
+                .as_deref()
+                .unwrap()
+                .contains("kernel thread kthreadd"),
+            "{k:?}"
+        );
+        assert!(k.process.as_ref().unwrap().kernel_thread);
+        assert_eq!(pid_state(Some(&k)), catalog::PidState::Reused);
+        // The same facts without the flag: the writer, alive.
+        let a = report(4242);
+        assert_eq!(
+            (a.status, a.verdict),
+            (PidStatus::Running, PidVerdict::Live)
+        );
+        assert!(!a.process.as_ref().unwrap().kernel_thread);
+        let json = serde_json::to_value(a.process.unwrap()).unwrap();
+        assert!(json.get("kernel_thread").is_none(), "{json:#}");
+    }
 }

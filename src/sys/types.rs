@@ -355,6 +355,10 @@ pub struct ProcessInfo {
     /// It is the foreground process group of its controlling terminal: what is typed
     /// there goes to it.
     pub tty_foreground: Option<bool>,
+    /// A kernel thread (Linux: `PF_KTHREAD` in the `flags` of `/proc/PID/stat`), such as
+    /// kthreadd (pid 2) or a kworker: no program, so it never wrote a pidfile. False
+    /// when unknown, and on Windows.
+    pub kernel_thread: bool,
 }
 
 /// An open fd of a process that refers to a file lockscan cares about (a locked

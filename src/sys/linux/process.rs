@@ -279,6 +279,9 @@ fn scan_pids(
     part
 }
 
+/// `PF_KTHREAD` (include/linux/sched.h): the task is a kernel thread.
+const PF_KTHREAD: u32 = 0x0020_0000;
+
 /// Reads one process's context; `None` if it does not exist (any more).
 pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
     let piddir = open_dir_at(rustix::fs::CWD, &format!("/proc/{pid}")).ok()?;
@@ -296,6 +299,7 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
         state: ProcessState::from_letter(stat.state),
         ppid: Some(stat.ppid),
         tty_foreground: Some(stat.tty_nr != 0 && stat.tpgid > 0 && stat.tpgid == stat.pgrp),
+        kernel_thread: stat.flags & PF_KTHREAD != 0,
         ..Default::default()
     };
     let tps = procfs::ticks_per_second();

@@ -184,7 +184,7 @@ fn found(path: &'static str, key: FileKey) -> Found {
 struct DescribedDisk<'a>(&'a [Found]);
 
 impl Disk for DescribedDisk<'_> {
-    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String> {
+    fn read_head(&self, path: &Path, _seen: &FileStat) -> Result<Vec<u8>, String> {
         self.0
             .iter()
             .find(|f| Path::new(f.path) == path)
@@ -203,7 +203,7 @@ impl Disk for DescribedDisk<'_> {
         })
     }
 
-    fn other_names(&self, _path: &Path) -> Vec<String> {
+    fn other_names(&self, _path: &Path, _seen: &FileStat) -> Vec<String> {
         Vec::new()
     }
 
@@ -275,6 +275,7 @@ fn walk(files: &[Found]) -> WalkResult {
         candidates: cands,
         errors: Vec::new(),
         entries: 321,
+        ..Default::default()
     }
 }
 
@@ -979,6 +980,7 @@ fn windows_report_is_unchanged() {
         }],
         errors: vec![],
         entries: 0,
+        ..Default::default()
     };
     let probe = ProbeReport {
         method: ProbeMethod::LockFileEx,

@@ -11,6 +11,7 @@ pub mod examine;
 pub mod names;
 pub mod probe;
 pub mod walk;
+pub mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -104,7 +105,6 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     } else {
         walk::walk(&snap, &roots, &opts.walk)
     };
-    let examined = examine::examine(&snap, &walked.candidates, &examine::LiveDisk);
     sys::ask_per_file(
         &mut snap,
         walked
@@ -113,7 +113,8 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
             .filter(|c| c.stat.file_type == FileType::Regular)
             .filter_map(|c| Some((c.path.as_path(), c.key?))),
     );
-    let pids = wanted_pids(&snap, &walked, &examined);
+    let examined = &walked.examined;
+    let pids = wanted_pids(&snap, &walked, examined);
     sys::add_processes(&mut snap, pids);
     sys::add_users(
         &mut snap,
@@ -152,7 +153,14 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     for line in probed.lock_lines {
         snap.locks.add_granted(line);
     }
-    let report = assemble(&snap, &roots, &walked, &examined, probed.reports, opts);
+    let report = assemble(
+        &snap,
+        &roots,
+        &walked,
+        &walked.examined,
+        probed.reports,
+        opts,
+    );
     Ok(Collected { snap, report })
 }
 

@@ -24,6 +24,7 @@ fn scan_options(paths: &[std::path::PathBuf], c: &CommonArgs) -> ScanOptions {
             Probe::Acquire => ProbeMode::Acquire,
         },
         max_age: c.max_age,
+        mount_timeout: Some(c.mount_timeout),
         ignore_pids: c.ignore_pids.clone(),
     }
 }

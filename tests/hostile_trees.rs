@@ -152,6 +152,12 @@ fn hostile_names_are_escaped_in_table_and_explain_and_stderr() {
     runs.push(vec![r("explain"), missing.as_os_str()]);
     for args in runs {
         let out = run_raw(&args);
+        let exists = !args.contains(&missing.as_os_str());
+        assert!(
+            out.code >= 0 && (!exists || out.code <= 1),
+            "{args:?} exited {}",
+            out.code
+        );
         assert_terminal_safe(&format!("stdout of {args:?}"), &out.stdout);
         assert_terminal_safe(&format!("stderr of {args:?}"), &out.stderr);
     }
@@ -163,6 +169,7 @@ fn hostile_names_keep_json_and_ndjson_valid_and_every_file_listed() {
     let r = OsStr::new;
     let out = run_raw(&[r("--json"), root.as_os_str()]);
     assert_terminal_safe("stderr of --json", &out.stderr);
+    assert!(out.code == 0 || out.code == 1, "exit {}", out.code);
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {:?}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(
@@ -175,6 +182,7 @@ fn hostile_names_keep_json_and_ndjson_valid_and_every_file_listed() {
 
     let out = run_raw(&[r("--format"), r("ndjson"), root.as_os_str()]);
     assert_terminal_safe("stderr of ndjson", &out.stderr);
+    assert!(out.code == 0 || out.code == 1, "exit {}", out.code);
     let text = std::str::from_utf8(&out.stdout).expect("NDJSON is UTF-8");
     let mut file_records = 0;
     for line in text.lines() {
@@ -189,10 +197,10 @@ fn hostile_names_keep_json_and_ndjson_valid_and_every_file_listed() {
 
 /// One sample of the Prometheus text format: `name{label="value",...} number`,
 /// where a label value escapes exactly `\\`, `\"` and `\n` (the format's rules).
-fn parse_sample(line: &str) -> Result<(String, Vec<(String, String)>, f64), String> {
-    let name_end = line
-        .find(|c: char| c == '{' || c == ' ')
-        .ok_or("no value")?;
+type Sample = (String, Vec<(String, String)>, f64);
+
+fn parse_sample(line: &str) -> Result<Sample, String> {
+    let name_end = line.find(['{', ' ']).ok_or("no value")?;
     let name = &line[..name_end];
     let ok_name = |s: &str, colon: bool| {
         let mut cs = s.chars();
@@ -257,6 +265,7 @@ fn hostile_names_are_one_prometheus_series_per_file() {
     let r = OsStr::new;
     let out = run_raw(&[r("--format"), r("prometheus"), root.as_os_str()]);
     assert_terminal_safe("stderr of prometheus", &out.stderr);
+    assert!(out.code == 0 || out.code == 1, "exit {}", out.code);
     let text = std::str::from_utf8(&out.stdout).expect("the exposition format is UTF-8");
     let mut series = std::collections::BTreeSet::new();
     let mut info_paths = Vec::new();

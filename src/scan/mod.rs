@@ -238,6 +238,40 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     Ok(Collected { snap, report })
 }
 
+/// Whether a file the walk did not find lies where the walk would have looked:
+/// no deeper than `--max-depth` below its root, and with `-x` on the root's mount.
+fn within_walk_limits(
+    snap: &Snapshot,
+    roots: &[PathBuf],
+    path: &str,
+    f: &FileReport,
+    opts: &ScanOptions,
+) -> bool {
+    let path = Path::new(path);
+    let Some(root) = roots
+        .iter()
+        .filter(|r| path.starts_with(r))
+        .max_by_key(|r| r.as_os_str().len())
+    else {
+        return true;
+    };
+    let depth = path
+        .strip_prefix(root)
+        .map(|r| r.components().count())
+        .unwrap_or(0);
+    if opts.walk.max_depth.is_some_and(|m| depth > m) {
+        return false;
+    }
+    if opts.walk.one_file_system {
+        let root_mount = snap.mount_of_path(root).map(|m| m.mount_point.as_path());
+        let file_mount = f.filesystem.as_ref().map(|fs| Path::new(&fs.mount_point));
+        if root_mount.is_some() && file_mount.is_some() && root_mount != file_mount {
+            return false;
+        }
+    }
+    true
+}
+
 /// Pids whose process context the report needs beyond the lock holders: those the
 /// files name, and those that have a candidate open.
 fn wanted_pids(snap: &Snapshot, walked: &WalkResult, examined: &Examined) -> Vec<i32> {
@@ -278,13 +312,28 @@ pub fn assemble(
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
-    let files = correlate::build_files(
+    let mut files = correlate::build_files(
         snap,
         &walked.candidates,
         examined,
         probes,
         (!opts.roots.is_empty()).then_some(roots),
     );
+    if !opts.roots.is_empty() {
+        // Locked files found through the lock table (not by the walk) obey the same
+        // limits the walk does: `--max-depth` and `-x`.
+        let walked_paths: HashSet<std::borrow::Cow<str>> = walked
+            .candidates
+            .iter()
+            .map(|c| c.path.to_string_lossy())
+            .collect();
+        files.retain(|f| match &f.path {
+            Some(p) => {
+                walked_paths.contains(p.as_str()) || within_walk_limits(snap, roots, p, f, opts)
+            }
+            None => true,
+        });
+    }
     let mut errors: Vec<ErrorEntry> = walked.errors.clone();
     for c in &walked.candidates {
         if !c.stat.file_type.is_examinable() {

@@ -580,6 +580,38 @@ fn pidfile_on_a_hung_mount_given_explicitly_is_unknown_never_safe_to_delete() {
 }
 
 #[test]
+fn pidfile_on_a_hung_mount_in_the_table_with_its_explanation_finishes() {
+    // Regression: the table's "explain one file" decision looked at the path again,
+    // after the scan, outside any helper process.
+    let _serial = serial();
+    let d = tempdir();
+    let (src, _scan, mnt) = tree_with_mount(&canon(d.path()));
+    std::fs::write(src.join("app.pid"), format!("{}\n", dead_pid())).unwrap();
+    let fs = require!(HangFs::mount(&src, &mnt, &fsname("table")));
+    let p = mnt.join("app.pid");
+    let args = ["--color", "never", p.to_str().unwrap()];
+    let normal = run_timed(&mut lockscan(&args), None, Duration::from_secs(60));
+    let hang = fs.hang(normal.elapsed + HARD_LIMIT + Duration::from_secs(20));
+    let t = run_timed(
+        &mut lockscan(&args),
+        Some(&hang),
+        normal.elapsed + HARD_LIMIT,
+    );
+    drop(hang);
+    assert!(
+        t.elapsed <= normal.elapsed + SLACK,
+        "took {:?}, without the hang {:?}",
+        t.elapsed,
+        normal.elapsed
+    );
+    assert!(
+        t.run.stdout.contains("unresponsive-mount"),
+        "{}",
+        t.run.stdout
+    );
+}
+
+#[test]
 fn probes_with_a_hung_mount_under_the_path_finish() {
     let _serial = serial();
     let d = tempdir();

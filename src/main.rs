@@ -25,6 +25,7 @@ fn scan_options(paths: &[std::path::PathBuf], c: &CommonArgs) -> ScanOptions {
             Probe::Acquire => ProbeMode::Acquire,
         },
         max_age: c.max_age,
+        mount_timeout: Some(c.mount_timeout),
         ignore_pids: c.ignore_pids.clone(),
     }
 }
@@ -124,9 +125,17 @@ fn main() {
             },
         width: if terminal { None } else { Some(160) },
         // One file asked about by name: the table plus its plain-words explanation.
+        // Told from the report, never by asking the disk again (the path may be on
+        // a mount whose server does not answer).
         explain_after_table: paths.len() == 1
             && report.files.len() == 1
-            && std::fs::symlink_metadata(&paths[0]).is_ok_and(|m| !m.is_dir()),
+            && report.files[0].file_type != Some(lockscan::model::FileType::Directory)
+            && report.files[0]
+                .path
+                .as_deref()
+                .map(std::path::Path::new)
+                .and_then(|p| p.file_name())
+                == paths[0].file_name(),
     };
     let exporter = report::exporter(format, presentation);
     emit(|out| exporter.write(&report, out));

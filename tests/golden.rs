@@ -185,7 +185,7 @@ fn found(path: &'static str, key: FileKey) -> Found {
 struct DescribedDisk<'a>(&'a [Found]);
 
 impl Disk for DescribedDisk<'_> {
-    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String> {
+    fn read_head(&self, path: &Path, _seen: &FileStat) -> Result<Vec<u8>, String> {
         self.0
             .iter()
             .find(|f| Path::new(f.path) == path)
@@ -204,7 +204,7 @@ impl Disk for DescribedDisk<'_> {
         })
     }
 
-    fn other_names(&self, _path: &Path) -> Vec<String> {
+    fn other_names(&self, _path: &Path, _seen: &FileStat) -> Vec<String> {
         Vec::new()
     }
 
@@ -276,6 +276,7 @@ fn walk(files: &[Found]) -> WalkResult {
         candidates: cands,
         errors: Vec::new(),
         entries: 321,
+        ..Default::default()
     }
 }
 
@@ -980,6 +981,7 @@ fn windows_report_is_unchanged() {
         }],
         errors: vec![],
         entries: 0,
+        ..Default::default()
     };
     let probe = ProbeReport {
         method: ProbeMethod::LockFileEx,

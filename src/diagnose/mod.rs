@@ -18,6 +18,7 @@ mod split_brain;
 mod stale_lockfile;
 mod stale_pidfile;
 mod unparsed_lock_lines;
+mod unresponsive_mount;
 
 use crate::model::{
     Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, ProcessRef, Report,
@@ -77,6 +78,7 @@ pub static RULES: &[&Rule] = &[
     &blocked_waiters::RULE,
     &partial_visibility::RULE,
     &unparsed_lock_lines::RULE,
+    &unresponsive_mount::RULE,
 ];
 
 /// The rule for a code. Every code has exactly one (a test proves it).

@@ -55,6 +55,7 @@ vocab! {
         BlockedWaiters = "blocked-waiters",
         PartialVisibility = "partial-visibility",
         UnparsedLockLines = "unparsed-lock-lines",
+        UnresponsiveMount = "unresponsive-mount",
     }
 }
 
@@ -653,6 +654,21 @@ pub struct VisibilityReport {
     /// Windows only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_file_api: Option<PerFileApi>,
+    /// Network, cluster or FUSE mounts whose server did not answer within
+    /// `--mount-timeout`: nothing on them was walked or read (`unresponsive-mount`).
+    pub unresponsive_mounts: Vec<UnresponsiveMountReport>,
+}
+
+/// A mount whose server left one of lockscan's calls unanswered.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]
+pub struct UnresponsiveMountReport {
+    pub mount_point: String,
+    pub fstype: String,
+    pub source: String,
+    /// How long lockscan waited before it gave up, in milliseconds.
+    pub waited_ms: u64,
+    /// What lockscan was doing (`walking`, `looking at a locked file`, ...).
+    pub during: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]

@@ -25,6 +25,15 @@ pub enum NameKind {
     HeartbeatDir,
 }
 
+impl NameKind {
+    pub const ALL: &'static [NameKind] = &[
+        NameKind::Pidfile,
+        NameKind::Lockfile,
+        NameKind::SymlinkLock,
+        NameKind::HeartbeatDir,
+    ];
+}
+
 impl From<NameKind> for FileKind {
     fn from(k: NameKind) -> FileKind {
         match k {

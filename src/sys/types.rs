@@ -323,6 +323,31 @@ pub struct Mount {
     pub locality: Option<FsLocality>,
 }
 
+impl Mount {
+    /// Whether its files are served by something that may stop answering: a
+    /// network, cluster or FUSE filesystem (the platform's word wins over the
+    /// fstype where it has one).
+    pub fn served(&self) -> bool {
+        let locality = self
+            .locality
+            .unwrap_or_else(|| crate::lock::fs::classify_fstype(&self.fstype));
+        locality != crate::lock::fs::FsLocality::Local
+    }
+}
+
+/// A mount whose server left one of lockscan's calls unanswered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnresponsiveMount {
+    pub mount_id: u64,
+    pub mount_point: PathBuf,
+    pub fstype: String,
+    pub source: String,
+    /// How long lockscan waited before it gave up.
+    pub waited_ms: u64,
+    /// What it was doing (`walking`, `reading a pidfile`, ...).
+    pub during: String,
+}
+
 /// A process as far as it could be read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProcessInfo {

@@ -28,6 +28,7 @@ fn fd(pid: i32, fd: i32, path: &str, ino: u64, lock_lines: &[&str], flags: u32) 
         replaced: false,
         key: Some(key(ino)),
         mnt_id: Some(27),
+        st_dev: None,
         flags: Some(flags),
         locks: lock_lines
             .iter()

@@ -64,6 +64,7 @@ fn file(
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,
+        lock_state_reason: None,
         advice: Advice::default(),
     }
 }

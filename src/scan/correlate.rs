@@ -1388,9 +1388,8 @@ pub fn build_files(
                         kernel_locked: !locks.is_empty() || site_locked,
                         open_by_any: !open_by.is_empty()
                             || locks.iter().any(|l| !l.holders.is_empty()),
-                        kernel_gap: ambiguous
-                            .clone()
-                            .or_else(|| kernel_gap(snap, probe.as_ref())),
+                        kernel_gap: kernel_gap(snap, probe.as_ref()),
+                        lock_unresolved: ambiguous.clone(),
                         open_gap: open_gap.clone(),
                         pid: pid_state(pidfile.as_ref()),
                         age_secs: cand

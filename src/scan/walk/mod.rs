@@ -111,7 +111,7 @@ pub fn system(snap: &Snapshot) -> WalkResult {
     let windows = snap.platform == Platform::Windows;
     // Keyed by the lock-table key and, on btrfs, the subvolume's `st_dev`: locked
     // files with one inode number in two subvolumes share a key but are two files.
-    let mut best: HashMap<(FileKey, Option<Subvol>), (&Path, Option<u64>)> = HashMap::new();
+    let mut best: HashMap<FileId, (&Path, Option<u64>)> = HashMap::new();
     for fd in &snap.open_fds {
         let (Some(path), Some(key)) = (&fd.path, fd.key) else {
             continue;
@@ -136,7 +136,7 @@ pub fn system(snap: &Snapshot) -> WalkResult {
     let mut keys: Vec<_> = best.into_iter().collect();
     keys.sort_unstable_by_key(|(k, _)| *k);
     let mut local = Vec::new();
-    let mut served: HashMap<u64, Vec<(FileKey, Option<Subvol>, &Path)>> = HashMap::new();
+    let mut served: HashMap<u64, Vec<LockedAt<'_>>> = HashMap::new();
     for ((key, sub), (path, mnt)) in keys {
         match snap.served_mount(mnt) {
             Some(m) => served.entry(m.mount_id).or_default().push((key, sub, path)),
@@ -200,13 +200,14 @@ pub fn system(snap: &Snapshot) -> WalkResult {
 
 /// A btrfs subvolume's `st_dev` (see `OpenFd::st_dev`).
 type Subvol = (u32, u32);
+/// A locked file: its lock-table key and, on btrfs, its subvolume.
+type FileId = (FileKey, Option<Subvol>);
+/// A locked file and the path a holder shows for it.
+type LockedAt<'a> = (FileKey, Option<Subvol>, &'a Path);
 
 /// The candidates for locked files at `files` (key, btrfs subvolume, path a holder
 /// shows): each path must still name the locked inode, in that subvolume.
-fn system_candidates(
-    snap: &Snapshot,
-    files: &[(FileKey, Option<Subvol>, &Path)],
-) -> Vec<Candidate> {
+fn system_candidates(snap: &Snapshot, files: &[LockedAt<'_>]) -> Vec<Candidate> {
     let mut dirs: HashMap<&Path, Option<FileStat>> = HashMap::new();
     let mut out = Vec::new();
     for &(key, sub, path) in files {

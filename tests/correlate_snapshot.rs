@@ -28,6 +28,7 @@ fn fd(pid: i32, fd: i32, path: &str, ino: u64, lock_lines: &[&str], flags: u32) 
         replaced: false,
         key: Some(key(ino)),
         mnt_id: Some(27),
+        st_dev: None,
         flags: Some(flags),
         locks: lock_lines
             .iter()
@@ -317,4 +318,81 @@ fn waiters_without_a_pid_are_unidentified_never_pid_minus_one_or_zero() {
             assert!(w.get("pid").is_none(), "{v:#}");
         }
     }
+}
+
+/// One process's identical locks on inode 257 of two btrfs subvolumes print as two
+/// identical `/proc/locks` lines naming the one superblock: each file gets one, by
+/// the `st_dev` of the fd that carries it, and not both.
+#[test]
+fn identical_locks_on_one_inode_number_of_two_btrfs_subvolumes_go_one_to_each() {
+    let line = "POSIX  ADVISORY  WRITE 7000 00:29:257 0 EOF";
+    let ofd = "OFDLCK ADVISORY  READ -1 00:29:258 0 EOF";
+    let locks = parse_proc_locks(&format!("1: {line}\n2: {line}\n3: {ofd}\n4: {ofd}\n"));
+    let mut mounts = HashMap::new();
+    mounts.insert(
+        40,
+        Mount {
+            mount_id: 40,
+            parent_id: 1,
+            major: 0,
+            minor: 41,
+            root: "/".into(),
+            mount_point: "/mnt".into(),
+            mount_options: "rw".into(),
+            fstype: "btrfs".into(),
+            source: "/dev/loop0".into(),
+            super_options: "rw".into(),
+            locality: None,
+        },
+    );
+    let btrfs_fd = |fd_no: i32, path: &str, ino: u64, sub: u32, lock: &str, ofid: u64| OpenFd {
+        key: Some(FileKey {
+            major: 0,
+            minor: 41,
+            ino,
+        }),
+        mnt_id: Some(40),
+        st_dev: Some((0, sub)),
+        open_file_id: Some(ofid),
+        ..fd(7000, fd_no, path, ino, &[&format!("1: {lock}")], 0o2100002)
+    };
+    let snap = Snapshot {
+        taken_at: 2_000,
+        host: "h".into(),
+        platform: Platform::Linux,
+        locks,
+        own_mount_ids: [40].into_iter().collect(),
+        mounts,
+        open_fds: vec![
+            btrfs_fd(3, "/mnt/a/x.pid", 257, 43, line, 1),
+            btrfs_fd(4, "/mnt/b/y.pid", 257, 44, line, 2),
+            btrfs_fd(5, "/mnt/a/r.lock", 258, 43, ofd, 3),
+            btrfs_fd(6, "/mnt/b/r.lock", 258, 44, ofd, 4),
+        ],
+        processes: [(7000, process(7000, "app", 1))].into_iter().collect(),
+        ..Default::default()
+    };
+    let files = build_files(&snap, &[], &Examined::default(), HashMap::new(), None);
+    for (path, fd_no) in [
+        ("/mnt/a/x.pid", 3),
+        ("/mnt/b/y.pid", 4),
+        ("/mnt/a/r.lock", 5),
+        ("/mnt/b/r.lock", 6),
+    ] {
+        let f = files
+            .iter()
+            .find(|f| f.path.as_deref() == Some(path))
+            .unwrap_or_else(|| panic!("{path} not reported: {files:#?}"));
+        assert_eq!(f.locks.len(), 1, "{path}: {f:#?}");
+        assert_eq!(
+            f.locks[0]
+                .holders
+                .iter()
+                .map(|h| (h.pid, h.fd))
+                .collect::<Vec<_>>(),
+            vec![(7000, Some(fd_no))],
+            "{path}"
+        );
+    }
+    assert_eq!(files.len(), 4, "{files:#?}");
 }

@@ -598,6 +598,11 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
     /// Whether it is locked, as far as this scan can tell.
     pub lock_state: LockState,
+    /// Why `lock_state` is `unknown` when the reason is particular to this file (a
+    /// lock on its btrfs inode number that may be another subvolume's); absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_state_reason: Option<String>,
     /// The one thing to do about it.
     pub advice: Advice,
 }

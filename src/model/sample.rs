@@ -46,6 +46,7 @@ pub(crate) fn file(path: &str, kind: FileKind) -> FileReport {
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,
+        lock_state_reason: None,
         advice: Advice::default(),
     }
 }

@@ -194,6 +194,10 @@ no process here shows it)",
     match file.lock_state {
         LockState::Held => {}
         LockState::Free => out.push("  No process holds a lock on it.".into()),
+        LockState::Unknown if file.lock_state_reason.is_some() => out.push(format!(
+            "  Whether it is locked is unknown: {}.",
+            file.lock_state_reason.as_deref().unwrap_or_default()
+        )),
         LockState::Unknown if windows => out.push(
             "  Windows keeps no lock table: whether a byte-range lock is held shows only with \
 --probe acquire (a momentary LockFileEx)."

@@ -21,9 +21,15 @@ struct Entry<'a> {
     path: Option<PathBuf>,
     cand: Option<&'a Candidate>,
     key: Option<FileKey>,
+    /// On btrfs, the subvolume's `st_dev` ([`Subvol`]); `None` elsewhere.
+    sub: Option<Subvol>,
     deleted: bool,
     replaced: bool,
 }
+
+/// A btrfs subvolume or snapshot, by its `st_dev` (major, minor). The lock table
+/// names only the superblock, so one key can mean a file in each subvolume.
+type Subvol = (u32, u32);
 
 pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
     let p = snap.process(pid);
@@ -146,6 +152,96 @@ fn root_lines(locks: &ProcLocks) -> Vec<usize> {
     roots
 }
 
+/// The subvolume of each granted lock on a btrfs key, from its holders' fds (their
+/// fdinfo `lock:` lines tie the lock to an fd, and the fd's `st_dev` names the
+/// subvolume); `None` for a lock no visible fd carries. Identical lines of one key
+/// (the same process's lock on inode 257 of two subvolumes, or two OFD readers) are
+/// shared out over the subvolumes their carriers are on, when the counts agree.
+fn line_subvolumes(
+    snap: &Snapshot,
+    locks_by_key: &HashMap<FileKey, Vec<usize>>,
+    fds_by_key: &HashMap<FileKey, Vec<usize>>,
+    btrfs_devs: &HashSet<(u32, u32)>,
+) -> HashMap<usize, Option<Subvol>> {
+    let mut out = HashMap::new();
+    for (key, lines) in locks_by_key {
+        if !btrfs_devs.contains(&(key.major, key.minor)) {
+            continue;
+        }
+        let fds: Vec<&OpenFd> = fds_by_key
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &snap.open_fds[i])
+            .collect();
+        let granted: Vec<usize> = lines
+            .iter()
+            .copied()
+            .filter(|&i| snap.locks.lines[i].depth == 0)
+            .collect();
+        for &i in &granted {
+            if out.contains_key(&i) {
+                continue; // shared out with an earlier twin
+            }
+            let line = &snap.locks.lines[i];
+            let twins: Vec<usize> = granted
+                .iter()
+                .copied()
+                .filter(|&j| snap.locks.lines[j].same_lock(line))
+                .collect();
+            let posix = line.kind == LockKind::Posix;
+            let mut carriers: Vec<&OpenFd> = fds
+                .iter()
+                .copied()
+                .filter(|f| f.locks.iter().any(|l| l.same_lock(line)))
+                .filter(|f| !posix || f.pid == line.pid)
+                .collect();
+            if carriers.is_empty() && posix && line.pid > 0 {
+                // A POSIX lock dies with its owner's last fd on the inode, so the
+                // owner's open fds on this key are on the locked file.
+                carriers = fds.iter().copied().filter(|f| f.pid == line.pid).collect();
+            }
+            let mut devs: Vec<Subvol> = carriers.iter().filter_map(|f| f.st_dev).collect();
+            devs.sort_unstable();
+            devs.dedup();
+            let shares: Vec<Option<Subvol>> = match devs.len() {
+                0 => vec![None; twins.len()],
+                1 => vec![Some(devs[0]); twins.len()],
+                _ => {
+                    // One line per lock holder unit: per open file description for
+                    // flock/OFD/leases, per subvolume for POSIX (a process's identical
+                    // POSIX locks on one inode merge into one line).
+                    let units: Vec<Subvol> = if !line.kind.owned_by_open_file() {
+                        devs.clone()
+                    } else if carriers
+                        .iter()
+                        .all(|f| f.open_file_id.is_some() && f.st_dev.is_some())
+                    {
+                        let mut u: Vec<(Subvol, u64)> = carriers
+                            .iter()
+                            .filter_map(|f| Some((f.st_dev?, f.open_file_id?)))
+                            .collect();
+                        u.sort_unstable();
+                        u.dedup();
+                        u.into_iter().map(|(d, _)| d).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if units.len() == twins.len() {
+                        units.into_iter().map(Some).collect()
+                    } else {
+                        vec![None; twins.len()]
+                    }
+                }
+            };
+            for (j, sub) in twins.into_iter().zip(shares) {
+                out.insert(j, sub);
+            }
+        }
+    }
+    out
+}
+
 fn filesystem_report(
     snap: &Snapshot,
     key: Option<FileKey>,
@@ -177,6 +273,11 @@ struct Ctx<'a> {
     locks_by_key: HashMap<FileKey, Vec<usize>>,
     fds_by_key: HashMap<FileKey, Vec<usize>>,
     waiters_of: HashMap<usize, Vec<usize>>,
+    /// Superblock devices of btrfs filesystems (subvolumes share one).
+    btrfs_devs: HashSet<(u32, u32)>,
+    /// For each granted lock line on a btrfs key, the subvolume it is on as its
+    /// holders' fds show it, or `None` when no holder's fd can be seen.
+    line_subvol: HashMap<usize, Option<Subvol>>,
     partial: bool,
     /// Process context by pid, built once: a process holding thousands of locks
     /// appears in thousands of files.
@@ -194,15 +295,33 @@ impl<'a> Ctx<'a> {
                 waiters_of.entry(roots[i]).or_default().push(i);
             }
         }
+        let locks_by_key = snap.locks_by_key();
+        let fds_by_key = snap.fds_by_key();
+        let btrfs_devs: HashSet<(u32, u32)> = snap
+            .mounts
+            .values()
+            .filter(|m| m.fstype == "btrfs")
+            .map(|m| (m.major, m.minor))
+            .collect();
+        let line_subvol = line_subvolumes(snap, &locks_by_key, &fds_by_key, &btrfs_devs);
         Ctx {
             snap,
-            locks_by_key: snap.locks_by_key(),
-            fds_by_key: snap.fds_by_key(),
+            locks_by_key,
+            fds_by_key,
             waiters_of,
+            btrfs_devs,
+            line_subvol,
             partial: !snap.open_files_complete(),
             procs: Default::default(),
             filesystems: Default::default(),
         }
+    }
+
+    /// The subvolume of a file of `key` with this `st_dev`, when `key` is on btrfs.
+    fn subvol_of(&self, key: FileKey, st_dev: (u32, u32)) -> Option<Subvol> {
+        self.btrfs_devs
+            .contains(&(key.major, key.minor))
+            .then_some(st_dev)
     }
 
     /// `process_ref`, cached per pid.
@@ -269,8 +388,12 @@ impl<'a> Ctx<'a> {
             out.sort_by_key(|p| (p.pid, p.fd));
             return (out, true);
         }
+        // On btrfs, only fds on the lock's own subvolume carry it (an identical line
+        // may be on the same inode number in another subvolume).
+        let sub = self.line_subvol.get(&idx).copied().flatten();
         let carriers: Vec<&OpenFd> = self
             .fds(key)
+            .filter(|fd| sub.is_none() || fd.st_dev == sub)
             .filter(|fd| fd.locks.iter().any(|l| l.same_lock(line)))
             .collect();
         let mut uncertain = false;
@@ -283,7 +406,9 @@ impl<'a> Ctx<'a> {
                 .copied()
                 .filter(|&j| {
                     let o = &self.snap.locks.lines[j];
-                    o.depth == 0 && o.same_lock(line)
+                    o.depth == 0
+                        && o.same_lock(line)
+                        && self.line_subvol.get(&j).copied().flatten() == sub
                 })
                 .collect();
             if twins.len() > 1 {
@@ -437,6 +562,21 @@ fn unidentified_waiter_reason(wl: &LockLine, partial: bool) -> String {
         } else {
             ""
         }
+    )
+}
+
+/// Why a lock on a btrfs file's key cannot be pinned on it or on its namesake in
+/// another subvolume, and what would tell.
+fn btrfs_ambiguity(path: Option<&Path>) -> String {
+    let lsof = match path {
+        Some(p) => format!("`lsof {}`", p.display()),
+        None => "`lsof`".to_string(),
+    };
+    format!(
+        "the lock table cannot tell btrfs subvolumes apart: a lock on this inode number is held, \
+         another subvolume has a file with the same inode number, and the lock's holder could not \
+         be seen, so whether the lock is on this file is unknown ({lsof} or lockscan as root \
+         would tell)"
     )
 }
 
@@ -1064,31 +1204,59 @@ pub fn build_files(
 ) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
     let mut entries: Vec<Entry> = Vec::new();
-    let mut by_key: HashMap<FileKey, usize> = HashMap::new();
+    // Files found, by key and (on btrfs) subvolume.
+    let mut by_key: HashSet<(FileKey, Option<Subvol>)> = HashSet::new();
     for c in cands {
         if !c.stat.file_type.is_examinable() {
             continue; // special files are reported as errors by the caller
         }
+        let sub = c.key.and_then(|k| ctx.subvol_of(k, c.stat.st_dev));
         if let Some(k) = c.key {
-            by_key.entry(k).or_insert(entries.len());
+            by_key.insert((k, sub));
         }
         entries.push(Entry {
             path: Some(c.path.clone()),
             cand: Some(c),
             key: c.key,
+            sub,
             deleted: false,
             replaced: false,
         });
     }
+    let found_keys: HashSet<FileKey> = by_key.iter().map(|(k, _)| *k).collect();
     // Locked inodes not found by the walk: all of them for a system scan; under the
     // roots, those whose holders' paths lead there (unlinked or replaced lockfiles).
-    let mut locked: Vec<FileKey> = ctx.locks_by_key.keys().copied().collect();
+    // On btrfs one key is a file per subvolume its locks are on.
+    let mut locked: Vec<(FileKey, Option<Subvol>)> = ctx
+        .locks_by_key
+        .iter()
+        .flat_map(|(k, lines)| {
+            let subs: Vec<Option<Subvol>> = lines
+                .iter()
+                .filter_map(|i| ctx.line_subvol.get(i).copied())
+                .collect();
+            if subs.is_empty() {
+                vec![(*k, None)] // not btrfs (or only waiters)
+            } else {
+                subs.into_iter().map(|s| (*k, s)).collect()
+            }
+        })
+        .collect();
     locked.sort_unstable();
-    for key in locked {
-        if by_key.contains_key(&key) {
+    locked.dedup();
+    for (key, sub) in locked {
+        let covered = match sub {
+            Some(_) => by_key.contains(&(key, sub)),
+            // A lock whose subvolume is unknown is judged on the files found.
+            None => found_keys.contains(&key),
+        };
+        if covered {
             continue;
         }
-        let fds: Vec<&OpenFd> = ctx.fds(key).collect();
+        let fds: Vec<&OpenFd> = ctx
+            .fds(key)
+            .filter(|f| sub.is_none() || f.st_dev == sub)
+            .collect();
         let own = |f: &OpenFd| f.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
         let best = fds
             .iter()
@@ -1102,13 +1270,14 @@ pub fn build_files(
                 _ => continue,
             }
         }
-        by_key.insert(key, entries.len());
+        by_key.insert((key, sub));
         entries.push(Entry {
             deleted: best.is_some_and(|f| f.deleted),
             replaced: best.is_some_and(|f| f.replaced),
             path,
             cand: None,
             key: Some(key),
+            sub: sub.or_else(|| best.and_then(|f| f.st_dev)),
         });
     }
 
@@ -1117,6 +1286,24 @@ pub fn build_files(
     for r in extras.recognised.values() {
         if !r.conv.exe_names.is_empty() && !running.contains_key(r.conv.name) {
             running.insert(r.conv.name, program_pids(snap, r.conv));
+        }
+    }
+    // Every subvolume known to hold a file of each btrfs key: a lock on that key whose
+    // holder cannot be seen may be on any of them.
+    let mut subvols_of: HashMap<FileKey, HashSet<Subvol>> = HashMap::new();
+    for e in &entries {
+        if let (Some(k), Some(s)) = (e.key, e.sub) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
+    }
+    for f in &snap.open_fds {
+        if let (Some(k), Some(s)) = (f.key, f.st_dev) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
+    }
+    for (&i, s) in &ctx.line_subvol {
+        if let (Some(k), Some(s)) = (snap.locks.lines[i].key, s) {
+            subvols_of.entry(k).or_default().insert(*s);
         }
     }
     let open_gap = open_gap(snap);
@@ -1129,13 +1316,31 @@ pub fn build_files(
             // unlinked or replaced inode that a holder still names by it).
             let probe = cand.and_then(|c| probes.remove(&c.path));
             let mut locks: Vec<LockReport> = Vec::new();
+            // A lock on this key that may be this file's or another subvolume's.
+            let mut ambiguous = false;
             if let Some(k) = key {
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
-                    if snap.locks.lines[i].depth == 0 {
+                    if snap.locks.lines[i].depth != 0 {
+                        continue;
+                    }
+                    let mine = match (ctx.line_subvol.get(&i), e.sub) {
+                        (None, _) | (Some(_), None) => true, // not btrfs, or cannot tell
+                        (Some(Some(d)), Some(s)) => *d == s,
+                        (Some(None), Some(s)) => {
+                            let elsewhere = subvols_of
+                                .get(&k)
+                                .is_some_and(|v| v.iter().any(|o| *o != s));
+                            ambiguous |= elsewhere;
+                            !elsewhere
+                        }
+                    };
+                    if mine {
                         locks.push(ctx.lock_report(i, k));
                     }
                 }
             }
+            let ambiguous =
+                (ambiguous && locks.is_empty()).then(|| btrfs_ambiguity(e.path.as_deref()));
             if locks.is_empty()
                 && let Some(lock) = probe.as_ref().and_then(|p| probed_lock(snap, p))
             {
@@ -1154,6 +1359,7 @@ pub fn build_files(
             let mut open_by: Vec<ProcessRef> = key
                 .map(|k| {
                     ctx.fds(k)
+                        .filter(|f| e.sub.is_none() || f.st_dev.is_none() || f.st_dev == e.sub)
                         .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
                         .map(|f| ctx.pref(f.pid, Some(f)))
                         .collect()
@@ -1230,6 +1436,7 @@ pub fn build_files(
                         open_by_any: !open_by.is_empty()
                             || locks.iter().any(|l| !l.holders.is_empty()),
                         kernel_gap: kernel_gap(snap, probe.as_ref()),
+                        lock_unresolved: ambiguous.clone(),
                         open_gap: open_gap.clone(),
                         pid: pid_state(pidfile.as_ref()),
                         age_secs: cand
@@ -1263,7 +1470,11 @@ pub fn build_files(
             };
             let st = cand.map(|c| &c.stat);
             let filesystem = ctx.fs(key, cand);
-            let lock_state = lock_state(snap, &locks, filesystem.as_ref(), probe.as_ref());
+            let lock_state = if ambiguous.is_some() {
+                LockState::Unknown
+            } else {
+                lock_state(snap, &locks, filesystem.as_ref(), probe.as_ref())
+            };
             FileReport {
                 path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
                 kind,
@@ -1294,6 +1505,7 @@ pub fn build_files(
                 probe,
                 findings: Vec::new(),
                 lock_state,
+                lock_state_reason: ambiguous,
                 advice: Advice::default(),
             }
         })

@@ -402,6 +402,11 @@ pub struct OpenFd {
     pub replaced: bool,
     pub key: Option<FileKey>,
     pub mnt_id: Option<u64>,
+    /// `st_dev` of the open file (major, minor), filled only where it differs from
+    /// the lock-table device in a way that matters: on btrfs, where each subvolume
+    /// and snapshot has its own `st_dev` while `/proc/locks` names the superblock, so
+    /// that a lock can be pinned on the right one of several files sharing a key.
+    pub st_dev: Option<(u32, u32)>,
     pub flags: Option<u32>,
     /// Locks this fd carries (fdinfo `lock:` lines).
     pub locks: Vec<LockLine>,

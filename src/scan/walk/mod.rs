@@ -109,7 +109,9 @@ pub fn hard_links_in(dir: &Path, name: &std::ffi::OsStr, seen: &FileStat) -> Vec
 /// names that some process has open.
 pub fn system(snap: &Snapshot) -> WalkResult {
     let windows = snap.platform == Platform::Windows;
-    let mut best: HashMap<FileKey, (&Path, Option<u64>)> = HashMap::new();
+    // Keyed by the lock-table key and, on btrfs, the subvolume's `st_dev`: locked
+    // files with one inode number in two subvolumes share a key but are two files.
+    let mut best: HashMap<FileId, (&Path, Option<u64>)> = HashMap::new();
     for fd in &snap.open_fds {
         let (Some(path), Some(key)) = (&fd.path, fd.key) else {
             continue;
@@ -127,17 +129,18 @@ pub fn system(snap: &Snapshot) -> WalkResult {
             None => windows, // one namespace: every path is ours
         };
         if reachable {
-            best.entry(key).or_insert((path.as_path(), fd.mnt_id));
+            best.entry((key, fd.st_dev))
+                .or_insert((path.as_path(), fd.mnt_id));
         }
     }
     let mut keys: Vec<_> = best.into_iter().collect();
     keys.sort_unstable_by_key(|(k, _)| *k);
     let mut local = Vec::new();
-    let mut served: HashMap<u64, Vec<(FileKey, &Path)>> = HashMap::new();
-    for (key, (path, mnt)) in keys {
+    let mut served: HashMap<u64, Vec<LockedAt<'_>>> = HashMap::new();
+    for ((key, sub), (path, mnt)) in keys {
         match snap.served_mount(mnt) {
-            Some(m) => served.entry(m.mount_id).or_default().push((key, path)),
-            None => local.push((key, path)),
+            Some(m) => served.entry(m.mount_id).or_default().push((key, sub, path)),
+            None => local.push((key, sub, path)),
         }
     }
     let mut out = WalkResult::default();
@@ -195,16 +198,23 @@ pub fn system(snap: &Snapshot) -> WalkResult {
     out
 }
 
-/// The candidates for locked files at `files` (key, path a holder shows): each
-/// path must still name the locked inode.
-fn system_candidates(snap: &Snapshot, files: &[(FileKey, &Path)]) -> Vec<Candidate> {
+/// A btrfs subvolume's `st_dev` (see `OpenFd::st_dev`).
+type Subvol = (u32, u32);
+/// A locked file: its lock-table key and, on btrfs, its subvolume.
+type FileId = (FileKey, Option<Subvol>);
+/// A locked file and the path a holder shows for it.
+type LockedAt<'a> = (FileKey, Option<Subvol>, &'a Path);
+
+/// The candidates for locked files at `files` (key, btrfs subvolume, path a holder
+/// shows): each path must still name the locked inode, in that subvolume.
+fn system_candidates(snap: &Snapshot, files: &[LockedAt<'_>]) -> Vec<Candidate> {
     let mut dirs: HashMap<&Path, Option<FileStat>> = HashMap::new();
     let mut out = Vec::new();
-    for &(key, path) in files {
+    for &(key, sub, path) in files {
         let Some(st) = stat_path(path, false) else {
             continue;
         };
-        if key_for(snap, &st) != Some(key) {
+        if key_for(snap, &st) != Some(key) || sub.is_some_and(|d| d != st.st_dev) {
             continue; // the path names something else now: reported from the fd instead
         }
         let parent = path.parent().unwrap_or(Path::new("/"));

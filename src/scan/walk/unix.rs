@@ -492,6 +492,9 @@ impl<'a> Walker<'a> {
     /// Lists a directory and puts it on the stack (unless it was walked already:
     /// a bind mount of an ancestor, or a root given twice).
     fn push(&mut self, fd: OwnedFd, path: PathBuf, depth: usize, st: FileStat) {
+        // `st_dev`, not the lock-table device: every btrfs subvolume and snapshot root
+        // is inode 256 on one superblock, and only `st_dev` tells them apart. A bind
+        // mount shows its source's `st_dev`, so a bind-mount cycle still meets itself.
         if !self.visited.insert((st.st_dev.0, st.st_dev.1, st.ino)) {
             return;
         }

@@ -266,6 +266,12 @@ fn scan_pids(
                 replaced,
                 key,
                 mnt_id: info.mnt_id,
+                st_dev: subvolume_dev(
+                    &fddir,
+                    &name,
+                    info.mnt_id
+                        .and_then(|m| mounts.get(&m).or_else(|| part.foreign_mounts.get(&m))),
+                ),
                 flags: info.flags,
                 locks: info.locks,
                 open_file_id: None,
@@ -346,6 +352,27 @@ fn confirm_on_served_mounts(snap: &mut Snapshot, unconfirmed: &[usize]) {
 
 /// `PF_KTHREAD` (include/linux/sched.h): the task is a kernel thread.
 const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// The `st_dev` of the file open as `/proc/PID/fd/<name>`, for fds on btrfs only:
+/// there every subvolume and snapshot has its own `st_dev`, while the lock table
+/// (and the key built from mountinfo) names the one superblock, so the same inode
+/// number in two subvolumes gives two files one key. `statx` through the magic
+/// link asks the open file itself (no path lookup); `AT_STATX_DONT_SYNC` with only
+/// `STATX_INO` asked keeps it from doing more than reading the in-memory inode
+/// (`st_dev` is filled whatever the mask). Other filesystems cost nothing.
+fn subvolume_dev(fddir: &OwnedFd, name: &str, mount: Option<&Mount>) -> Option<(u32, u32)> {
+    if mount?.fstype != "btrfs" {
+        return None;
+    }
+    let st = rustix::fs::statx(
+        fddir,
+        name,
+        AtFlags::STATX_DONT_SYNC,
+        rustix::fs::StatxFlags::INO,
+    )
+    .ok()?;
+    Some((st.stx_dev_major, st.stx_dev_minor))
+}
 
 /// Reads one process's context; `None` if it does not exist (any more).
 pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {

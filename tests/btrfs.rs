@@ -5,6 +5,8 @@
 //!
 //! Needs root (a loop device and a mount) and btrfs-progs.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

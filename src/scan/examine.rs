@@ -172,7 +172,33 @@ impl Disk for Replay {
 #[derive(Debug, Clone)]
 pub struct Recognised {
     pub conv: &'static Convention,
-    pub parsed: ParsedContent,
+    pub parsed: Parsed,
+}
+
+/// What a convention's content parser said; nothing at all for most files (an
+/// empty lockfile), which then cost no allocation: a scan of a million empty
+/// lockfiles keeps one of these per file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed(Option<Box<ParsedContent>>);
+
+impl From<ParsedContent> for Parsed {
+    fn from(p: ParsedContent) -> Parsed {
+        if p == ParsedContent::default() {
+            Parsed(None)
+        } else {
+            Parsed(Some(Box::new(p)))
+        }
+    }
+}
+
+impl std::ops::Deref for Parsed {
+    type Target = ParsedContent;
+    fn deref(&self) -> &ParsedContent {
+        static NOTHING: std::sync::OnceLock<ParsedContent> = std::sync::OnceLock::new();
+        self.0
+            .as_deref()
+            .unwrap_or_else(|| NOTHING.get_or_init(ParsedContent::default))
+    }
 }
 
 /// What the examination found, per path.
@@ -329,8 +355,13 @@ impl<'a> Examiner<'a> {
                 out.lock_site_keys
                     .insert(c.path.clone(), disk.key_of(snap, &site));
             }
-            out.recognised
-                .insert(c.path.clone(), Recognised { conv, parsed });
+            out.recognised.insert(
+                c.path.clone(),
+                Recognised {
+                    conv,
+                    parsed: parsed.into(),
+                },
+            );
         }
     }
 }

@@ -164,6 +164,14 @@ pub fn key_for(snap: &Snapshot, st: &FileStat) -> Option<FileKey> {
     })
 }
 
+/// `dir/name` in a buffer of exactly its size (a scan may keep a million of them).
+fn child_path(dir: &Path, name: &OsStr) -> PathBuf {
+    let mut p = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+    p.push(dir);
+    p.push(name);
+    p
+}
+
 fn same_file(a: &FileStat, b: &FileStat) -> bool {
     a.st_dev == b.st_dev && a.ino == b.ino
 }
@@ -355,7 +363,7 @@ impl<'a> Walker<'a> {
                         continue;
                     }
                     let cand = Candidate {
-                        path: path.join(name),
+                        path: child_path(path, name),
                         name_kind: rule.map(|r| r.kind),
                         stat: st,
                         key,

@@ -68,6 +68,7 @@ fn file(
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,
+        lock_state_reason: None,
         advice: Advice::default(),
     }
 }
@@ -91,13 +92,16 @@ fn nothing_says_remove_unless_the_verdict_is_yes() {
         for bits in 0..4u8 {
             for pid in pids {
                 for open_gap in &gaps {
-                    for kernel_gap in &gaps {
+                    for (kernel_gap, lock_unresolved) in
+                        gaps.iter().flat_map(|k| gaps.iter().map(move |l| (k, l)))
+                    {
                         for dirty in [None, Some(true), Some(false)] {
                             let facts = Facts {
                                 kernel_locked: bits & 1 != 0,
                                 open_by_any: bits & 2 != 0,
                                 open_gap: open_gap.clone(),
                                 kernel_gap: kernel_gap.clone(),
+                                lock_unresolved: lock_unresolved.clone(),
                                 pid,
                                 age_secs: Some(100_000),
                                 same_host: Some(true),

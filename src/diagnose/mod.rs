@@ -18,13 +18,14 @@ mod split_brain;
 mod stale_lockfile;
 mod stale_pidfile;
 mod unparsed_lock_lines;
+mod unresponsive_mount;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::model::{
     Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, PathBytes, ProcessRef,
-    Report, SafeToDelete, Severity,
+    Report, SafeToDelete, Severity, path_fields,
 };
 use crate::sys::Snapshot;
 
@@ -45,10 +46,20 @@ pub struct Context<'a> {
     pub max_age: Option<u64>,
 }
 
-/// A rule's findings about the scan as a whole, each with the file it concerns (its
-/// index in `report.files`), if any. An index, not a path: two files can share a
-/// path's text (non-UTF-8 names, an unlinked inode and the file there now).
-pub type GlobalCheck = fn(&Report, &Context) -> Vec<(Found, Option<usize>)>;
+/// What a scan-wide finding is about.
+pub enum About {
+    /// The scan as a whole.
+    Scan,
+    /// One of the report's files, by its index in `report.files`: the finding goes
+    /// with it. An index, not a path: two files can share a path's text (non-UTF-8
+    /// names, an unlinked inode and the file there now).
+    File(usize),
+    /// A path that is not one of the report's files (a mount point).
+    Path(std::path::PathBuf),
+}
+
+/// A rule's findings about the scan as a whole, each with what it is about.
+pub type GlobalCheck = fn(&Report, &Context) -> Vec<(Found, About)>;
 
 /// A finding rule.
 pub struct Rule {
@@ -82,6 +93,7 @@ pub static RULES: &[&Rule] = &[
     &blocked_waiters::RULE,
     &partial_visibility::RULE,
     &unparsed_lock_lines::RULE,
+    &unresponsive_mount::RULE,
 ];
 
 /// The rule for a code. Every code has exactly one (a test proves it).
@@ -126,12 +138,14 @@ pub fn diagnose(report: &mut Report, ctx: &Context) {
         let Some(check) = rule.global else { continue };
         for (v, at) in check(report, ctx) {
             // A finding about one file goes with that file.
-            match at.and_then(|i| report.files.get_mut(i)) {
-                Some(file) => {
+            match at {
+                About::File(i) if i < report.files.len() => {
+                    let file = &mut report.files[i];
                     let f = finding(rule, v, about(file));
                     file.findings.push(f);
                 }
-                None => global.push(finding(rule, v, None)),
+                About::Path(p) => global.push(finding(rule, v, Some(path_fields(&p)))),
+                About::File(_) | About::Scan => global.push(finding(rule, v, None)),
             }
         }
     }
@@ -268,6 +282,48 @@ pub(crate) fn describe_pid(pid: i32, command: Option<&str>) -> String {
     }
 }
 
+/// How a waiter the kernel lists but lockscan could not name is shown in text
+/// (`LockReport::unidentified_waiters`): never as a pid.
+pub(crate) const UNIDENTIFIED_WAITER: &str = "a waiter lockscan could not identify";
+
+/// `phrase` with the indefinite article its first word takes, by sound: "an ofd
+/// write lock" (said O-F-D), "an unknown lock", "a flock lock", "a posix lock", "a
+/// lease", "a write lock". Messages name lock kinds and modes from the vocabulary,
+/// so the article cannot be written into the format string.
+pub(crate) fn with_article(phrase: &str) -> String {
+    format!("{} {phrase}", article(phrase))
+}
+
+/// [`with_article`] at the start of a sentence ("An ofd write lock ...").
+pub(crate) fn with_article_capitalized(phrase: &str) -> String {
+    let a = if article(phrase) == "an" { "An" } else { "A" };
+    format!("{a} {phrase}")
+}
+
+fn article(phrase: &str) -> &'static str {
+    let word = phrase
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    let lower = word.to_ascii_lowercase();
+    let spelled_out = word.len() > 1
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let an = if spelled_out {
+        // An initialism is said letter by letter: "an NFS lock", "an LMDB file".
+        lower.starts_with(['a', 'e', 'f', 'h', 'i', 'l', 'm', 'n', 'o', 'r', 's', 'x'])
+    } else {
+        // "a unix ...", "a user ...": a 'u' said "you" takes "a".
+        lower.starts_with(['a', 'e', 'i', 'o'])
+            || (lower.starts_with('u')
+                && !["uni", "use", "usu", "uti"]
+                    .iter()
+                    .any(|p| lower.starts_with(p)))
+    };
+    if an { "an" } else { "a" }
+}
+
 pub(crate) fn describe(p: &ProcessRef) -> String {
     describe_pid(p.pid, p.command.as_deref())
 }
@@ -285,6 +341,44 @@ mod tests {
     use super::*;
     use crate::model::Severity;
     use crate::model::sample::sample_report;
+
+    /// The regression: "A ofd write lock". Every lock kind and mode the vocabulary
+    /// has gets the article it is said with.
+    #[test]
+    fn lock_kinds_and_modes_take_the_article_they_are_said_with() {
+        use crate::sys::LockKind;
+        let expected = |kind: LockKind| match kind {
+            LockKind::Ofd | LockKind::Access | LockKind::Unknown => "an",
+            LockKind::Flock
+            | LockKind::Posix
+            | LockKind::Lease
+            | LockKind::Deleg
+            | LockKind::LockFileEx => "a",
+        };
+        for kind in LockKind::ALL {
+            let phrase = format!("{kind} write lock on the whole file");
+            assert_eq!(
+                with_article(&phrase),
+                format!("{} {phrase}", expected(*kind)),
+                "{kind}"
+            );
+        }
+        assert_eq!(with_article("read lock"), "a read lock");
+        assert_eq!(with_article("write lock"), "a write lock");
+        assert_eq!(with_article("unlock"), "an unlock");
+        assert_eq!(
+            with_article_capitalized("ofd write lock"),
+            "An ofd write lock"
+        );
+        assert_eq!(
+            with_article_capitalized("posix read lock"),
+            "A posix read lock"
+        );
+        assert_eq!(with_article("OFD lock"), "an OFD lock");
+        assert_eq!(with_article("NFS mount"), "an NFS mount");
+        assert_eq!(with_article("POSIX lock"), "a POSIX lock");
+        assert_eq!(with_article("unix socket"), "a unix socket");
+    }
 
     #[test]
     fn every_code_has_exactly_one_rule() {

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::{Context, Found, Rule, describe};
+use super::{About, Context, Found, Rule, describe};
 use crate::model::{AdviceAction, FileReport, FindingCode, Report, Severity};
 
 pub static RULE: Rule = Rule {
@@ -14,7 +14,7 @@ races), or from someone deleting a held lockfile.",
     global: Some(check),
 };
 
-fn check(report: &Report, _ctx: &Context) -> Vec<(Found, Option<usize>)> {
+fn check(report: &Report, _ctx: &Context) -> Vec<(Found, About)> {
     // By the path's exact bytes: two files whose non-UTF-8 names read the same are
     // two paths, not one path with two inodes. Only held files are collected (a scan
     // may list a million unheld ones), each with its index for attaching the finding.
@@ -55,7 +55,7 @@ both instances changed, and fix the program so it never unlinks its lockfile on 
                 action: AdviceAction::ActOnHolder,
                 severity: None,
             },
-            Some(first),
+            About::File(first),
         ));
     }
     out

@@ -58,6 +58,7 @@ vocab! {
         BlockedWaiters = "blocked-waiters",
         PartialVisibility = "partial-visibility",
         UnparsedLockLines = "unparsed-lock-lines",
+        UnresponsiveMount = "unresponsive-mount",
     }
 }
 
@@ -435,6 +436,10 @@ pub struct ProcessRef {
     /// Its parent, grandparent, ... up to pid 1 (nearest first), as far as they
     /// could be read.
     pub parents: Vec<ProcessBrief>,
+    /// True for a kernel thread (kthreadd, a kworker, ...; Linux `PF_KTHREAD`): no
+    /// program, so never the writer of a pidfile. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kernel_thread: bool,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
@@ -451,6 +456,21 @@ pub struct WaiterRef {
     pub blocked_by: Option<i32>,
 }
 
+/// A waiter the kernel's lock table lists but lockscan could not name: an OFD
+/// waiter (the table prints pid -1) whose blocked `F_OFD_SETLKW` call was not seen,
+/// or a waiter outside this pid namespace (pid 0). It is never given a pid.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct UnidentifiedWaiter {
+    /// The mode it waits for.
+    pub mode: LockMode,
+    pub start: u64,
+    pub end: Option<u64>,
+    /// 1 = waits for the holder directly; 2 = waits behind another waiter; ...
+    pub depth: u32,
+    /// Why it could not be identified.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct LockReport {
     #[serde(rename = "type")]
@@ -464,8 +484,12 @@ pub struct LockReport {
     pub lease_state: Option<LeaseState>,
     /// Every process that really holds the lock (see `holder_evidence`).
     pub holders: Vec<ProcessRef>,
-    /// Processes blocked waiting for it.
+    /// Processes blocked waiting for it, each identified by its pid.
     pub waiters: Vec<WaiterRef>,
+    /// Waiters the kernel lists that could not be identified (never in `waiters`,
+    /// whose pids are all real processes). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unidentified_waiters: Vec<UnidentifiedWaiter>,
     /// The pid the kernel's lock table names: the process that *took* the lock. It
     /// may be dead, or differ from the holders after fork/exec; null for OFD locks (-1).
     pub locker_pid: Option<i32>,
@@ -481,6 +505,13 @@ pub struct LockReport {
     /// `WAL DMS` on the `-shm` file). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<LockRole>,
+}
+
+impl LockReport {
+    /// Every waiter, identified or not.
+    pub fn waiter_count(&self) -> usize {
+        self.waiters.len() + self.unidentified_waiters.len()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
@@ -638,6 +669,11 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
     /// Whether it is locked, as far as this scan can tell.
     pub lock_state: LockState,
+    /// Why `lock_state` is `unknown` when the reason is particular to this file (a
+    /// lock on its btrfs inode number that may be another subvolume's); absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_state_reason: Option<String>,
     /// The one thing to do about it.
     pub advice: Advice,
 }
@@ -716,6 +752,21 @@ pub struct VisibilityReport {
     /// Windows only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_file_api: Option<PerFileApi>,
+    /// Network, cluster or FUSE mounts whose server did not answer within
+    /// `--mount-timeout`: nothing on them was walked or read (`unresponsive-mount`).
+    pub unresponsive_mounts: Vec<UnresponsiveMountReport>,
+}
+
+/// A mount whose server left one of lockscan's calls unanswered.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]
+pub struct UnresponsiveMountReport {
+    pub mount_point: String,
+    pub fstype: String,
+    pub source: String,
+    /// How long lockscan waited before it gave up, in milliseconds.
+    pub waited_ms: u64,
+    /// What lockscan was doing (`walking`, `looking at a locked file`, ...).
+    pub during: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]

@@ -48,6 +48,7 @@ pub(crate) fn file(path: &str, kind: FileKind) -> FileReport {
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,
+        lock_state_reason: None,
         advice: Advice::default(),
     }
 }
@@ -88,6 +89,7 @@ pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) ->
                 blocked_by: Some(100),
             })
             .collect(),
+        unidentified_waiters: Vec::new(),
         holders_uncertain: false,
         role: None,
     }

@@ -290,7 +290,7 @@ fn families(report: &Report) -> Vec<Family<'_>> {
         file_info.add_cow(key(&[file.kind.as_str()]), 1.0);
         for lock in &file.locks {
             lock_held.add_cow(key(&[lock.kind.as_str(), lock.mode.as_str()]), 1.0);
-            lock_waiters.add_cow(key(&[lock.kind.as_str()]), lock.waiters.len() as f64);
+            lock_waiters.add_cow(key(&[lock.kind.as_str()]), lock.waiter_count() as f64);
             if let Some((age, holder)) = oldest_holder(lock) {
                 let mut k = key(&[lock.kind.as_str()]);
                 k.push(Cow::Owned(holder.pid.to_string()));

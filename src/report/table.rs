@@ -162,6 +162,7 @@ fn col_holders(r: &Row) -> Vec<String> {
 
 fn col_waiters(r: &Row) -> Vec<String> {
     let Some(l) = r.lock else { return Vec::new() };
+    let queued = |depth: u32| if depth > 1 { "queued" } else { "waiting" };
     l.waiters
         .iter()
         .map(|w| {
@@ -169,9 +170,17 @@ fn col_waiters(r: &Row) -> Vec<String> {
                 "{} ({} {})",
                 proc_label(&w.process, r.windows),
                 w.mode,
-                if w.depth > 1 { "queued" } else { "waiting" }
+                queued(w.depth)
             )
         })
+        .chain(l.unidentified_waiters.iter().map(|w| {
+            format!(
+                "{} ({} {})",
+                crate::diagnose::UNIDENTIFIED_WAITER,
+                w.mode,
+                queued(w.depth)
+            )
+        }))
         .collect()
 }
 
@@ -188,7 +197,11 @@ fn col_status(r: &Row) -> Vec<String> {
                     .as_ref()
                     .and_then(|p| p.command.clone())
                     .unwrap_or_default();
-                format!("pid {pid} running {cmd}")
+                let kthread = pf.process.as_ref().is_some_and(|p| p.kernel_thread);
+                format!(
+                    "pid {pid} running {cmd}{}",
+                    if kthread { " (kernel thread)" } else { "" }
+                )
             }
             (Some(pid), status) => format!("pid {pid} {status}"),
             (None, status) => format!("{status}: {}", pf.reason.as_deref().unwrap_or("")),

@@ -24,9 +24,15 @@ struct Entry<'a> {
     path: Option<&'a Path>,
     cand: Option<&'a Candidate>,
     key: Option<FileKey>,
+    /// On btrfs, the subvolume's `st_dev` ([`Subvol`]); `None` elsewhere.
+    sub: Option<Subvol>,
     deleted: bool,
     replaced: bool,
 }
+
+/// A btrfs subvolume or snapshot, by its `st_dev` (major, minor). The lock table
+/// names only the superblock, so one key can mean a file in each subvolume.
+type Subvol = (u32, u32);
 
 pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
     let p = snap.process(pid);
@@ -56,6 +62,7 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         tty: p.and_then(|p| p.stdin_tty.clone()),
         tty_foreground: p.and_then(|p| p.tty_foreground),
         inherited_from: fd.and_then(|f| f.inherited_from),
+        kernel_thread: p.is_some_and(|p| p.kernel_thread),
         parents: snap
             .parent_chain(pid)
             .into_iter()
@@ -148,6 +155,96 @@ fn root_lines(locks: &ProcLocks) -> Vec<usize> {
     roots
 }
 
+/// The subvolume of each granted lock on a btrfs key, from its holders' fds (their
+/// fdinfo `lock:` lines tie the lock to an fd, and the fd's `st_dev` names the
+/// subvolume); `None` for a lock no visible fd carries. Identical lines of one key
+/// (the same process's lock on inode 257 of two subvolumes, or two OFD readers) are
+/// shared out over the subvolumes their carriers are on, when the counts agree.
+fn line_subvolumes(
+    snap: &Snapshot,
+    locks_by_key: &HashMap<FileKey, Vec<usize>>,
+    fds_by_key: &HashMap<FileKey, Vec<usize>>,
+    btrfs_devs: &HashSet<(u32, u32)>,
+) -> HashMap<usize, Option<Subvol>> {
+    let mut out = HashMap::new();
+    for (key, lines) in locks_by_key {
+        if !btrfs_devs.contains(&(key.major, key.minor)) {
+            continue;
+        }
+        let fds: Vec<&OpenFd> = fds_by_key
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &snap.open_fds[i])
+            .collect();
+        let granted: Vec<usize> = lines
+            .iter()
+            .copied()
+            .filter(|&i| snap.locks.lines[i].depth == 0)
+            .collect();
+        for &i in &granted {
+            if out.contains_key(&i) {
+                continue; // shared out with an earlier twin
+            }
+            let line = &snap.locks.lines[i];
+            let twins: Vec<usize> = granted
+                .iter()
+                .copied()
+                .filter(|&j| snap.locks.lines[j].same_lock(line))
+                .collect();
+            let posix = line.kind == LockKind::Posix;
+            let mut carriers: Vec<&OpenFd> = fds
+                .iter()
+                .copied()
+                .filter(|f| f.locks.iter().any(|l| l.same_lock(line)))
+                .filter(|f| !posix || f.pid == line.pid)
+                .collect();
+            if carriers.is_empty() && posix && line.pid > 0 {
+                // A POSIX lock dies with its owner's last fd on the inode, so the
+                // owner's open fds on this key are on the locked file.
+                carriers = fds.iter().copied().filter(|f| f.pid == line.pid).collect();
+            }
+            let mut devs: Vec<Subvol> = carriers.iter().filter_map(|f| f.st_dev).collect();
+            devs.sort_unstable();
+            devs.dedup();
+            let shares: Vec<Option<Subvol>> = match devs.len() {
+                0 => vec![None; twins.len()],
+                1 => vec![Some(devs[0]); twins.len()],
+                _ => {
+                    // One line per lock holder unit: per open file description for
+                    // flock/OFD/leases, per subvolume for POSIX (a process's identical
+                    // POSIX locks on one inode merge into one line).
+                    let units: Vec<Subvol> = if !line.kind.owned_by_open_file() {
+                        devs.clone()
+                    } else if carriers
+                        .iter()
+                        .all(|f| f.open_file_id.is_some() && f.st_dev.is_some())
+                    {
+                        let mut u: Vec<(Subvol, u64)> = carriers
+                            .iter()
+                            .filter_map(|f| Some((f.st_dev?, f.open_file_id?)))
+                            .collect();
+                        u.sort_unstable();
+                        u.dedup();
+                        u.into_iter().map(|(d, _)| d).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if units.len() == twins.len() {
+                        units.into_iter().map(Some).collect()
+                    } else {
+                        vec![None; twins.len()]
+                    }
+                }
+            };
+            for (j, sub) in twins.into_iter().zip(shares) {
+                out.insert(j, sub);
+            }
+        }
+    }
+    out
+}
+
 fn filesystem_report(
     snap: &Snapshot,
     key: Option<FileKey>,
@@ -182,6 +279,11 @@ struct Ctx<'a> {
     locks_by_key: HashMap<FileKey, Vec<usize>>,
     fds_by_key: HashMap<FileKey, Vec<usize>>,
     waiters_of: HashMap<usize, Vec<usize>>,
+    /// Superblock devices of btrfs filesystems (subvolumes share one).
+    btrfs_devs: HashSet<(u32, u32)>,
+    /// For each granted lock line on a btrfs key, the subvolume it is on as its
+    /// holders' fds show it, or `None` when no holder's fd can be seen.
+    line_subvol: HashMap<usize, Option<Subvol>>,
     partial: bool,
     /// Process context by pid, built once: a process holding thousands of locks
     /// appears in thousands of files.
@@ -208,11 +310,22 @@ impl<'a> Ctx<'a> {
                 waiters_of.entry(roots[i]).or_default().push(i);
             }
         }
+        let locks_by_key = snap.locks_by_key();
+        let fds_by_key = snap.fds_by_key();
+        let btrfs_devs: HashSet<(u32, u32)> = snap
+            .mounts
+            .values()
+            .filter(|m| m.fstype == "btrfs")
+            .map(|m| (m.major, m.minor))
+            .collect();
+        let line_subvol = line_subvolumes(snap, &locks_by_key, &fds_by_key, &btrfs_devs);
         Ctx {
             snap,
-            locks_by_key: snap.locks_by_key(),
-            fds_by_key: snap.fds_by_key(),
+            locks_by_key,
+            fds_by_key,
             waiters_of,
+            btrfs_devs,
+            line_subvol,
             partial: !snap.open_files_complete(),
             procs: Default::default(),
             filesystems: Default::default(),
@@ -267,6 +380,13 @@ impl<'a> Ctx<'a> {
             .entry(conv.name)
             .or_insert_with(|| make(None))
             .clone()
+    }
+
+    /// The subvolume of a file of `key` with this `st_dev`, when `key` is on btrfs.
+    fn subvol_of(&self, key: FileKey, st_dev: (u32, u32)) -> Option<Subvol> {
+        self.btrfs_devs
+            .contains(&(key.major, key.minor))
+            .then_some(st_dev)
     }
 
     /// `process_ref`, cached per pid.
@@ -333,8 +453,12 @@ impl<'a> Ctx<'a> {
             out.sort_by_key(|p| (p.pid, p.fd));
             return (out, true);
         }
+        // On btrfs, only fds on the lock's own subvolume carry it (an identical line
+        // may be on the same inode number in another subvolume).
+        let sub = self.line_subvol.get(&idx).copied().flatten();
         let carriers: Vec<&OpenFd> = self
             .fds(key)
+            .filter(|fd| sub.is_none() || fd.st_dev == sub)
             .filter(|fd| fd.locks.iter().any(|l| l.same_lock(line)))
             .collect();
         let mut uncertain = false;
@@ -347,7 +471,9 @@ impl<'a> Ctx<'a> {
                 .copied()
                 .filter(|&j| {
                     let o = &self.snap.locks.lines[j];
-                    o.depth == 0 && o.same_lock(line)
+                    o.depth == 0
+                        && o.same_lock(line)
+                        && self.line_subvol.get(&j).copied().flatten() == sub
                 })
                 .collect();
             if twins.len() > 1 {
@@ -408,12 +534,10 @@ impl<'a> Ctx<'a> {
         let line = &self.snap.locks.lines[idx];
         let (holders, uncertain) = self.holders(idx, key);
         let holders_hidden = holders.is_empty() && uncertain;
-        let waiters = self
-            .waiters_of
-            .get(&idx)
-            .into_iter()
-            .flatten()
-            .map(|&w| {
+        let mut waiters = Vec::new();
+        let mut unidentified_waiters = Vec::new();
+        for &w in self.waiters_of.get(&idx).into_iter().flatten() {
+            {
                 let wl = &self.snap.locks.lines[w];
                 let (wpid, wfd) = match self.snap.resolved_waiters.get(&w) {
                     Some((pid, fd)) => (*pid, self.fds(key).find(|f| f.pid == *pid && f.fd == *fd)),
@@ -424,6 +548,18 @@ impl<'a> Ctx<'a> {
                             .find(|f| f.pid == wl.pid && f.locks.is_empty()),
                     ),
                 };
+                if wpid <= 0 {
+                    // -1 (OFD) or 0 (another pid namespace) is no process: say who
+                    // could not be identified instead of showing a pid.
+                    unidentified_waiters.push(UnidentifiedWaiter {
+                        mode: wl.mode,
+                        start: wl.start,
+                        end: wl.end,
+                        depth: wl.depth,
+                        reason: unidentified_waiter_reason(wl, self.partial),
+                    });
+                    continue;
+                }
                 // Whom it waits for: a process that holds the lock (not the pid that
                 // took it, which may be gone: a killed `flock -n` wrapper whose child
                 // still holds), or the waiter it is queued behind.
@@ -442,16 +578,16 @@ impl<'a> Ctx<'a> {
                             .filter(|p| *p > 0)
                     }
                 });
-                WaiterRef {
+                waiters.push(WaiterRef {
                     process: self.pref(wpid, wfd),
                     mode: wl.mode,
                     start: wl.start,
                     end: wl.end,
                     depth: wl.depth,
                     blocked_by,
-                }
-            })
-            .collect();
+                });
+            }
+        }
         let locker_pid = (line.pid > 0).then_some(line.pid);
         LockReport {
             kind: line.kind,
@@ -461,6 +597,7 @@ impl<'a> Ctx<'a> {
             lease_state: line.lease_state,
             holders,
             waiters,
+            unidentified_waiters,
             locker_pid,
             locker_alive: locker_pid.and_then(|p| alive(self.snap, p)),
             holders_uncertain: uncertain,
@@ -474,6 +611,38 @@ impl<'a> Ctx<'a> {
             role: None,
         }
     }
+}
+
+/// Why a waiter line with no usable pid (`wl.pid` -1 or 0) names no process.
+fn unidentified_waiter_reason(wl: &LockLine, partial: bool) -> String {
+    if wl.pid == 0 {
+        return "it runs outside this pid namespace (the kernel's lock table shows it as pid 0)"
+            .to_string();
+    }
+    format!(
+        "the kernel's lock table prints pid -1 for OFD lock waiters, and no process was seen \
+         blocked in F_OFD_SETLKW on this file{}",
+        if partial {
+            ", but some processes could not be inspected"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Why a lock on a btrfs file's key cannot be pinned on it or on its namesake in
+/// another subvolume, and what would tell.
+fn btrfs_ambiguity(path: Option<&Path>) -> String {
+    let lsof = match path {
+        Some(p) => format!("`lsof {}`", p.display()),
+        None => "`lsof`".to_string(),
+    };
+    format!(
+        "the lock table cannot tell btrfs subvolumes apart: a lock on this inode number is held, \
+         another subvolume has a file with the same inode number, and the lock's holder could not \
+         be seen, so whether the lock is on this file is unknown ({lsof} or lockscan as root \
+         would tell)"
+    )
 }
 
 /// Seconds of tolerance between a process's start time (derived from boot time and
@@ -499,6 +668,20 @@ fn reuse_evidence(snap: &Snapshot, proc_: &ProcessInfo, mtime: Option<i64>) -> O
             proc_.command,
             rfc3339(started as u64),
             rfc3339(mtime.max(0) as u64)
+        )
+    })
+}
+
+/// The pid is a kernel thread's (kthreadd is always pid 2): no program runs there, so
+/// whatever wrote the file is gone and its pid was taken by the kernel (or the file
+/// never held a writer's own pid). Checked before anything else: a kernel thread
+/// started at boot would otherwise pass every start-time test.
+fn kernel_thread(p: &ProcessInfo) -> Option<String> {
+    p.kernel_thread.then(|| {
+        format!(
+            "pid {} is the kernel thread {}, not a program: kernel threads never write \
+             pidfiles, so the process that wrote it is gone",
+            p.pid, p.command
         )
     })
 }
@@ -575,8 +758,11 @@ fn pidfile_report(
         }
         let proc_ = snap.process(pid);
         let running = proc_.filter(|p| !p.state.is_some_and(ProcessState::has_exited));
-        let reused =
-            running.and_then(|p| reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p)));
+        let reused = running.and_then(|p| {
+            kernel_thread(p)
+                .or_else(|| reuse_evidence(snap, p, mtime))
+                .or_else(|| wrong_program(rec, p))
+        });
         let (status, verdict) = match (running, &reused) {
             (Some(_), None) => (PidStatus::Running, PidVerdict::Live),
             (Some(_), Some(_)) => (PidStatus::Running, PidVerdict::Stale),
@@ -744,6 +930,7 @@ fn probed_lock(snap: &Snapshot, p: &ProbeReport) -> Option<LockReport> {
         lease_state: None,
         holders: Vec::new(),
         waiters: Vec::new(),
+        unidentified_waiters: Vec::new(),
         locker_pid,
         locker_alive: locker_pid.and_then(|pid| alive(snap, pid)),
         holders_uncertain: true,
@@ -1082,33 +1269,60 @@ pub fn build_files<'a>(
 ) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
     let mut entries: Vec<Entry> = Vec::with_capacity(cands.len());
-    // The locked inodes the walk found (only those: the walk may find a million
-    // unlocked files, and this set is only asked about locked ones).
-    let mut found_locked: HashSet<FileKey> = HashSet::new();
+    // Locked files found, by key and (on btrfs) subvolume. Only locked ones: the walk
+    // may find a million unlocked files, and this set is only asked about locked keys.
+    let mut by_key: HashSet<(FileKey, Option<Subvol>)> = HashSet::new();
     for c in cands {
         if !c.stat.file_type.is_examinable() {
             continue; // special files are reported as errors by the caller
         }
+        let sub = c.key.and_then(|k| ctx.subvol_of(k, c.stat.st_dev));
         if let Some(k) = c.key.filter(|k| ctx.locks_by_key.contains_key(k)) {
-            found_locked.insert(k);
+            by_key.insert((k, sub));
         }
         entries.push(Entry {
             path: Some(&c.path),
             cand: Some(c),
             key: c.key,
+            sub,
             deleted: false,
             replaced: false,
         });
     }
+    let found_keys: HashSet<FileKey> = by_key.iter().map(|(k, _)| *k).collect();
     // Locked inodes not found by the walk: all of them for a system scan; under the
     // roots, those whose holders' paths lead there (unlinked or replaced lockfiles).
-    let mut locked: Vec<FileKey> = ctx.locks_by_key.keys().copied().collect();
+    // On btrfs one key is a file per subvolume its locks are on.
+    let mut locked: Vec<(FileKey, Option<Subvol>)> = ctx
+        .locks_by_key
+        .iter()
+        .flat_map(|(k, lines)| {
+            let subs: Vec<Option<Subvol>> = lines
+                .iter()
+                .filter_map(|i| ctx.line_subvol.get(i).copied())
+                .collect();
+            if subs.is_empty() {
+                vec![(*k, None)] // not btrfs (or only waiters)
+            } else {
+                subs.into_iter().map(|s| (*k, s)).collect()
+            }
+        })
+        .collect();
     locked.sort_unstable();
-    for key in locked {
-        if found_locked.contains(&key) {
+    locked.dedup();
+    for (key, sub) in locked {
+        let covered = match sub {
+            Some(_) => by_key.contains(&(key, sub)),
+            // A lock whose subvolume is unknown is judged on the files found.
+            None => found_keys.contains(&key),
+        };
+        if covered {
             continue;
         }
-        let fds: Vec<&OpenFd> = ctx.fds(key).collect();
+        let fds: Vec<&OpenFd> = ctx
+            .fds(key)
+            .filter(|f| sub.is_none() || f.st_dev == sub)
+            .collect();
         let own = |f: &OpenFd| f.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
         let best = fds
             .iter()
@@ -1122,13 +1336,14 @@ pub fn build_files<'a>(
                 _ => continue,
             }
         }
-        found_locked.insert(key);
+        by_key.insert((key, sub));
         entries.push(Entry {
             deleted: best.is_some_and(|f| f.deleted),
             replaced: best.is_some_and(|f| f.replaced),
             path,
             cand: None,
             key: Some(key),
+            sub: sub.or_else(|| best.and_then(|f| f.st_dev)),
         });
     }
 
@@ -1152,6 +1367,24 @@ pub fn build_files<'a>(
             running.insert(r.conv.name, program_pids(snap, r.conv));
         }
     }
+    // Every subvolume known to hold a file of each btrfs key: a lock on that key whose
+    // holder cannot be seen may be on any of them.
+    let mut subvols_of: HashMap<FileKey, HashSet<Subvol>> = HashMap::new();
+    for e in &entries {
+        if let (Some(k), Some(s)) = (e.key, e.sub) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
+    }
+    for f in &snap.open_fds {
+        if let (Some(k), Some(s)) = (f.key, f.st_dev) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
+    }
+    for (&i, s) in &ctx.line_subvol {
+        if let (Some(k), Some(s)) = (snap.locks.lines[i].key, s) {
+            subvols_of.entry(k).or_default().insert(*s);
+        }
+    }
     let open_gap = open_gap(snap);
     entries
         .iter()
@@ -1162,13 +1395,30 @@ pub fn build_files<'a>(
             // unlinked or replaced inode that a holder still names by it).
             let probe = cand.and_then(|c| probes.remove(&c.path)).map(Box::new);
             let mut locks: Vec<LockReport> = Vec::new();
+            // A lock on this key that may be this file's or another subvolume's.
+            let mut ambiguous = false;
             if let Some(k) = key {
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
-                    if snap.locks.lines[i].depth == 0 {
+                    if snap.locks.lines[i].depth != 0 {
+                        continue;
+                    }
+                    let mine = match (ctx.line_subvol.get(&i), e.sub) {
+                        (None, _) | (Some(_), None) => true, // not btrfs, or cannot tell
+                        (Some(Some(d)), Some(s)) => *d == s,
+                        (Some(None), Some(s)) => {
+                            let elsewhere = subvols_of
+                                .get(&k)
+                                .is_some_and(|v| v.iter().any(|o| *o != s));
+                            ambiguous |= elsewhere;
+                            !elsewhere
+                        }
+                    };
+                    if mine {
                         locks.push(ctx.lock_report(i, k));
                     }
                 }
             }
+            let ambiguous = (ambiguous && locks.is_empty()).then(|| btrfs_ambiguity(e.path));
             if locks.is_empty()
                 && let Some(lock) = probe.as_deref().and_then(|p| probed_lock(snap, p))
             {
@@ -1187,6 +1437,7 @@ pub fn build_files<'a>(
             let mut open_by: Vec<ProcessRef> = key
                 .map(|k| {
                     ctx.fds(k)
+                        .filter(|f| e.sub.is_none() || f.st_dev.is_none() || f.st_dev == e.sub)
                         .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
                         .map(|f| ctx.pref(f.pid, Some(f)))
                         .collect()
@@ -1262,6 +1513,7 @@ pub fn build_files<'a>(
                         open_by_any: !open_by.is_empty()
                             || locks.iter().any(|l| !l.holders.is_empty()),
                         kernel_gap: kernel_gap(snap, probe.as_deref()),
+                        lock_unresolved: ambiguous.clone(),
                         open_gap: open_gap.clone(),
                         pid: pid_state(pidfile.as_deref()),
                         age_secs: cand
@@ -1286,7 +1538,11 @@ pub fn build_files<'a>(
             };
             let st = cand.map(|c| &c.stat);
             let filesystem = ctx.fs(key, cand);
-            let lock_state = lock_state(snap, &locks, filesystem.as_deref(), probe.as_deref());
+            let lock_state = if ambiguous.is_some() {
+                LockState::Unknown
+            } else {
+                lock_state(snap, &locks, filesystem.as_deref(), probe.as_deref())
+            };
             let (path, path_bytes) = e.path.map(path_fields).unzip();
             FileReport {
                 path,
@@ -1317,8 +1573,72 @@ pub fn build_files<'a>(
                 probe,
                 findings: Vec::new(),
                 lock_state,
+                lock_state_reason: ambiguous,
                 advice: Advice::default(),
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The regression: a pidfile naming kthreadd (pid 2, started at boot, so no
+    /// start-time evidence) was "running, do not delete".
+    #[test]
+    fn a_pid_that_is_a_kernel_thread_is_reused_never_live() {
+        let mut snap = Snapshot {
+            taken_at: 10_000,
+            boot_time: Some(1_000),
+            ..Default::default()
+        };
+        for (pid, kernel_thread) in [(2, true), (4242, false)] {
+            snap.processes.insert(
+                pid,
+                ProcessInfo {
+                    pid,
+                    command: if kernel_thread { "kthreadd" } else { "app" }.into(),
+                    started_at: Some(1_001),
+                    state: Some(ProcessState::Sleeping),
+                    kernel_thread,
+                    ..Default::default()
+                },
+            );
+        }
+        let report = |pid| {
+            pidfile_report(
+                &snap,
+                Some(&PidContent::Pid(pid)),
+                Some(NameKind::Pidfile),
+                None,
+                Some(9_000),
+                None,
+            )
+            .unwrap()
+        };
+        let k = report(2);
+        assert_eq!(
+            (k.status, k.verdict),
+            (PidStatus::Running, PidVerdict::Stale)
+        );
+        assert!(
+            k.reason
+                .as_deref()
+                .unwrap()
+                .contains("kernel thread kthreadd"),
+            "{k:?}"
+        );
+        assert!(k.process.as_ref().unwrap().kernel_thread);
+        assert_eq!(pid_state(Some(&k)), catalog::PidState::Reused);
+        // The same facts without the flag: the writer, alive.
+        let a = report(4242);
+        assert_eq!(
+            (a.status, a.verdict),
+            (PidStatus::Running, PidVerdict::Live)
+        );
+        assert!(!a.process.as_ref().unwrap().kernel_thread);
+        let json = serde_json::to_value(a.process.unwrap()).unwrap();
+        assert!(json.get("kernel_thread").is_none(), "{json:#}");
+    }
 }

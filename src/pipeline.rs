@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use crate::diagnose::{self, Context};
 use crate::model::{ProbeReport, Report};
-use crate::scan::examine::Examined;
 use crate::scan::walk::WalkResult;
 use crate::scan::{self, ScanError, ScanOptions};
 use crate::sys::Snapshot;
@@ -27,11 +26,10 @@ pub fn report_for(
     snap: &Snapshot,
     roots: &[PathBuf],
     walked: &WalkResult,
-    examined: &Examined,
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
-    let mut report = scan::assemble(snap, roots, walked, examined, probes, opts);
+    let mut report = scan::assemble(snap, roots, walked, probes, opts);
     diagnose::diagnose(&mut report, &context(snap, opts));
     report
 }

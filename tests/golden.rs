@@ -249,6 +249,7 @@ fn walk(files: &[Found]) -> WalkResult {
                 explicit: false,
                 dir_mode: Some(f.dir_mode),
                 dir_uid: Some(0),
+                exam: Default::default(),
             }
         })
         .collect();
@@ -272,12 +273,12 @@ fn walk(files: &[Found]) -> WalkResult {
         explicit: false,
         dir_mode: Some(0o755),
         dir_uid: Some(0),
+        exam: Default::default(),
     });
     WalkResult {
         candidates: cands,
         errors: Vec::new(),
         entries: 321,
-        ..Default::default()
     }
 }
 
@@ -290,8 +291,8 @@ fn report(
     probes: Vec<(&str, ProbeReport)>,
     max_age: Option<u64>,
 ) -> Report {
-    let walked = walk(files);
-    let examined = examine::examine(snap, &walked.candidates, &DescribedDisk(files));
+    let mut walked = walk(files);
+    examine::examine(snap, &mut walked.candidates, &DescribedDisk(files));
     let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
     let opts = ScanOptions {
         roots: roots.clone(),
@@ -302,7 +303,7 @@ fn report(
         .into_iter()
         .map(|(p, r)| (PathBuf::from(p), r))
         .collect();
-    let mut report = report_for(snap, &roots, &walked, &examined, probes, &opts);
+    let mut report = report_for(snap, &roots, &walked, probes, &opts);
     report.stats.duration_ms = 7;
     report
 }
@@ -980,10 +981,10 @@ fn windows_report_is_unchanged() {
             explicit: false,
             dir_mode: None,
             dir_uid: None,
+            exam: Default::default(),
         }],
         errors: vec![],
         entries: 0,
-        ..Default::default()
     };
     let probe = ProbeReport {
         method: ProbeMethod::LockFileEx,
@@ -998,12 +999,10 @@ fn windows_report_is_unchanged() {
         note: Some("candidates".into()),
     };
     // Not examined: this scenario is about correlating handles and the probe.
-    let examined = examine::Examined::default();
     let mut report = report_for(
         &snap,
         &[],
         &walked,
-        &examined,
         [(PathBuf::from(path), probe)].into_iter().collect(),
         &ScanOptions::default(),
     );

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::catalog;
 use super::content::PidContent;
-use super::examine::{Examined, Recognised};
+use super::examine::Recognised;
 use super::names::{self, NameKind};
 use super::walk::Candidate;
 use crate::lock::fs::classify_fstype;
@@ -1263,7 +1263,6 @@ fn lock_state(
 pub fn build_files<'a>(
     snap: &'a Snapshot,
     cands: &'a [Candidate],
-    extras: &Examined,
     mut probes: HashMap<PathBuf, ProbeReport>,
     roots: Option<&[PathBuf]>,
 ) -> Vec<FileReport> {
@@ -1362,7 +1361,7 @@ pub fn build_files<'a>(
 
     // The running processes of each convention's program, found once per convention.
     let mut running: HashMap<&'static str, Vec<i32>> = HashMap::new();
-    for r in extras.recognised.values() {
+    for r in cands.iter().filter_map(|c| c.exam.recognised.as_ref()) {
         if !r.conv.exe_names.is_empty() && !running.contains_key(r.conv.name) {
             running.insert(r.conv.name, program_pids(snap, r.conv));
         }
@@ -1386,10 +1385,30 @@ pub fn build_files<'a>(
         }
     }
     let open_gap = open_gap(snap);
+    // A locked inode no longer at its path (replaced, unlinked) is still the file its
+    // name says: it takes the examination of the file found there now. Only those
+    // few paths are indexed.
+    let unfound: HashSet<&Path> = entries
+        .iter()
+        .filter(|e| e.cand.is_none())
+        .filter_map(|e| e.path)
+        .collect();
+    let found_at: HashMap<&Path, &Candidate> = if unfound.is_empty() {
+        HashMap::new()
+    } else {
+        cands
+            .iter()
+            .filter(|c| unfound.contains(c.path.as_path()))
+            .map(|c| (c.path.as_path(), c))
+            .collect()
+    };
     entries
         .iter()
         .map(|e| {
             let cand = e.cand;
+            let exam = cand
+                .or_else(|| e.path.and_then(|p| found_at.get(p).copied()))
+                .map(|c| &c.exam);
             let key = e.key;
             // A probe result belongs to the file the walk found at that path (not to an
             // unlinked or replaced inode that a holder still names by it).
@@ -1465,8 +1484,8 @@ pub fn build_files<'a>(
             let symlink_target = cand
                 .and_then(|c| c.symlink_target.as_ref())
                 .map(|t| t.to_string_lossy().into_owned());
-            let content = e.path.and_then(|p| extras.contents.get(p));
-            let found = e.path.and_then(|p| extras.recognised.get(p));
+            let content = exam.and_then(|x| x.content.as_deref());
+            let found = exam.and_then(|x| x.recognised.as_ref());
             // Conventions known only by their program (flock(1) locks any path):
             // recognised by the process that holds the lock.
             let by_holder = found
@@ -1499,9 +1518,8 @@ pub fn build_files<'a>(
             .map(Box::new);
             let (convention, safe_to_delete) = match rec {
                 Some(r) => {
-                    let site_locked = e
-                        .path
-                        .and_then(|p| extras.lock_site_keys.get(p))
+                    let site_locked = exam
+                        .and_then(|x| x.lock_site_key.as_deref())
                         .copied()
                         .flatten()
                         .is_some_and(|k| ctx.locks_by_key.contains_key(&k));

@@ -201,43 +201,43 @@ impl std::ops::Deref for Parsed {
     }
 }
 
-/// What the examination found, per path.
-#[derive(Debug, Default)]
-pub struct Examined {
-    /// What pidfiles (and lockfiles that carry a pid) say.
-    pub contents: HashMap<PathBuf, PidContent>,
-    /// Program conventions recognised, with what their content says.
-    pub recognised: HashMap<PathBuf, Recognised>,
+/// What the examination found about one candidate (kept in the candidate itself:
+/// a scan of a million lockfiles keeps no map from paths to these).
+#[derive(Debug, Clone, Default)]
+pub struct Exam {
+    /// What a pidfile (or a lockfile that carries a pid) says.
+    pub content: Option<Box<PidContent>>,
+    /// The program convention recognised, with what its content says.
+    pub recognised: Option<Recognised>,
     /// For conventions whose kernel lock is on another file (Terraform's state file,
     /// Firefox's .parentlock): that file's key.
-    pub lock_site_keys: HashMap<PathBuf, Option<FileKey>>,
+    pub lock_site_key: Option<Box<Option<FileKey>>>,
 }
 
-impl Examined {
-    /// Every pid the files name (pidfile content, symlink targets), for process context.
-    pub fn pids<'a>(&'a self, cands: &'a [Candidate]) -> impl Iterator<Item = i32> + 'a {
-        let from_content = self.contents.values().flat_map(|c| match c {
+/// Every pid the files name (pidfile content, symlink targets), for process context.
+pub fn pids(cands: &[Candidate]) -> impl Iterator<Item = i32> + '_ {
+    let from_content = cands
+        .iter()
+        .filter_map(|c| c.exam.content.as_deref())
+        .flat_map(|c| match c {
             PidContent::Pid(p) => vec![*p],
             PidContent::LinkName { pids, .. } => pids.clone(),
             _ => Vec::new(),
         });
-        let from_links = cands.iter().filter_map(|c| {
-            c.symlink_target
-                .as_ref()
-                .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
-        });
-        from_content.chain(from_links)
-    }
+    let from_links = cands.iter().filter_map(|c| {
+        c.symlink_target
+            .as_ref()
+            .and_then(|t| names::pid_from_symlink_target(&t.to_string_lossy()))
+    });
+    from_content.chain(from_links)
 }
 
 /// Examines every examinable candidate.
-pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examined {
+pub fn examine(snap: &Snapshot, cands: &mut [Candidate], disk: &dyn Disk) {
     let ex = Examiner::new(snap);
-    let mut out = Examined::default();
     for c in cands {
-        ex.examine_one(c, disk, &mut out);
+        ex.examine_one(c, disk);
     }
-    out
 }
 
 /// Examines candidates one at a time (the walk does, while it holds their
@@ -247,7 +247,9 @@ pub struct Examiner<'a> {
     leased: HashSet<FileKey>,
     /// Conventions ask about the same few sibling names for every file in a
     /// directory: one lookup per (directory, name).
-    siblings: RefCell<HashMap<PathBuf, bool>>,
+    siblings: RefCell<HashMap<String, bool>>,
+    /// The directory `siblings` is about.
+    siblings_of: RefCell<PathBuf>,
 }
 
 impl<'a> Examiner<'a> {
@@ -256,6 +258,7 @@ impl<'a> Examiner<'a> {
             snap,
             leased: snap.leased_keys(),
             siblings: Default::default(),
+            siblings_of: Default::default(),
         }
     }
 
@@ -265,7 +268,7 @@ impl<'a> Examiner<'a> {
     }
 
     /// Examines one candidate, adding what it finds to `out`.
-    pub fn examine_one(&self, c: &Candidate, disk: &dyn Disk, out: &mut Examined) {
+    pub fn examine_one(&self, c: &mut Candidate, disk: &dyn Disk) {
         let snap = self.snap;
         let leased = &self.leased;
         let siblings = &self.siblings;
@@ -278,13 +281,16 @@ impl<'a> Examiner<'a> {
             .as_ref()
             .map(|t| t.to_string_lossy().into_owned());
         let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if *self.siblings_of.borrow() != parent {
+            siblings.borrow_mut().clear();
+            *self.siblings_of.borrow_mut() = parent.clone();
+        }
         let sibling_exists = |n: &str| {
-            let p = parent.join(n);
-            if let Some(hit) = siblings.borrow().get(&p) {
+            if let Some(hit) = siblings.borrow().get(n) {
                 return *hit;
             }
-            let there = disk.exists(&p);
-            siblings.borrow_mut().insert(p, there);
+            let there = disk.exists(&parent.join(n));
+            siblings.borrow_mut().insert(n.to_string(), there);
             there
         };
         let mut obs = catalog::Observed {
@@ -346,22 +352,20 @@ impl<'a> Examiner<'a> {
                     (!pids.is_empty()).then_some(PidContent::LinkName { name, pids })
                 });
         }
-        if let Some(pc) = pid {
-            out.contents.insert(c.path.clone(), pc);
-        }
+        let mut exam = Exam {
+            content: pid.map(Box::new),
+            ..Default::default()
+        };
         if let (Some(conv), Some(parsed)) = (conv, parsed) {
             let site = catalog::kernel_lock_path(conv, &c.path);
             if site != c.path {
-                out.lock_site_keys
-                    .insert(c.path.clone(), disk.key_of(snap, &site));
+                exam.lock_site_key = Some(Box::new(disk.key_of(snap, &site)));
             }
-            out.recognised.insert(
-                c.path.clone(),
-                Recognised {
-                    conv,
-                    parsed: parsed.into(),
-                },
-            );
+            exam.recognised = Some(Recognised {
+                conv,
+                parsed: parsed.into(),
+            });
         }
+        c.exam = exam;
     }
 }

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 
 use crate::model::*;
 use crate::sys::{self, FileKey, GatherOptions, Snapshot};
-use examine::Examined;
 pub use probe::ProbeMode;
 use walk::{WalkOptions, WalkResult};
 
@@ -186,8 +185,7 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
             .filter(|c| c.stat.file_type == FileType::Regular)
             .filter_map(|c| Some((c.path.as_path(), c.key?))),
     );
-    let examined = &walked.examined;
-    let pids = wanted_pids(&snap, &walked, examined);
+    let pids = wanted_pids(&snap, &walked);
     sys::add_processes(&mut snap, pids);
     sys::add_users(
         &mut snap,
@@ -226,14 +224,7 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     for line in probed.lock_lines {
         snap.locks.add_granted(line);
     }
-    let report = assemble(
-        &snap,
-        &roots,
-        &walked,
-        &walked.examined,
-        probed.reports,
-        opts,
-    );
+    let report = assemble(&snap, &roots, &walked, probed.reports, opts);
     Ok(Collected { snap, report })
 }
 
@@ -273,16 +264,19 @@ fn within_walk_limits(
 
 /// Pids whose process context the report needs beyond the lock holders: those the
 /// files name, and those that have a candidate open.
-fn wanted_pids(snap: &Snapshot, walked: &WalkResult, examined: &Examined) -> Vec<i32> {
-    let mut pids: Vec<i32> = examined.pids(&walked.candidates).collect();
+fn wanted_pids(snap: &Snapshot, walked: &WalkResult) -> Vec<i32> {
+    let mut pids: Vec<i32> = examine::pids(&walked.candidates).collect();
     // The running processes of recognised programs (is git working in this
     // repository? are nginx workers left?), for their state and working directory.
-    let programs: Vec<&catalog::Convention> = examined
-        .recognised
-        .values()
+    let mut programs: Vec<&catalog::Convention> = walked
+        .candidates
+        .iter()
+        .filter_map(|c| c.exam.recognised.as_ref())
         .map(|r| r.conv)
         .filter(|c| !c.exe_names.is_empty())
         .collect();
+    programs.sort_unstable_by_key(|c| c.name);
+    programs.dedup_by_key(|c| c.name);
     pids.extend(snap.process_names.iter().filter_map(|(pid, name)| {
         programs
             .iter()
@@ -307,14 +301,12 @@ pub fn assemble(
     snap: &Snapshot,
     roots: &[PathBuf],
     walked: &WalkResult,
-    examined: &Examined,
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
     let mut files = correlate::build_files(
         snap,
         &walked.candidates,
-        examined,
         probes,
         (!opts.roots.is_empty()).then_some(roots),
     );

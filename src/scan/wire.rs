@@ -239,6 +239,7 @@ impl<'a> Dec<'a> {
             explicit: self.bool()?,
             dir_mode: self.opt(|d| d.u32())?,
             dir_uid: self.opt(|d| d.u32())?,
+            exam: Default::default(),
         })
     }
 
@@ -336,6 +337,7 @@ mod tests {
             explicit: false,
             dir_mode: Some(0o1777),
             dir_uid: None,
+            exam: Default::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::examine::{Examined, Examiner, LiveDisk, Recording, Replay};
+use super::examine::{Exam, Examiner, LiveDisk, Recording, Replay};
 use super::names::{self, NameKind};
 use super::wire::{Dec, Enc};
 use crate::model::ErrorEntry;
@@ -69,13 +69,13 @@ pub struct Candidate {
     /// Mode and owner of the directory it is in (for permission findings).
     pub dir_mode: Option<u32>,
     pub dir_uid: Option<u32>,
+    /// What the examination found (filled while the walk holds its directory).
+    pub exam: Exam,
 }
 
 #[derive(Debug, Default)]
 pub struct WalkResult {
     pub candidates: Vec<Candidate>,
-    /// What the candidates say (examined while the walk held their directory).
-    pub examined: Examined,
     pub errors: Vec<ErrorEntry>,
     pub entries: usize,
 }
@@ -145,8 +145,8 @@ pub fn system(snap: &Snapshot) -> WalkResult {
     }
     let mut out = WalkResult::default();
     let examiner = Examiner::new(snap);
-    for c in system_candidates(snap, &local) {
-        examiner.examine_one(&c, &LiveDisk, &mut out.examined);
+    for mut c in system_candidates(snap, &local) {
+        examiner.examine_one(&mut c, &LiveDisk);
         out.candidates.push(c);
     }
     let mut served: Vec<_> = served.into_iter().collect();
@@ -156,11 +156,10 @@ pub fn system(snap: &Snapshot) -> WalkResult {
             continue;
         };
         let answer = snap.guarded(mount, "looking at a locked file", |_| {
-            let cands = system_candidates(snap, &files);
+            let mut cands = system_candidates(snap, &files);
             let rec = Recording::new(&LiveDisk);
-            let mut scratch = Examined::default();
-            for c in &cands {
-                examiner.examine_one(c, &rec, &mut scratch);
+            for c in &mut cands {
+                examiner.examine_one(c, &rec);
             }
             let mut e = Enc::default();
             e.u64(cands.len() as u64);
@@ -190,8 +189,8 @@ pub fn system(snap: &Snapshot) -> WalkResult {
         };
         let mut replay = Replay::default();
         replay.add(answers);
-        for c in cands {
-            examiner.examine_one(&c, &replay, &mut out.examined);
+        for mut c in cands {
+            examiner.examine_one(&mut c, &replay);
             out.candidates.push(c);
         }
     }
@@ -231,6 +230,7 @@ fn system_candidates(snap: &Snapshot, files: &[LockedAt<'_>]) -> Vec<Candidate> 
             explicit: false,
             dir_mode: dir.as_ref().and_then(|d| d.mode),
             dir_uid: dir.as_ref().and_then(|d| d.uid),
+            exam: Exam::default(),
         });
     }
     out

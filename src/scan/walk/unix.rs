@@ -287,15 +287,13 @@ impl<'a> Walker<'a> {
     }
 
     /// Examines a candidate with `disk` and keeps it.
-    fn found(&mut self, cand: Candidate, disk: &dyn Disk) {
+    fn found(&mut self, mut cand: Candidate, disk: &dyn Disk) {
         if self.in_helper {
             let rec = Recording::new(disk);
-            self.examiner
-                .examine_one(&cand, &rec, &mut self.out.examined);
+            self.examiner.examine_one(&mut cand, &rec);
             self.recorded.extend(rec.log.into_inner());
         } else {
-            self.examiner
-                .examine_one(&cand, disk, &mut self.out.examined);
+            self.examiner.examine_one(&mut cand, disk);
         }
         self.out.candidates.push(cand);
     }
@@ -368,6 +366,7 @@ impl<'a> Walker<'a> {
                         explicit: false,
                         dir_mode: dir_stat.mode,
                         dir_uid: dir_stat.uid,
+                        exam: Default::default(),
                     };
                     self.found(cand, &disk);
                 }
@@ -406,6 +405,7 @@ impl<'a> Walker<'a> {
             explicit: false,
             dir_mode: dir_stat.mode,
             dir_uid: dir_stat.uid,
+            exam: Default::default(),
         };
         self.found(cand, disk);
     }
@@ -483,6 +483,7 @@ impl<'a> Walker<'a> {
                 explicit: false,
                 dir_mode: parent_stat.mode,
                 dir_uid: parent_stat.uid,
+                exam: Default::default(),
             };
             let parent_path = path.parent().unwrap_or(Path::new("/")).to_path_buf();
             let disk = DirDisk {
@@ -622,13 +623,12 @@ impl<'a> Walker<'a> {
             return;
         };
         match decode_walk(&bytes) {
-            Ok((entries, cands, errors, answers)) => {
+            Ok((entries, mut cands, errors, answers)) => {
                 let mut replay = Replay::default();
                 replay.add(answers);
                 self.examiner.next_directory();
-                for c in &cands {
-                    self.examiner
-                        .examine_one(c, &replay, &mut self.out.examined);
+                for c in &mut cands {
+                    self.examiner.examine_one(c, &replay);
                 }
                 self.out.entries += entries;
                 self.out.candidates.extend(cands);
@@ -711,6 +711,7 @@ impl<'a> Walker<'a> {
             explicit: true,
             dir_mode: dir.as_ref().and_then(|d| d.mode),
             dir_uid: dir.as_ref().and_then(|d| d.uid),
+            exam: Default::default(),
         };
         let disk = DirDisk {
             dir: dirfd.as_fd(),

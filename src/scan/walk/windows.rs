@@ -147,6 +147,7 @@ impl Walker<'_> {
                         explicit: false,
                         dir_mode: None,
                         dir_uid: None,
+                        exam: Default::default(),
                     });
                 }
             }
@@ -183,6 +184,7 @@ impl Walker<'_> {
                 explicit: false,
                 dir_mode: None,
                 dir_uid: None,
+                exam: Default::default(),
             });
         }
         self.descend(path, depth, &id);
@@ -241,6 +243,7 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             explicit: true,
             dir_mode: None,
             dir_uid: None,
+            exam: Default::default(),
         });
     }
     w.out

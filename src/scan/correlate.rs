@@ -1412,7 +1412,11 @@ pub fn build_files<'a>(
             let key = e.key;
             // A probe result belongs to the file the walk found at that path (not to an
             // unlinked or replaced inode that a holder still names by it).
-            let probe = cand.and_then(|c| probes.remove(&c.path)).map(Box::new);
+            // (Most scans probe nothing: no path is hashed then.)
+            let probe = cand
+                .filter(|_| !probes.is_empty())
+                .and_then(|c| probes.remove(&c.path))
+                .map(Box::new);
             let mut locks: Vec<LockReport> = Vec::new();
             // A lock on this key that may be this file's or another subvolume's.
             let mut ambiguous = false;

@@ -310,7 +310,7 @@ pub fn assemble(
         probes,
         (!opts.roots.is_empty()).then_some(roots),
     );
-    if !opts.roots.is_empty() {
+    if !opts.roots.is_empty() && (opts.walk.max_depth.is_some() || opts.walk.one_file_system) {
         // Locked files found through the lock table (not by the walk) obey the same
         // limits the walk does: `--max-depth` and `-x`.
         let walked_paths: HashSet<std::borrow::Cow<str>> = walked

@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         String::from_utf8_lossy(data)
     );
     if let Err(PidParseError::Negative) = parsed {
-        assert!(data.iter().any(|&b| b == b'-'));
+        assert!(data.contains(&b'-'));
     }
 
     let size = data.len() as u64;

@@ -116,9 +116,34 @@ pub struct CommonArgs {
     #[arg(long = "ignore-pid", value_name = "PID")]
     pub ignore_pids: Vec<i32>,
 
+    /// How long a network or FUSE filesystem's server may leave one of lockscan's
+    /// calls unanswered before its mount is reported unresponsive
+    /// (`unresponsive-mount`) and left alone for the rest of the scan: seconds
+    /// (fractions allowed) or milliseconds with `ms` (2, 0.5, 500ms).
+    #[arg(long, value_name = "TIME", value_parser = parse_timeout, default_value = "2")]
+    pub mount_timeout: std::time::Duration,
+
     /// The lowest severity that makes the exit code 1.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
+}
+
+/// `--mount-timeout`: `2`, `2s`, `0.5`, `500ms`; between 10 ms and one hour.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?} is not a time such as 2, 0.5 or 500ms");
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else {
+        (text.strip_suffix('s').unwrap_or(text), 1.0)
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(bad());
+    }
+    let secs = number.parse::<f64>().map_err(|_| bad())? * scale;
+    if !(0.01..=3600.0).contains(&secs) {
+        return Err(format!("{text:?} is out of range (10ms to 3600s)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Args)]
@@ -185,7 +210,9 @@ pub fn one_line_error(e: &clap::Error) -> String {
     line
 }
 
-/// Parses `90`, `90s`, `30m`, `12h`, `2d` into seconds.
+/// Parses `90`, `90s`, `30m`, `12h`, `2d` into seconds. The number is plain
+/// decimal digits: `u64::from_str` would also take `+5`, which is no age anyone
+/// writes on purpose.
 pub fn parse_age(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {
@@ -195,8 +222,9 @@ pub fn parse_age(s: &str) -> Result<u64, String> {
         Some((i, 'd')) => (&s[..i], 86_400),
         _ => (s, 1),
     };
-    num.parse::<u64>()
-        .ok()
+    Some(num)
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u64>().ok())
         .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| format!("{s:?} is not an age like 90, 90s, 30m, 12h or 2d"))
 }
@@ -204,6 +232,25 @@ pub fn parse_age(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_timeouts_take_seconds_or_milliseconds_and_refuse_signs() {
+        assert_eq!(
+            parse_timeout("2").unwrap(),
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(
+            parse_timeout("0.5s").unwrap(),
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_timeout("250ms").unwrap(),
+            std::time::Duration::from_millis(250)
+        );
+        for bad in ["+5", "-1", "", "s", "5m", "0", "1e3", "99999"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ages_take_units_and_reject_garbage() {
@@ -216,5 +263,17 @@ mod tests {
         assert!(parse_age("-5m").is_err());
         assert!(parse_age("5w").is_err());
         assert!(parse_age("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn ages_with_a_sign_or_other_garbage_are_rejected() {
+        for bad in [
+            "+5", "+5m", "-5", "s", "m", "5 s", "5.0", "0x10", "5ss", "٥", "5m5", "+",
+        ] {
+            assert!(parse_age(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(parse_age("0"), Ok(0));
+        assert_eq!(parse_age("007m"), Ok(420));
+        assert_eq!(parse_age(" 10m "), Ok(600));
     }
 }

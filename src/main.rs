@@ -4,6 +4,7 @@ use clap::{CommandFactory, Parser};
 
 use lockscan::exit_codes;
 use lockscan::model::Severity;
+use lockscan::report::escape::for_terminal;
 use lockscan::report::{self, Format as OutFormat, Presentation};
 use lockscan::scan::{ProbeMode, ScanOptions, walk::WalkOptions};
 
@@ -24,6 +25,7 @@ fn scan_options(paths: &[std::path::PathBuf], c: &CommonArgs) -> ScanOptions {
             Probe::Acquire => ProbeMode::Acquire,
         },
         max_age: c.max_age,
+        mount_timeout: Some(c.mount_timeout),
         ignore_pids: c.ignore_pids.clone(),
     }
 }
@@ -36,6 +38,14 @@ fn threshold(f: FailOn) -> Severity {
     }
 }
 
+/// `lockscan: MESSAGE` on stderr, then exit 2. The message can quote a path or an
+/// argument exactly as given (`lockscan $'/tmp/\e[31mx'`), so it is escaped like
+/// every name in the table: stderr is usually a terminal.
+fn fail(message: &str) -> ! {
+    eprintln!("lockscan: {}", for_terminal(message));
+    std::process::exit(exit_codes::CANNOT_RUN);
+}
+
 /// Writes through `f` into a block-buffered stdout; a closed pipe is not an error.
 fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     let stdout = std::io::stdout();
@@ -43,16 +53,12 @@ fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     if let Err(e) = f(&mut out).and_then(|_| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("lockscan: writing output: {e}");
-        std::process::exit(exit_codes::CANNOT_RUN);
+        fail(&format!("writing output: {e}"));
     }
 }
 
 fn run_scan(opts: &ScanOptions) -> lockscan::Report {
-    lockscan::scan(opts).unwrap_or_else(|e| {
-        eprintln!("lockscan: {e}");
-        std::process::exit(exit_codes::CANNOT_RUN);
-    })
+    lockscan::scan(opts).unwrap_or_else(|e| fail(&e.to_string()))
 }
 
 /// Bad arguments: one line on stderr and exit code 2, as the README promises
@@ -66,8 +72,7 @@ fn parse_args() -> Cli {
         let _ = e.print();
         std::process::exit(exit_codes::OK);
     }
-    eprintln!("lockscan: {}", cli::one_line_error(&e));
-    std::process::exit(exit_codes::CANNOT_RUN);
+    fail(&cli::one_line_error(&e));
 }
 
 fn generate(what: Generate, out: &mut dyn Write) -> std::io::Result<()> {
@@ -120,9 +125,17 @@ fn main() {
             },
         width: if terminal { None } else { Some(160) },
         // One file asked about by name: the table plus its plain-words explanation.
+        // Told from the report, never by asking the disk again (the path may be on
+        // a mount whose server does not answer).
         explain_after_table: paths.len() == 1
             && report.files.len() == 1
-            && std::fs::symlink_metadata(&paths[0]).is_ok_and(|m| !m.is_dir()),
+            && report.files[0].file_type != Some(lockscan::model::FileType::Directory)
+            && report.files[0]
+                .path
+                .as_deref()
+                .map(std::path::Path::new)
+                .and_then(|p| p.file_name())
+                == paths[0].file_name(),
     };
     let exporter = report::exporter(format, presentation);
     emit(|out| exporter.write(&report, out));

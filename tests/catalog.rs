@@ -1177,7 +1177,7 @@ fn verdict_invariants_over_all_facts() {
     // How often each conditional check below applied: none may be vacuous.
     let (mut blind, mut yes, mut locked, mut unknown_pid) = (0, 0, 0, 0);
     for c in all() {
-        for bits in 0..16u8 {
+        for bits in 0..32u8 {
             for pid in pids {
                 for age in [None, Some(0), Some(7), Some(50_000)] {
                     for same_host in opt_bools {
@@ -1193,6 +1193,8 @@ fn verdict_invariants_over_all_facts() {
                                     open_by_any: bits & 2 != 0,
                                     open_gap: (bits & 4 != 0).then(|| "hidden".to_string()),
                                     kernel_gap: (bits & 8 != 0).then(|| "partial".to_string()),
+                                    lock_unresolved: (bits & 16 != 0)
+                                        .then(|| "a lock may be on it".to_string()),
                                     pid,
                                     age_secs: age,
                                     same_host,
@@ -1210,7 +1212,7 @@ fn verdict_invariants_over_all_facts() {
                                     }
                                     Discipline::HeartbeatDir => false,
                                     _ => f.kernel_gap.is_some() || f.open_gap.is_some(),
-                                };
+                                } || f.lock_unresolved.is_some();
                                 if gap {
                                     blind += 1;
                                     assert_ne!(v, DeleteVerdict::Yes, "{}", ctx());

@@ -49,6 +49,10 @@ fn bad_arguments_are_exit_2_with_one_line_on_stderr() {
         ),
         (&["--max-depth", "minus-one", "/tmp"][..], "--max-depth"),
         (&["--max-age", "5w"][..], "is not an age"),
+        // u64's parser takes a leading `+`; an age does not.
+        (&["--max-age", "+5"][..], "is not an age"),
+        (&["--max-age", "+5m", "/tmp"][..], "is not an age"),
+        (&["--max-age=-5"][..], "is not an age"),
         (&["--jsn"][..], "did you mean --json"),
         (&["explain"][..], "PATH"),
         (&["--generate", "complete-tcsh"][..], "complete-bash"),
@@ -253,4 +257,75 @@ fn prometheus_and_ndjson_formats_describe_a_held_lock() {
     let f = lines.iter().find(|l| l["record"] == "file").unwrap();
     assert_eq!(f["path"], p.to_str().unwrap());
     assert_eq!(f["locks"][0]["holders"][0]["pid"], _h.pid);
+}
+
+/// 4194304..=2147483647 fit in a pid_t but no Linux process can have them (pids stay
+/// below pid_max, at most PID_MAX_LIMIT = 4194304), so the content is invalid, never
+/// a pid that is merely dead (which made `stale-pidfile` advise removing a file whose
+/// content is simply wrong).
+#[test]
+fn pids_above_the_largest_linux_pid_are_invalid_not_dead() {
+    let d = tempdir();
+    let root = canon(d.path());
+    for n in ["4194304", "4194305", "2147483647"] {
+        std::fs::write(root.join(format!("{n}.pid")), format!("{n}\n")).unwrap();
+    }
+    // The same numbers where the convention has its own format.
+    std::fs::create_dir(root.join(".git")).unwrap();
+    std::fs::write(root.join(".git/gc.pid"), "4194305 buildhost").unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    std::os::unix::fs::symlink(
+        format!("{}-2147483647", host.trim()),
+        root.join("SingletonLock"),
+    )
+    .unwrap();
+    std::fs::write(root.join("4194303.pid"), "4194303\n").unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    for n in ["4194304", "4194305", "2147483647"] {
+        let f = file(&doc, &root.join(format!("{n}.pid")), false);
+        assert_eq!(f["pidfile"]["status"], "invalid", "{n}: {f:#}");
+        assert!(f["pidfile"]["pid"].is_null(), "{n}: {f:#}");
+        assert!(
+            f["pidfile"]["reason"].as_str().unwrap().contains("4194303"),
+            "{n}: {f:#}"
+        );
+        assert_eq!(codes(f), vec!["invalid-pidfile"], "{n}: {f:#}");
+    }
+    for name in [".git/gc.pid", "SingletonLock"] {
+        let f = file(&doc, &root.join(name), false);
+        assert_ne!(f["pidfile"]["status"], "dead", "{name}: {f:#}");
+        assert!(
+            !codes(f).contains(&"stale-pidfile".to_string()),
+            "{name}: {f:#}"
+        );
+        assert_ne!(f["safe_to_delete"]["verdict"], "yes", "{name}: {f:#}");
+    }
+    // The largest pid is a pid (whether or not it runs here).
+    let f = file(&doc, &root.join("4194303.pid"), false);
+    assert_eq!(f["pidfile"]["pid"], 4194303, "{f:#}");
+}
+
+/// A path is whatever bytes its creator chose: an error quoting it on stderr (a
+/// terminal, usually) must escape it like the table does, or `lockscan
+/// $'/tmp/\e[2J...'` rewrites the operator's screen.
+#[test]
+fn escape_sequences_in_a_missing_path_are_escaped_on_stderr() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let hostile = format!("{}/\u{1b}[31mred\u{1b}]0;title\u{7}\nnext", root.display());
+    for args in [vec![hostile.as_str()], vec!["explain", hostile.as_str()]] {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control characters on stderr: {:?}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{:?}", r.stderr);
+        assert!(
+            r.stderr.contains("\\e[31mred\\e]0;title\\x07\\nnext"),
+            "{:?}",
+            r.stderr
+        );
+    }
 }

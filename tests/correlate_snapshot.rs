@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lockscan::model::{FileKind, LockKind};
+use lockscan::model::{FileKind, LockKind, LockMode};
 use lockscan::scan::correlate::build_files;
 use lockscan::scan::examine::Examined;
 use lockscan::sys::linux::proc_locks::parse_proc_locks;
@@ -28,6 +28,7 @@ fn fd(pid: i32, fd: i32, path: &str, ino: u64, lock_lines: &[&str], flags: u32) 
         replaced: false,
         key: Some(key(ino)),
         mnt_id: Some(27),
+        st_dev: None,
         flags: Some(flags),
         locks: lock_lines
             .iter()
@@ -258,4 +259,140 @@ fn containers_are_named_from_the_cgroup() {
     );
     assert_eq!(c("/system.slice/nginx.service"), None);
     assert_eq!(c("/user.slice/user-1000.slice/session-3.scope"), None);
+}
+
+/// /proc/locks prints -1 for every OFD lock and waiter (and 0 for a process in
+/// another pid namespace). A waiter whose blocked call was not found must not become
+/// a "process" with pid -1: it is listed apart, with why it has no pid.
+#[test]
+fn waiters_without_a_pid_are_unidentified_never_pid_minus_one_or_zero() {
+    let mut snap = snapshot();
+    snap.locks = parse_proc_locks(
+        "2: OFDLCK ADVISORY  WRITE -1 fe:00:200 0 63\n\
+         2: -> OFDLCK ADVISORY  WRITE -1 fe:00:200 0 63\n\
+         2: -> OFDLCK ADVISORY  READ -1 fe:00:200 0 63\n\
+         3: POSIX  ADVISORY  WRITE 7000 fe:00:300 10 29\n\
+         3: -> POSIX  ADVISORY  WRITE 0 fe:00:300 0 EOF\n",
+    );
+    // The first OFD waiter was found blocked in F_OFD_SETLKW through fd 6 of 7100.
+    snap.resolved_waiters.insert(1, (7100, 6));
+    snap.open_fds
+        .push(fd(7100, 6, "/srv/ofd.lock", 200, &[], 0o2100002));
+    let files = build_files(&snap, &[], &Examined::default(), HashMap::new(), None);
+    let lock = |p: &str| {
+        files
+            .iter()
+            .find(|f| f.path.as_deref() == Some(p))
+            .unwrap_or_else(|| panic!("{p}: {files:#?}"))
+            .locks[0]
+            .clone()
+    };
+    let ofd = lock("/srv/ofd.lock");
+    assert_eq!(
+        ofd.waiters
+            .iter()
+            .map(|w| w.process.pid)
+            .collect::<Vec<_>>(),
+        vec![7100]
+    );
+    assert_eq!(ofd.unidentified_waiters.len(), 1, "{ofd:#?}");
+    let u = &ofd.unidentified_waiters[0];
+    assert_eq!((u.mode, u.depth), (LockMode::Read, 1));
+    assert!(u.reason.contains("F_OFD_SETLKW"), "{}", u.reason);
+    assert_eq!(ofd.waiter_count(), 2);
+    let posix = lock("/srv/range.db");
+    assert!(posix.waiters.is_empty(), "{posix:#?}");
+    assert!(
+        posix.unidentified_waiters[0]
+            .reason
+            .contains("pid namespace"),
+        "{posix:#?}"
+    );
+    // In JSON: no waiter with a pid below 1; the unidentified ones carry no pid.
+    for l in [&ofd, &posix] {
+        let v = serde_json::to_value(l).unwrap();
+        for w in v["waiters"].as_array().unwrap() {
+            assert!(w["pid"].as_i64().unwrap() > 0, "{v:#}");
+        }
+        for w in v["unidentified_waiters"].as_array().unwrap() {
+            assert!(w.get("pid").is_none(), "{v:#}");
+        }
+    }
+}
+
+/// One process's identical locks on inode 257 of two btrfs subvolumes print as two
+/// identical `/proc/locks` lines naming the one superblock: each file gets one, by
+/// the `st_dev` of the fd that carries it, and not both.
+#[test]
+fn identical_locks_on_one_inode_number_of_two_btrfs_subvolumes_go_one_to_each() {
+    let line = "POSIX  ADVISORY  WRITE 7000 00:29:257 0 EOF";
+    let ofd = "OFDLCK ADVISORY  READ -1 00:29:258 0 EOF";
+    let locks = parse_proc_locks(&format!("1: {line}\n2: {line}\n3: {ofd}\n4: {ofd}\n"));
+    let mut mounts = HashMap::new();
+    mounts.insert(
+        40,
+        Mount {
+            mount_id: 40,
+            parent_id: 1,
+            major: 0,
+            minor: 41,
+            root: "/".into(),
+            mount_point: "/mnt".into(),
+            mount_options: "rw".into(),
+            fstype: "btrfs".into(),
+            source: "/dev/loop0".into(),
+            super_options: "rw".into(),
+            locality: None,
+        },
+    );
+    let btrfs_fd = |fd_no: i32, path: &str, ino: u64, sub: u32, lock: &str, ofid: u64| OpenFd {
+        key: Some(FileKey {
+            major: 0,
+            minor: 41,
+            ino,
+        }),
+        mnt_id: Some(40),
+        st_dev: Some((0, sub)),
+        open_file_id: Some(ofid),
+        ..fd(7000, fd_no, path, ino, &[&format!("1: {lock}")], 0o2100002)
+    };
+    let snap = Snapshot {
+        taken_at: 2_000,
+        host: "h".into(),
+        platform: Platform::Linux,
+        locks,
+        own_mount_ids: [40].into_iter().collect(),
+        mounts,
+        open_fds: vec![
+            btrfs_fd(3, "/mnt/a/x.pid", 257, 43, line, 1),
+            btrfs_fd(4, "/mnt/b/y.pid", 257, 44, line, 2),
+            btrfs_fd(5, "/mnt/a/r.lock", 258, 43, ofd, 3),
+            btrfs_fd(6, "/mnt/b/r.lock", 258, 44, ofd, 4),
+        ],
+        processes: [(7000, process(7000, "app", 1))].into_iter().collect(),
+        ..Default::default()
+    };
+    let files = build_files(&snap, &[], &Examined::default(), HashMap::new(), None);
+    for (path, fd_no) in [
+        ("/mnt/a/x.pid", 3),
+        ("/mnt/b/y.pid", 4),
+        ("/mnt/a/r.lock", 5),
+        ("/mnt/b/r.lock", 6),
+    ] {
+        let f = files
+            .iter()
+            .find(|f| f.path.as_deref() == Some(path))
+            .unwrap_or_else(|| panic!("{path} not reported: {files:#?}"));
+        assert_eq!(f.locks.len(), 1, "{path}: {f:#?}");
+        assert_eq!(
+            f.locks[0]
+                .holders
+                .iter()
+                .map(|h| (h.pid, h.fd))
+                .collect::<Vec<_>>(),
+            vec![(7000, Some(fd_no))],
+            "{path}"
+        );
+    }
+    assert_eq!(files.len(), 4, "{files:#?}");
 }

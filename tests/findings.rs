@@ -325,6 +325,58 @@ fn pid_reused_when_the_file_predates_the_process_or_the_boot() {
     assert!(!has(&doc, &fresh, "pid-reused"));
 }
 
+/// The regression: a pidfile naming pid 2 (kthreadd, a kernel thread since boot, so no
+/// start-time evidence against it) was "pid 2 running kthreadd, do not delete". A
+/// kernel thread never writes a pidfile: its pid was taken since, as with any reuse.
+#[test]
+fn a_pidfile_naming_a_kernel_thread_is_reused_not_running_do_not_delete() {
+    // PF_KTHREAD in /proc/2/stat's flags (the 9th field): only in the initial pid
+    // namespace is pid 2 kthreadd.
+    let stat = std::fs::read_to_string("/proc/2/stat").unwrap_or_default();
+    let flags: u32 = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.split(' ').nth(6))
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0);
+    require!(need(
+        flags & 0x0020_0000 != 0,
+        "a kernel thread at pid 2 (kthreadd: the initial pid namespace)",
+        "CI runs on a VM, not in a container"
+    ));
+    let d = tempdir();
+    let root = canon(d.path());
+    let p = root.join("kthread.pid");
+    std::fs::write(&p, "2\n").unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = file(&doc, &p, false);
+    assert_eq!(f["pidfile"]["status"], "running", "{f:#}");
+    assert_eq!(f["pidfile"]["verdict"], "stale", "{f:#}");
+    assert_eq!(f["pidfile"]["process"]["kernel_thread"], true, "{f:#}");
+    assert!(
+        f["pidfile"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("kernel thread"),
+        "{f:#}"
+    );
+    assert_ne!(f["safe_to_delete"]["verdict"], "no", "{f:#}");
+    assert!(has(&doc, &p, "pid-reused"), "{f:#}");
+    let r = run(&["--color", "never", p.to_str().unwrap()]);
+    assert!(r.stdout.contains("(kernel thread)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("do not delete"), "{}", r.stdout);
+    // An ordinary live process is no kernel thread: the field is absent.
+    let me = root.join("me.pid");
+    std::fs::write(&me, format!("{}\n", std::process::id())).unwrap();
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let f = file(&doc, &me, false);
+    assert_eq!(f["pidfile"]["verdict"], "live", "{f:#}");
+    assert!(
+        f["pidfile"]["process"].get("kernel_thread").is_none(),
+        "{f:#}"
+    );
+}
+
 #[test]
 fn stale_pidfile_for_a_zombie_but_not_for_a_live_process() {
     let d = tempdir();
@@ -618,4 +670,100 @@ fn no_blocked_waiters_finding_without_waiters() {
     let doc = scan_json(&[root.to_str().unwrap()]);
     assert!(!has(&doc, &p, "blocked-waiters"));
     assert!(codes(file(&doc, &p, false)).is_empty(), "{doc:#}");
+}
+
+/// A root holder's OFD write lock on `f` in a directory `nobody` can read, and, if
+/// asked, a root waiter blocked on it in F_OFD_SETLKW. Run as `nobody`, lockscan can
+/// read neither the holder's fds nor the waiter's /proc/PID/syscall.
+struct HiddenOfd {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    _holder: Holder,
+    _waiter: Option<Holder>,
+}
+
+fn hidden_ofd_lock(with_waiter: bool) -> HiddenOfd {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let root = canon(dir.path());
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = root.join("f");
+    let holder = Holder::start(&[&format!("ofd-w:{}", path.display())]);
+    let waiter = with_waiter.then(|| {
+        let w = Holder::start(&[&format!("wait-ofd-w:{}", path.display())]);
+        wait_blocked(w.pid);
+        w
+    });
+    HiddenOfd {
+        _dir: dir,
+        path,
+        _holder: holder,
+        _waiter: waiter,
+    }
+}
+
+/// The regression: "A ofd write lock on the whole file is held, ..."; OFD is said
+/// O-F-D, so it is "An ofd write lock".
+#[test]
+fn explain_says_an_ofd_lock_not_a_ofd_lock() {
+    require!(need_root());
+    require!(need_tool("setpriv"));
+    let h = hidden_ofd_lock(false);
+    let r = run_cmd(&mut lockscan_as_nobody(&[
+        "explain",
+        h.path.to_str().unwrap(),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("An ofd write lock on the whole file is held, but no process shows it"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("A ofd"), "{}", r.stdout);
+}
+
+/// The regression: an OFD waiter whose blocked call could not be seen was shown as
+/// "-1 ?" in the table, "pid -1 (?)" in explain and the blocked-waiters finding, and
+/// as a process with pid -1 in JSON.
+#[test]
+fn an_ofd_waiter_that_cannot_be_identified_is_never_shown_as_pid_minus_one() {
+    require!(need_root());
+    require!(need_tool("setpriv"));
+    let h = hidden_ofd_lock(true);
+    let path = h.path.to_str().unwrap();
+    let doc = scan_json_as_nobody(&[path]);
+    let f = file(&doc, &h.path, false);
+    let lock = &f["locks"][0];
+    assert_eq!(lock["type"], "ofd", "{f:#}");
+    assert!(lock["waiters"].as_array().unwrap().is_empty(), "{f:#}");
+    let unidentified = lock["unidentified_waiters"].as_array().unwrap();
+    assert_eq!(unidentified.len(), 1, "{f:#}");
+    assert_eq!(unidentified[0]["mode"], "write");
+    assert!(unidentified[0].get("pid").is_none(), "{f:#}");
+    let blocked = finding(&doc, &h.path, "blocked-waiters")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        blocked.contains("1 process(es) waiting: a waiter lockscan could not identify"),
+        "{blocked}"
+    );
+    for args in [vec!["--color", "never", path], vec!["explain", path]] {
+        let r = run_cmd(&mut lockscan_as_nobody(&args));
+        assert!(r.code == 0 || r.code == 1, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("a waiter lockscan could not identify"),
+            "{args:?}: {}",
+            r.stdout
+        );
+        // (The reason may quote the kernel's -1; no process is shown with it.)
+        for shown_as_process in ["-1 ?", "pid -1 (", "Waiting: pid -1", "waiting: pid -1"] {
+            assert!(
+                !r.stdout.contains(shown_as_process),
+                "{args:?}: {}",
+                r.stdout
+            );
+        }
+    }
 }

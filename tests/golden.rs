@@ -129,6 +129,7 @@ fn process(p: Proc) -> ProcessInfo {
         cwd: None,
         tty_foreground: None,
         ns_pid: None,
+        kernel_thread: false,
     }
 }
 
@@ -141,6 +142,7 @@ fn open_fd(pid: i32, fd: i32, path: &str, key: FileKey, locks: &[&str], flags: u
         replaced: false,
         key: Some(key),
         mnt_id: Some(mnt_of(key)),
+        st_dev: None,
         flags: Some(flags),
         locks: locks.iter().map(|l| parse_lock_line(l).unwrap()).collect(),
         open_file_id: None,
@@ -184,7 +186,7 @@ fn found(path: &'static str, key: FileKey) -> Found {
 struct DescribedDisk<'a>(&'a [Found]);
 
 impl Disk for DescribedDisk<'_> {
-    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String> {
+    fn read_head(&self, path: &Path, _seen: &FileStat) -> Result<Vec<u8>, String> {
         self.0
             .iter()
             .find(|f| Path::new(f.path) == path)
@@ -203,7 +205,7 @@ impl Disk for DescribedDisk<'_> {
         })
     }
 
-    fn other_names(&self, _path: &Path) -> Vec<String> {
+    fn other_names(&self, _path: &Path, _seen: &FileStat) -> Vec<String> {
         Vec::new()
     }
 
@@ -275,6 +277,7 @@ fn walk(files: &[Found]) -> WalkResult {
         candidates: cands,
         errors: Vec::new(),
         entries: 321,
+        ..Default::default()
     }
 }
 
@@ -909,6 +912,7 @@ fn windows_report_is_unchanged() {
         replaced: false,
         key: Some(key),
         mnt_id: Some(1),
+        st_dev: None,
         flags: None,
         locks: vec![],
         open_file_id: None,
@@ -979,6 +983,7 @@ fn windows_report_is_unchanged() {
         }],
         errors: vec![],
         entries: 0,
+        ..Default::default()
     };
     let probe = ProbeReport {
         method: ProbeMethod::LockFileEx,

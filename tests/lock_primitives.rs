@@ -754,8 +754,10 @@ fn parse_pid_rejects_garbage_and_accepts_padded_pids() {
         (b"+42", Err(NotANumber)),
         (b"  4242\n", Ok(4242)),
         (b"4242 buildhost", Ok(4242)),
-        (b"4194304\n", Ok(4_194_304)),
+        (b"4194303\n", Ok(4_194_303)),
+        (b"4194304\n", Err(TooLarge)),
         (b"4194305\n", Err(TooLarge)),
+        (b"2147483647\n", Err(TooLarge)),
     ];
     for (input, expected) in cases {
         assert_eq!(

@@ -27,6 +27,7 @@ fn file(
     };
     FileReport {
         path: Some(format!("/srv/{}", conv.name)),
+        path_bytes: None,
         kind: FileKind::Pidfile,
         device: None,
         inode: Some(1),
@@ -44,26 +45,30 @@ fn file(
         filesystem: None,
         locks: vec![],
         open_by: vec![],
-        pidfile: Some(PidfileReport {
+        pidfile: Some(Box::new(PidfileReport {
             pid,
             verdict: pid_verdict,
             status,
             reason: Some("why".into()),
             host: None,
             process: None,
-        }),
-        convention: Some(ConventionReport {
+        })),
+        convention: Some(std::sync::Arc::new(ConventionReport {
             name: conv.name.into(),
             program: conv.program.into(),
             discipline: conv.discipline,
             error_message: None,
             next_run_says: None,
             blocks_next_run: conv.leftover_blocks,
+        })),
+        safe_to_delete: Some(SafeToDelete {
+            verdict,
+            reason: reason.into(),
         }),
-        safe_to_delete: Some(SafeToDelete { verdict, reason }),
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,
+        lock_state_reason: None,
         advice: Advice::default(),
     }
 }
@@ -87,13 +92,16 @@ fn nothing_says_remove_unless_the_verdict_is_yes() {
         for bits in 0..4u8 {
             for pid in pids {
                 for open_gap in &gaps {
-                    for kernel_gap in &gaps {
+                    for (kernel_gap, lock_unresolved) in
+                        gaps.iter().flat_map(|k| gaps.iter().map(move |l| (k, l)))
+                    {
                         for dirty in [None, Some(true), Some(false)] {
                             let facts = Facts {
                                 kernel_locked: bits & 1 != 0,
                                 open_by_any: bits & 2 != 0,
                                 open_gap: open_gap.clone(),
                                 kernel_gap: kernel_gap.clone(),
+                                lock_unresolved: lock_unresolved.clone(),
                                 pid,
                                 age_secs: Some(100_000),
                                 same_host: Some(true),

@@ -66,6 +66,45 @@ fn one_file_system_does_not_enter_other_mounts() {
 }
 
 #[test]
+fn locked_files_found_through_the_lock_table_obey_max_depth_and_one_file_system() {
+    // Regression: a locked file below --max-depth, or on another mount with -x,
+    // came back through the lock table (its holder's path lies under the root).
+    let d = tempdir();
+    let root = canon(d.path());
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::create_dir(root.join("mnt")).unwrap();
+    let mnt = require!(mount_tmpfs(&root.join("mnt")));
+    let deep = root.join("a/b/deep.db");
+    let other = root.join("mnt/other.db");
+    let _h = Holder::start(&[
+        &format!("flock-ex:{}", deep.display()),
+        &format!("posix-w:{}", other.display()),
+    ]);
+    let r = root.to_str().unwrap();
+    let paths = |doc: &serde_json::Value| -> Vec<String> {
+        doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = paths(&scan_json(&[r]));
+    assert!(all.contains(&deep.display().to_string()), "{all:?}");
+    assert!(all.contains(&other.display().to_string()), "{all:?}");
+    let shallow = paths(&scan_json(&["--max-depth", "1", r]));
+    assert!(
+        !shallow.contains(&deep.display().to_string()),
+        "{shallow:?}"
+    );
+    let one = paths(&scan_json(&["-x", r]));
+    assert!(!one.contains(&other.display().to_string()), "{one:?}");
+    assert!(one.contains(&deep.display().to_string()), "{one:?}");
+    drop(_h);
+    drop(mnt);
+}
+
+#[test]
 fn getlk_probe_reports_a_posix_conflict_with_its_pid_and_takes_nothing() {
     let d = tempdir();
     let root = canon(d.path());

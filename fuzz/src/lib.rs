@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use lockscan::lock::pidfile::PID_MAX_LIMIT;
 use lockscan::scan::catalog::{Observed, ParsedContent};
 use lockscan::sys::FileType;
 
@@ -13,13 +14,16 @@ pub const HEAD_MAX: usize = 4097;
 
 /// Invariants of any [`ParsedContent`], whatever the bytes:
 ///
-/// * a pid is a process id, never 0 or negative (the verdicts signal it);
+/// * a pid is one Linux can hand out, `1..=PID_MAX_LIMIT` (the verdicts signal it);
 /// * a host is never empty (an empty host would read as "this host" nowhere);
 /// * host, detail and error carry no control characters: they go to terminals and
 ///   logs verbatim, so every parser routes file text through its escaping `show`.
 pub fn check_parsed(p: &ParsedContent, what: &str) {
     if let Some(pid) = p.pid {
-        assert!(pid > 0, "{what}: pid {pid} is not a process id: {p:?}");
+        assert!(
+            (1..=PID_MAX_LIMIT).contains(&pid),
+            "{what}: pid {pid} is not a process id: {p:?}"
+        );
     }
     if let Some(h) = &p.host {
         assert!(!h.is_empty(), "{what}: empty host: {p:?}");

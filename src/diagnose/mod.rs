@@ -18,10 +18,14 @@ mod split_brain;
 mod stale_lockfile;
 mod stale_pidfile;
 mod unparsed_lock_lines;
+mod unresponsive_mount;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::model::{
-    Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, ProcessRef, Report,
-    SafeToDelete, Severity,
+    Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, PathBytes, ProcessRef,
+    Report, SafeToDelete, Severity, path_fields,
 };
 use crate::sys::Snapshot;
 
@@ -42,8 +46,20 @@ pub struct Context<'a> {
     pub max_age: Option<u64>,
 }
 
-/// A rule's findings about the scan as a whole, each naming the file it concerns (if any).
-pub type GlobalCheck = fn(&Report, &Context) -> Vec<(Found, Option<String>)>;
+/// What a scan-wide finding is about.
+pub enum About {
+    /// The scan as a whole.
+    Scan,
+    /// One of the report's files, by its index in `report.files`: the finding goes
+    /// with it. An index, not a path: two files can share a path's text (non-UTF-8
+    /// names, an unlinked inode and the file there now).
+    File(usize),
+    /// A path that is not one of the report's files (a mount point).
+    Path(std::path::PathBuf),
+}
+
+/// A rule's findings about the scan as a whole, each with what it is about.
+pub type GlobalCheck = fn(&Report, &Context) -> Vec<(Found, About)>;
 
 /// A finding rule.
 pub struct Rule {
@@ -77,6 +93,7 @@ pub static RULES: &[&Rule] = &[
     &blocked_waiters::RULE,
     &partial_visibility::RULE,
     &unparsed_lock_lines::RULE,
+    &unresponsive_mount::RULE,
 ];
 
 /// The rule for a code. Every code has exactly one (a test proves it).
@@ -88,53 +105,86 @@ pub fn rule(code: FindingCode) -> &'static Rule {
         .unwrap_or_else(|| panic!("no rule for {code}"))
 }
 
-fn finding(rule: &Rule, f: Found, path: Option<String>) -> Finding {
+fn finding(rule: &Rule, f: Found, path: Option<(String, Option<PathBytes>)>) -> Finding {
+    let (path, path_bytes) = path.unzip();
     Finding {
         code: rule.code,
         severity: f.severity.unwrap_or(rule.severity),
         message: f.message,
         hint: f.hint,
         path,
+        path_bytes: path_bytes.flatten(),
         action: f.action,
     }
+}
+
+/// The path fields a finding about `file` names it by.
+fn about(file: &FileReport) -> Option<(String, Option<PathBytes>)> {
+    Some((file.path.clone()?, file.path_bytes.clone()))
 }
 
 /// Runs every rule over the report and attaches the findings.
 pub fn diagnose(report: &mut Report, ctx: &Context) {
     for file in &mut report.files {
-        let found: Vec<Finding> = RULES
-            .iter()
-            .filter_map(|rule| {
-                let v = (rule.file?)(file, ctx)?;
-                Some(finding(rule, v, file.path.clone()))
-            })
-            .collect();
-        file.findings.extend(found);
+        for rule in RULES {
+            if let Some(v) = rule.file.and_then(|check| check(file, ctx)) {
+                let f = finding(rule, v, about(file));
+                file.findings.push(f);
+            }
+        }
     }
     let mut global = Vec::new();
     for rule in RULES {
         let Some(check) = rule.global else { continue };
-        for (v, path) in check(report, ctx) {
-            let f = finding(rule, v, path.clone());
+        for (v, at) in check(report, ctx) {
             // A finding about one file goes with that file.
-            match path.and_then(|p| {
-                report
-                    .files
-                    .iter_mut()
-                    .find(|f| f.path.as_deref() == Some(p.as_str()))
-            }) {
-                Some(file) => file.findings.push(f),
-                None => global.push(f),
+            match at {
+                About::File(i) if i < report.files.len() => {
+                    let file = &mut report.files[i];
+                    let f = finding(rule, v, about(file));
+                    file.findings.push(f);
+                }
+                About::Path(p) => global.push(finding(rule, v, Some(path_fields(&p)))),
+                About::File(_) | About::Scan => global.push(finding(rule, v, None)),
             }
         }
     }
     report.findings.extend(global);
+    let mut texts = AdviceTexts::default();
     for file in &mut report.files {
-        let verdict = file.safe_to_delete.clone();
-        for f in &mut file.findings {
-            one_voice(f, verdict.as_ref());
+        if !file.findings.is_empty() {
+            let verdict = file.safe_to_delete.clone();
+            for f in &mut file.findings {
+                one_voice(f, verdict.as_ref());
+            }
         }
-        file.advice = advice(file);
+        file.advice = advice(file, &mut texts);
+    }
+}
+
+/// Advice texts already written, so that files with the same advice share one copy:
+/// a scan can find a million leftovers with the same delete verdict and reason.
+#[derive(Default)]
+struct AdviceTexts(HashMap<(DeleteVerdict, Arc<str>), Arc<str>>);
+
+impl AdviceTexts {
+    /// The advice text for a delete verdict with this reason.
+    fn for_verdict(&mut self, s: &SafeToDelete) -> Arc<str> {
+        if let Some(t) = self.0.get(&(s.verdict, s.reason.clone())) {
+            return t.clone();
+        }
+        let text: Arc<str> = match s.verdict {
+            DeleteVerdict::No => format!("do not delete it: {}.", s.reason),
+            DeleteVerdict::Yes => {
+                format!("nothing to wait for; it is safe to remove ({}).", s.reason)
+            }
+            DeleteVerdict::Unknown => {
+                format!("leave it in place until this is settled: {}.", s.reason)
+            }
+        }
+        .into();
+        self.0.insert((s.verdict, s.reason.clone()), text.clone());
+        text
     }
 }
 
@@ -167,7 +217,7 @@ fn one_voice(f: &mut Finding, verdict: Option<&SafeToDelete>) {
 /// The single most useful instruction for a file, decided once: the hint of its
 /// worst finding at warning level or above; otherwise wait for a working holder;
 /// otherwise what the delete verdict says.
-fn advice(file: &FileReport) -> Advice {
+fn advice(file: &FileReport, texts: &mut AdviceTexts) -> Advice {
     let worst = file
         .findings
         .iter()
@@ -176,7 +226,7 @@ fn advice(file: &FileReport) -> Advice {
     if let Some(f) = worst {
         return Advice {
             action: f.action,
-            text: f.hint.clone(),
+            text: f.hint.as_str().into(),
         };
     }
     if let Some(h) = file.holders().next() {
@@ -186,23 +236,18 @@ fn advice(file: &FileReport) -> Advice {
                 "wait: pid {} ({}) is working and will release the lock when it finishes.",
                 h.pid,
                 h.command.as_deref().unwrap_or("?")
-            ),
+            )
+            .into(),
         };
     }
     if let Some(s) = &file.safe_to_delete {
-        return match s.verdict {
-            DeleteVerdict::No => Advice {
-                action: AdviceAction::Keep,
-                text: format!("do not delete it: {}.", s.reason),
+        return Advice {
+            action: match s.verdict {
+                DeleteVerdict::No => AdviceAction::Keep,
+                DeleteVerdict::Yes => AdviceAction::Remove,
+                DeleteVerdict::Unknown => AdviceAction::Investigate,
             },
-            DeleteVerdict::Yes => Advice {
-                action: AdviceAction::Remove,
-                text: format!("nothing to wait for; it is safe to remove ({}).", s.reason),
-            },
-            DeleteVerdict::Unknown => Advice {
-                action: AdviceAction::Investigate,
-                text: format!("leave it in place until this is settled: {}.", s.reason),
-            },
+            text: texts.for_verdict(s),
         };
     }
     Advice::default()
@@ -237,6 +282,48 @@ pub(crate) fn describe_pid(pid: i32, command: Option<&str>) -> String {
     }
 }
 
+/// How a waiter the kernel lists but lockscan could not name is shown in text
+/// (`LockReport::unidentified_waiters`): never as a pid.
+pub(crate) const UNIDENTIFIED_WAITER: &str = "a waiter lockscan could not identify";
+
+/// `phrase` with the indefinite article its first word takes, by sound: "an ofd
+/// write lock" (said O-F-D), "an unknown lock", "a flock lock", "a posix lock", "a
+/// lease", "a write lock". Messages name lock kinds and modes from the vocabulary,
+/// so the article cannot be written into the format string.
+pub(crate) fn with_article(phrase: &str) -> String {
+    format!("{} {phrase}", article(phrase))
+}
+
+/// [`with_article`] at the start of a sentence ("An ofd write lock ...").
+pub(crate) fn with_article_capitalized(phrase: &str) -> String {
+    let a = if article(phrase) == "an" { "An" } else { "A" };
+    format!("{a} {phrase}")
+}
+
+fn article(phrase: &str) -> &'static str {
+    let word = phrase
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    let lower = word.to_ascii_lowercase();
+    let spelled_out = word.len() > 1
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let an = if spelled_out {
+        // An initialism is said letter by letter: "an NFS lock", "an LMDB file".
+        lower.starts_with(['a', 'e', 'f', 'h', 'i', 'l', 'm', 'n', 'o', 'r', 's', 'x'])
+    } else {
+        // "a unix ...", "a user ...": a 'u' said "you" takes "a".
+        lower.starts_with(['a', 'e', 'i', 'o'])
+            || (lower.starts_with('u')
+                && !["uni", "use", "usu", "uti"]
+                    .iter()
+                    .any(|p| lower.starts_with(p)))
+    };
+    if an { "an" } else { "a" }
+}
+
 pub(crate) fn describe(p: &ProcessRef) -> String {
     describe_pid(p.pid, p.command.as_deref())
 }
@@ -254,6 +341,44 @@ mod tests {
     use super::*;
     use crate::model::Severity;
     use crate::model::sample::sample_report;
+
+    /// The regression: "A ofd write lock". Every lock kind and mode the vocabulary
+    /// has gets the article it is said with.
+    #[test]
+    fn lock_kinds_and_modes_take_the_article_they_are_said_with() {
+        use crate::sys::LockKind;
+        let expected = |kind: LockKind| match kind {
+            LockKind::Ofd | LockKind::Access | LockKind::Unknown => "an",
+            LockKind::Flock
+            | LockKind::Posix
+            | LockKind::Lease
+            | LockKind::Deleg
+            | LockKind::LockFileEx => "a",
+        };
+        for kind in LockKind::ALL {
+            let phrase = format!("{kind} write lock on the whole file");
+            assert_eq!(
+                with_article(&phrase),
+                format!("{} {phrase}", expected(*kind)),
+                "{kind}"
+            );
+        }
+        assert_eq!(with_article("read lock"), "a read lock");
+        assert_eq!(with_article("write lock"), "a write lock");
+        assert_eq!(with_article("unlock"), "an unlock");
+        assert_eq!(
+            with_article_capitalized("ofd write lock"),
+            "An ofd write lock"
+        );
+        assert_eq!(
+            with_article_capitalized("posix read lock"),
+            "A posix read lock"
+        );
+        assert_eq!(with_article("OFD lock"), "an OFD lock");
+        assert_eq!(with_article("NFS mount"), "an NFS mount");
+        assert_eq!(with_article("POSIX lock"), "a POSIX lock");
+        assert_eq!(with_article("unix socket"), "a unix socket");
+    }
 
     #[test]
     fn every_code_has_exactly_one_rule() {
@@ -283,18 +408,18 @@ mod tests {
         let report = sample_report();
         let (certbot, nginx) = (&report.files[0], &report.files[1]);
         // An info finding does not decide; the holder does.
-        let a = advice(certbot);
+        let a = advice(certbot, &mut Default::default());
         assert_eq!(a.action, AdviceAction::Wait);
         assert!(a.text.contains("pid 100 (certbot)"), "{}", a.text);
         // A warning decides, with the finding's own action and hint.
-        let a = advice(nginx);
+        let a = advice(nginx, &mut Default::default());
         assert_eq!(
-            (a.action, a.text.as_str()),
+            (a.action, &*a.text),
             (AdviceAction::Investigate, "stale-pidfile hint")
         );
         let mut plain = nginx.clone();
         plain.findings.clear();
-        assert_eq!(advice(&plain), Advice::default());
+        assert_eq!(advice(&plain, &mut Default::default()), Advice::default());
         for (verdict, action) in [
             (DeleteVerdict::Yes, AdviceAction::Remove),
             (DeleteVerdict::No, AdviceAction::Keep),
@@ -304,7 +429,7 @@ mod tests {
                 verdict,
                 reason: "because".into(),
             });
-            let a = advice(&plain);
+            let a = advice(&plain, &mut Default::default());
             assert_eq!(a.action, action, "{verdict}");
             assert!(a.text.contains("because"));
         }
@@ -316,6 +441,9 @@ mod tests {
             action: AdviceAction::ActOnHolder,
             ..nginx.findings[0].clone()
         });
-        assert_eq!(advice(&both).action, AdviceAction::ActOnHolder);
+        assert_eq!(
+            advice(&both, &mut Default::default()).action,
+            AdviceAction::ActOnHolder
+        );
     }
 }

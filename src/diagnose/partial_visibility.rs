@@ -1,4 +1,4 @@
-use super::{Context, Found, Rule};
+use super::{About, Context, Found, Rule};
 use crate::model::{AdviceAction, FindingCode, Platform, Report, Severity};
 
 pub static RULE: Rule = Rule {
@@ -14,7 +14,7 @@ report; lockscan never concludes \"not held\" from that.",
     global: Some(check),
 };
 
-fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Found, About)> {
     let snap = ctx.snap;
     let v = &snap.visibility;
     let windows = snap.platform == Platform::Windows;
@@ -87,7 +87,7 @@ holders among them are not shown. If you know they touch none of these files, pa
             action: AdviceAction::Investigate,
             severity: None,
         },
-        None,
+        About::Scan,
     )]
 }
 

@@ -61,7 +61,10 @@ fn foreign_owner(file: &FileReport, _ctx: &Context) -> Option<Found> {
         return None;
     }
     let root_holder = file.holders().any(|h| h.uid == Some(0));
-    let who = file.owner.clone().unwrap_or_else(|| format!("uid {uid}"));
+    let who = file
+        .owner
+        .as_deref()
+        .map_or_else(|| format!("uid {uid}"), str::to_string);
     Some(Found {
         message: format!(
             "owned by {who} in a root-owned directory{}",

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
-use super::{Context, Found, Rule, describe};
-use crate::model::{AdviceAction, FindingCode, Report, Severity};
+use super::{About, Context, Found, Rule, describe};
+use crate::model::{AdviceAction, FileReport, FindingCode, Report, Severity};
 
 pub static RULE: Rule = Rule {
     code: FindingCode::SplitBrain,
@@ -14,17 +14,23 @@ races), or from someone deleting a held lockfile.",
     global: Some(check),
 };
 
-fn check(report: &Report, _ctx: &Context) -> Vec<(Found, Option<String>)> {
-    let mut by_path: BTreeMap<&str, Vec<&crate::model::FileReport>> = BTreeMap::new();
-    for f in &report.files {
-        if let Some(p) = f.path.as_deref()
+fn check(report: &Report, _ctx: &Context) -> Vec<(Found, About)> {
+    // By the path's exact bytes: two files whose non-UTF-8 names read the same are
+    // two paths, not one path with two inodes. Only held files are collected (a scan
+    // may list a million unheld ones), each with its index for attaching the finding.
+    let mut by_path: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
+    for (i, f) in report.files.iter().enumerate() {
+        if let Some(p) = f.raw_path()
             && f.has_visible_holder()
         {
-            by_path.entry(p).or_default().push(f);
+            by_path.entry(p).or_default().push(i);
         }
     }
     let mut out = Vec::new();
-    for (path, files) in by_path {
+    for indexes in by_path.into_values() {
+        // The finding goes with the first of them in report order.
+        let first = indexes[0];
+        let files: Vec<&FileReport> = indexes.iter().map(|&i| &report.files[i]).collect();
         let current: Vec<_> = files.iter().filter(|f| !f.deleted && !f.replaced).collect();
         let old: Vec<_> = files.iter().filter(|f| f.deleted || f.replaced).collect();
         if current.is_empty() || old.is_empty() {
@@ -49,7 +55,7 @@ both instances changed, and fix the program so it never unlinks its lockfile on 
                 action: AdviceAction::ActOnHolder,
                 severity: None,
             },
-            Some(path.to_string()),
+            About::File(first),
         ));
     }
     out

@@ -34,20 +34,51 @@ fn check(file: &FileReport, _ctx: &Context) -> Option<Found> {
         hint: format!(
             "Safe to remove ({}): rm {}",
             safe.reason,
-            shell_quote(file.path.as_deref()?)
+            shell_quote(file.raw_path()?)
         ),
         action: AdviceAction::Remove,
         severity: super::leftover_severity(file),
     })
 }
 
-/// Quotes a path for a shell command line shown to the operator.
-pub(crate) fn shell_quote(p: &str) -> String {
-    if p.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+/// Quotes a path's exact bytes for a shell command line shown to the operator. A
+/// name that is not valid UTF-8 is written as `$'...'` with `\xNN` escapes (bash,
+/// zsh, ksh and POSIX.1-2024 sh), so the command names that file, not its lossy
+/// spelling.
+pub(crate) fn shell_quote(p: &[u8]) -> String {
+    if p.iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(b))
     {
-        p.to_string()
-    } else {
-        format!("'{}'", p.replace('\'', "'\\''"))
+        return String::from_utf8_lossy(p).into_owned();
+    }
+    match std::str::from_utf8(p) {
+        Ok(s) => format!("'{}'", s.replace('\'', "'\\''")),
+        Err(_) => {
+            let mut out = String::from("$'");
+            for &b in p {
+                match b {
+                    b'\\' | b'\'' => {
+                        out.push('\\');
+                        out.push(char::from(b));
+                    }
+                    0x20..=0x7e => out.push(char::from(b)),
+                    _ => out.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+            out.push('\'');
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_names_the_exact_bytes_of_a_non_utf8_path() {
+        assert_eq!(shell_quote(b"/run/x.lock"), "/run/x.lock");
+        assert_eq!(shell_quote(b"/tmp/it's.lock"), "'/tmp/it'\\''s.lock'");
+        assert_eq!(shell_quote(b"/tmp/a\xff'.lock"), "$'/tmp/a\\xff\\'.lock'");
     }
 }

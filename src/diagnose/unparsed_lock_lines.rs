@@ -1,4 +1,4 @@
-use super::{Context, Found, Rule};
+use super::{About, Context, Found, Rule};
 use crate::model::{AdviceAction, FindingCode, Report, Severity};
 
 pub static RULE: Rule = Rule {
@@ -11,7 +11,7 @@ was reported. Please report the lines so the parser can learn them.",
     global: Some(check),
 };
 
-fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
+fn check(_report: &Report, ctx: &Context) -> Vec<(Found, About)> {
     let snap = ctx.snap;
     let n = snap.locks.skipped.len();
     if n == 0 {
@@ -23,5 +23,5 @@ fn check(_report: &Report, ctx: &Context) -> Vec<(Found, Option<String>)> {
             .into(),
         action: AdviceAction::Investigate,
         severity: None,
-    }, None)]
+    }, About::Scan)]
 }

@@ -14,6 +14,9 @@
 pub(crate) mod sample;
 pub mod time;
 
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -55,6 +58,7 @@ vocab! {
         BlockedWaiters = "blocked-waiters",
         PartialVisibility = "partial-visibility",
         UnparsedLockLines = "unparsed-lock-lines",
+        UnresponsiveMount = "unresponsive-mount",
     }
 }
 
@@ -308,6 +312,54 @@ as_json_string!(
     "^[0-9]+:[0-9]+$"
 );
 
+/// The raw bytes of a path that is not valid UTF-8, written as lowercase hex
+/// (`path_bytes`). Such a path's `path` text is lossy (each invalid byte became
+/// U+FFFD), so two different files can share it; these bytes tell them apart and
+/// name the file exactly. On Windows they are the path's WTF-8 bytes (an unpaired
+/// surrogate in a name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PathBytes(pub Box<[u8]>);
+
+impl PathBytes {
+    /// The `path_bytes` of `path`: `None` when it is valid UTF-8 (its `path` text
+    /// is then exact).
+    pub fn of(path: &Path) -> Option<PathBytes> {
+        let raw = path.as_os_str().as_encoded_bytes();
+        std::str::from_utf8(raw)
+            .is_err()
+            .then(|| PathBytes(raw.into()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PathBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+as_json_string!(
+    PathBytes,
+    "The raw bytes of a path that is not valid UTF-8, in lowercase hex; present only then.",
+    "^([0-9a-f]{2})+$"
+);
+
+/// A path as the report writes it: the (lossy) `path` text and, when the path is
+/// not valid UTF-8, its exact `path_bytes`.
+pub fn path_fields(path: &Path) -> (String, Option<PathBytes>) {
+    (path.to_string_lossy().into_owned(), PathBytes::of(path))
+}
+
+/// The exact bytes of a reported path: its `path_bytes` when it has them, else its
+/// text (which is then exact). Everything that tells files apart by path keys by
+/// this, never by the lossy text.
+pub fn raw_path<'a>(path: Option<&'a str>, bytes: Option<&'a PathBytes>) -> Option<&'a [u8]> {
+    bytes.map(PathBytes::bytes).or(path.map(str::as_bytes))
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Finding {
     /// Stable code (`lockscan codes` lists them).
@@ -319,6 +371,10 @@ pub struct Finding {
     /// The file it concerns, when it is about one file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The exact bytes of `path`, in lowercase hex, when it is not valid UTF-8 (two
+    /// such paths can have the same `path` text); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<PathBytes>,
     /// What the hint asks of the operator (not serialised: the file's `advice` carries
     /// the one decision).
     #[serde(skip)]
@@ -380,6 +436,10 @@ pub struct ProcessRef {
     /// Its parent, grandparent, ... up to pid 1 (nearest first), as far as they
     /// could be read.
     pub parents: Vec<ProcessBrief>,
+    /// True for a kernel thread (kthreadd, a kworker, ...; Linux `PF_KTHREAD`): no
+    /// program, so never the writer of a pidfile. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kernel_thread: bool,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
@@ -396,6 +456,21 @@ pub struct WaiterRef {
     pub blocked_by: Option<i32>,
 }
 
+/// A waiter the kernel's lock table lists but lockscan could not name: an OFD
+/// waiter (the table prints pid -1) whose blocked `F_OFD_SETLKW` call was not seen,
+/// or a waiter outside this pid namespace (pid 0). It is never given a pid.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct UnidentifiedWaiter {
+    /// The mode it waits for.
+    pub mode: LockMode,
+    pub start: u64,
+    pub end: Option<u64>,
+    /// 1 = waits for the holder directly; 2 = waits behind another waiter; ...
+    pub depth: u32,
+    /// Why it could not be identified.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct LockReport {
     #[serde(rename = "type")]
@@ -409,8 +484,12 @@ pub struct LockReport {
     pub lease_state: Option<LeaseState>,
     /// Every process that really holds the lock (see `holder_evidence`).
     pub holders: Vec<ProcessRef>,
-    /// Processes blocked waiting for it.
+    /// Processes blocked waiting for it, each identified by its pid.
     pub waiters: Vec<WaiterRef>,
+    /// Waiters the kernel lists that could not be identified (never in `waiters`,
+    /// whose pids are all real processes). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unidentified_waiters: Vec<UnidentifiedWaiter>,
     /// The pid the kernel's lock table names: the process that *took* the lock. It
     /// may be dead, or differ from the holders after fork/exec; null for OFD locks (-1).
     pub locker_pid: Option<i32>,
@@ -426,6 +505,13 @@ pub struct LockReport {
     /// `WAL DMS` on the `-shm` file). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<LockRole>,
+}
+
+impl LockReport {
+    /// Every waiter, identified or not.
+    pub fn waiter_count(&self) -> usize {
+        self.waiters.len() + self.unidentified_waiters.len()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
@@ -483,7 +569,8 @@ pub struct ConventionReport {
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct SafeToDelete {
     pub verdict: DeleteVerdict,
-    pub reason: String,
+    // Shared: thousands of files often have the same reason word for word.
+    pub reason: Arc<str>,
 }
 
 /// What an explicit probe of the file found.
@@ -515,22 +602,32 @@ pub struct ProbeConflict {
 pub struct Advice {
     pub action: AdviceAction,
     /// One instruction for a person.
-    pub text: String,
+    // Shared between files that get the same words: a scan can see a million
+    // identical leftovers.
+    pub text: Arc<str>,
 }
 
 impl Default for Advice {
     fn default() -> Self {
+        static NOTHING: LazyLock<Arc<str>> =
+            LazyLock::new(|| "nothing holds it now; nothing to do.".into());
         Advice {
             action: AdviceAction::Nothing,
-            text: "nothing holds it now; nothing to do.".into(),
+            text: NOTHING.clone(),
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct FileReport {
-    /// Absolute path; null when no process shows a path for a locked inode.
+    /// Absolute path; null when no process shows a path for a locked inode. When the
+    /// path is not valid UTF-8, each invalid byte is U+FFFD here and `path_bytes`
+    /// holds the exact path.
     pub path: Option<String>,
+    /// The exact bytes of `path`, in lowercase hex, when it is not valid UTF-8 (two
+    /// such paths can have the same `path` text); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<PathBytes>,
     pub kind: FileKind,
     pub device: Option<Device>,
     pub inode: Option<u64>,
@@ -539,7 +636,8 @@ pub struct FileReport {
     pub size: Option<u64>,
     pub mode: Option<Perm>,
     pub uid: Option<u32>,
-    pub owner: Option<String>,
+    // Shared by every file of the same owner.
+    pub owner: Option<Arc<str>>,
     pub mtime: Option<Timestamp>,
     /// Permission bits of the directory holding the file.
     pub dir_mode: Option<Perm>,
@@ -552,21 +650,30 @@ pub struct FileReport {
     /// For symlink locks, the link's target text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub symlink_target: Option<String>,
-    pub filesystem: Option<FilesystemReport>,
+    // Shared by every file on the same mount.
+    pub filesystem: Option<Arc<FilesystemReport>>,
     pub locks: Vec<LockReport>,
     /// Processes that have the file open without holding any lock on it.
     pub open_by: Vec<ProcessRef>,
-    pub pidfile: Option<PidfileReport>,
+    // Boxed, like `probe`: most files have none, and a file report stays small.
+    pub pidfile: Option<Box<PidfileReport>>,
     /// The program convention the file follows, when recognised.
-    pub convention: Option<ConventionReport>,
+    // Shared by the files of one convention when nothing in it is their own (no
+    // `next_run_says`).
+    pub convention: Option<Arc<ConventionReport>>,
     /// Whether removing the file is safe, and why.
     pub safe_to_delete: Option<SafeToDelete>,
     /// Result of an explicit `--probe`; absent when no probe was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ProbeReport>,
+    pub probe: Option<Box<ProbeReport>>,
     pub findings: Vec<Finding>,
     /// Whether it is locked, as far as this scan can tell.
     pub lock_state: LockState,
+    /// Why `lock_state` is `unknown` when the reason is particular to this file (a
+    /// lock on its btrfs inode number that may be another subvolume's); absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_state_reason: Option<String>,
     /// The one thing to do about it.
     pub advice: Advice,
 }
@@ -577,6 +684,11 @@ impl FileReport {
         self.locks.iter().flat_map(|l| l.holders.iter())
     }
 
+    /// The exact bytes of its path (see [`raw_path`]); `None` when unknown.
+    pub fn raw_path(&self) -> Option<&[u8]> {
+        raw_path(self.path.as_deref(), self.path_bytes.as_ref())
+    }
+
     /// Some lock on it has a visible holder.
     pub fn has_visible_holder(&self) -> bool {
         self.locks.iter().any(|l| !l.holders.is_empty())
@@ -585,8 +697,25 @@ impl FileReport {
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct ErrorEntry {
+    /// The path (lossy when it is not valid UTF-8, like a file's `path`).
     pub path: String,
+    /// The exact bytes of `path`, in lowercase hex, when it is not valid UTF-8 (two
+    /// such paths can have the same `path` text); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<PathBytes>,
     pub error: String,
+}
+
+impl ErrorEntry {
+    /// The error entry for `path`, keeping its exact bytes when it is not UTF-8.
+    pub fn new(path: &Path, error: String) -> ErrorEntry {
+        let (path, path_bytes) = path_fields(path);
+        ErrorEntry {
+            path,
+            path_bytes,
+            error,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]
@@ -623,6 +752,21 @@ pub struct VisibilityReport {
     /// Windows only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_file_api: Option<PerFileApi>,
+    /// Network, cluster or FUSE mounts whose server did not answer within
+    /// `--mount-timeout`: nothing on them was walked or read (`unresponsive-mount`).
+    pub unresponsive_mounts: Vec<UnresponsiveMountReport>,
+}
+
+/// A mount whose server left one of lockscan's calls unanswered.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]
+pub struct UnresponsiveMountReport {
+    pub mount_point: String,
+    pub fstype: String,
+    pub source: String,
+    /// How long lockscan waited before it gave up, in milliseconds.
+    pub waited_ms: u64,
+    /// What lockscan was doing (`walking`, `looking at a locked file`, ...).
+    pub during: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, Default)]

@@ -13,6 +13,7 @@ pub(crate) fn finding(code: FindingCode, severity: Severity, path: Option<&str>)
         message: format!("{code} message"),
         hint: format!("{code} hint"),
         path: path.map(Into::into),
+        path_bytes: None,
         action: AdviceAction::Investigate,
     }
 }
@@ -20,6 +21,7 @@ pub(crate) fn finding(code: FindingCode, severity: Severity, path: Option<&str>)
 pub(crate) fn file(path: &str, kind: FileKind) -> FileReport {
     FileReport {
         path: Some(path.into()),
+        path_bytes: None,
         kind,
         device: Some(Device {
             major: 254,
@@ -46,6 +48,7 @@ pub(crate) fn file(path: &str, kind: FileKind) -> FileReport {
         probe: None,
         findings: vec![],
         lock_state: LockState::Free,
+        lock_state_reason: None,
         advice: Advice::default(),
     }
 }
@@ -86,6 +89,7 @@ pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) ->
                 blocked_by: Some(100),
             })
             .collect(),
+        unidentified_waiters: Vec::new(),
         holders_uncertain: false,
         role: None,
     }
@@ -107,14 +111,14 @@ pub(crate) fn sample_report() -> Report {
 
     let mut nginx = file(HOSTILE_PIDFILE, FileKind::Pidfile);
     nginx.size = Some(5);
-    nginx.pidfile = Some(PidfileReport {
+    nginx.pidfile = Some(Box::new(PidfileReport {
         pid: Some(4191),
         verdict: PidVerdict::Stale,
         status: PidStatus::Dead,
         reason: None,
         host: None,
         process: None,
-    });
+    }));
     nginx.findings.push(finding(
         FindingCode::StalePidfile,
         Severity::Warning,
@@ -136,6 +140,7 @@ pub(crate) fn sample_report() -> Report {
         )],
         errors: vec![ErrorEntry {
             path: "/run/initctl".into(),
+            path_bytes: None,
             error: "FIFO: skipped".into(),
         }],
         visibility: VisibilityReport {

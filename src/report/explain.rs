@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use super::Exporter;
-use super::escape::for_terminal;
+use super::escape::{for_terminal, path_for_terminal};
+use crate::diagnose::{UNIDENTIFIED_WAITER, with_article, with_article_capitalized};
 use crate::model::time::human_duration;
 use crate::model::{
     DeleteVerdict, FileReport, HolderEvidence, LockReport, LockState, PidVerdict, Platform,
@@ -71,7 +72,12 @@ fn rests_on_partial_evidence(file: &FileReport) -> bool {
 pub fn narrative(file: &FileReport, report: &Report) -> Vec<String> {
     let windows = report.platform == Platform::Windows;
     let mut out = Vec::new();
-    let mut head = file.path.clone().unwrap_or_else(|| "(unknown path)".into());
+    // Escaped here so that a non-UTF-8 name shows its exact bytes (`\xNN`); the
+    // rest of the line is static words, so escaping the line again changes nothing.
+    let mut head = match &file.path {
+        Some(p) => path_for_terminal(p, file.path_bytes.as_ref()).into_owned(),
+        None => "(unknown path)".into(),
+    };
     if file.deleted {
         head.push_str(" (deleted)");
     } else if file.replaced {
@@ -138,14 +144,14 @@ handle owns a byte-range lock)",
         }
         if l.holders.is_empty() && l.holder_evidence == HolderEvidence::Getlk {
             out.push(format!(
-                "  A {} is held by a process outside this pid namespace (F_OFD_GETLK sees it; \
+                "  {} is held by a process outside this pid namespace (F_OFD_GETLK sees it; \
 no process here shows it)",
-                lock_words(l)
+                with_article_capitalized(&lock_words(l))
             ));
         } else if l.holders.is_empty() {
             out.push(format!(
-                "  A {} is held, but no process shows it{}",
-                lock_words(l),
+                "  {} is held, but no process shows it{}",
+                with_article_capitalized(&lock_words(l)),
                 if l.holders_uncertain {
                     " (some processes could not be inspected)"
                 } else {
@@ -172,9 +178,17 @@ no process here shows it)",
         }
         for w in &l.waiters {
             out.push(format!(
-                "  Waiting: {}; wants a {} lock",
+                "  Waiting: {}; wants {}",
                 who(&w.process),
-                w.mode
+                with_article(&format!("{} lock", w.mode))
+            ));
+        }
+        for w in &l.unidentified_waiters {
+            out.push(format!(
+                "  Waiting: {}; wants {} ({})",
+                UNIDENTIFIED_WAITER,
+                with_article(&format!("{} lock", w.mode)),
+                w.reason
             ));
         }
     }
@@ -185,6 +199,10 @@ no process here shows it)",
     match file.lock_state {
         LockState::Held => {}
         LockState::Free => out.push("  No process holds a lock on it.".into()),
+        LockState::Unknown if file.lock_state_reason.is_some() => out.push(format!(
+            "  Whether it is locked is unknown: {}.",
+            file.lock_state_reason.as_deref().unwrap_or_default()
+        )),
         LockState::Unknown if windows => out.push(
             "  Windows keeps no lock table: whether a byte-range lock is held shows only with \
 --probe acquire (a momentary LockFileEx)."
@@ -250,7 +268,7 @@ impl Exporter for Explain {
             writeln!(
                 out,
                 "Not examined: {}: {}",
-                for_terminal(&e.path),
+                path_for_terminal(&e.path, e.path_bytes.as_ref()),
                 for_terminal(&e.error)
             )?;
         }

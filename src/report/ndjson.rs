@@ -75,10 +75,9 @@ pub struct FindingRecord<'a> {
     pub generated_at: Timestamp,
 }
 
-fn push_line(buf: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {
+fn push_line(buf: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *buf, value).map_err(std::io::Error::other)?;
-    buf.push(b'\n');
-    Ok(())
+    buf.write_all(b"\n")
 }
 
 /// A `scan` line, one `file` line per file, one `finding` line per global finding
@@ -87,8 +86,8 @@ pub struct Ndjson;
 
 impl Exporter for Ndjson {
     fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-        // One write at the end, as the JSON writer does.
-        let mut buf = Vec::with_capacity(1024 * (1 + report.files.len()));
+        // Streamed, as the JSON writer does: a line is written as soon as it is made.
+        let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
         let (host, generated_at) = (report.host.as_str(), report.generated_at);
         push_line(
             &mut buf,
@@ -124,7 +123,7 @@ impl Exporter for Ndjson {
                 }),
             )?;
         }
-        out.write_all(&buf)
+        buf.flush()
     }
 }
 

@@ -13,13 +13,21 @@
 //! the same labels (two byte-range locks of one kind and mode on one file, several
 //! files of unknown path), they are merged into one sample: counts are added, ages
 //! take the maximum. The format forbids duplicate series.
+//!
+//! A path that is not valid UTF-8 is written lossily in `path` (like JSON's `path`)
+//! and exactly, in lowercase hex, in an extra `path_bytes` label that only such
+//! series carry: two files whose names differ only in invalid bytes stay two series.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
 
 use super::Exporter;
-use crate::model::{LockReport, ProcessRef, Report, Severity};
+use crate::model::{FileReport, LockReport, ProcessRef, Report, Severity};
+
+/// The label written only when it has a value (see the module documentation).
+const PATH_BYTES: &str = "path_bytes";
 
 /// How two samples with the same labels become one.
 #[derive(Clone, Copy)]
@@ -28,15 +36,17 @@ enum Merge {
     Max,
 }
 
-struct Family {
+/// One metric family. Label values borrow from the report where they can: a scan
+/// of a million files gives a million `lockscan_file_info` samples.
+struct Family<'a> {
     name: &'static str,
     help: &'static str,
     labels: &'static [&'static str],
     merge: Merge,
-    samples: BTreeMap<Vec<String>, f64>,
+    samples: BTreeMap<Vec<Cow<'a, str>>, f64>,
 }
 
-impl Family {
+impl<'a> Family<'a> {
     fn new(
         name: &'static str,
         help: &'static str,
@@ -58,9 +68,12 @@ impl Family {
         family
     }
 
-    fn add(&mut self, values: &[&str], value: f64) {
-        assert_eq!(values.len(), self.labels.len(), "labels of {}", self.name);
-        let key = values.iter().map(|v| (*v).to_owned()).collect();
+    fn add(&mut self, values: &[&'a str], value: f64) {
+        self.add_cow(values.iter().map(|v| Cow::Borrowed(*v)).collect(), value);
+    }
+
+    fn add_cow(&mut self, key: Vec<Cow<'a, str>>, value: f64) {
+        assert_eq!(key.len(), self.labels.len(), "labels of {}", self.name);
         let merge = self.merge;
         self.samples
             .entry(key)
@@ -73,7 +86,9 @@ impl Family {
             .or_insert(value);
     }
 
-    fn render(&self, out: &mut String) {
+    /// Writes the family to `sink`, through `out` as a buffer that is emptied
+    /// whenever it holds 64 KiB.
+    fn render(&self, out: &mut String, sink: &mut dyn Write) -> std::io::Result<()> {
         out.push_str("# HELP ");
         out.push_str(self.name);
         out.push(' ');
@@ -84,7 +99,12 @@ impl Family {
             out.push_str(self.name);
             if !values.is_empty() {
                 out.push('{');
-                for (i, (label, v)) in self.labels.iter().zip(values).enumerate() {
+                let present = self
+                    .labels
+                    .iter()
+                    .zip(values)
+                    .filter(|(label, v)| **label != PATH_BYTES || !v.is_empty());
+                for (i, (label, v)) in present.enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
@@ -98,7 +118,12 @@ impl Family {
             out.push(' ');
             format_value(*value, out);
             out.push('\n');
+            if out.len() >= 1 << 16 {
+                sink.write_all(out.as_bytes())?;
+                out.clear();
+            }
         }
+        Ok(())
     }
 }
 
@@ -140,8 +165,15 @@ fn format_value(v: f64, out: &mut String) {
     }
 }
 
-fn path_label(path: &Option<String>) -> &str {
-    path.as_deref().unwrap_or("")
+/// The `path` and `path_bytes` label values of a file (`path_bytes` empty, and so
+/// left out, when the path is valid UTF-8).
+fn path_labels(file: &FileReport) -> (&str, Cow<'_, str>) {
+    (
+        file.path.as_deref().unwrap_or(""),
+        file.path_bytes
+            .as_ref()
+            .map_or(Cow::Borrowed(""), |b| Cow::Owned(b.to_string())),
+    )
 }
 
 /// The holder that has run longest (lowest pid on a tie), with its age.
@@ -152,7 +184,7 @@ fn oldest_holder(lock: &LockReport) -> Option<(u64, &ProcessRef)> {
         .max_by(|(a, x), (b, y)| a.cmp(b).then(y.pid.cmp(&x.pid)))
 }
 
-fn families(report: &Report) -> Vec<Family> {
+fn families(report: &Report) -> Vec<Family<'_>> {
     let up = Family::single(
         "lockscan_up",
         "1 when this file was written by a completed lockscan run.",
@@ -201,37 +233,37 @@ fn families(report: &Report) -> Vec<Family> {
     let mut file_info = Family::new(
         "lockscan_file_info",
         "1 per reported file (number of files when several share the labels).",
-        &["path", "kind"],
+        &["path", "path_bytes", "kind"],
         Merge::Sum,
     );
     let mut lock_held = Family::new(
         "lockscan_lock_held",
         "Locks held on the file, by lock type and mode (1 for one lock).",
-        &["path", "type", "mode"],
+        &["path", "path_bytes", "type", "mode"],
         Merge::Sum,
     );
     let mut lock_waiters = Family::new(
         "lockscan_lock_waiters",
         "Processes blocked waiting for a lock on the file, by lock type.",
-        &["path", "type"],
+        &["path", "path_bytes", "type"],
         Merge::Sum,
     );
     let mut holder_age = Family::new(
         "lockscan_lock_holder_age_seconds",
         "How long the oldest holder of the lock has been running.",
-        &["path", "type", "pid", "command"],
+        &["path", "path_bytes", "type", "pid", "command"],
         Merge::Max,
     );
     let mut pidfile_status = Family::new(
         "lockscan_pidfile_status",
         "1 per pidfile: status running, dead, invalid or unknown; verdict live, stale or unknown.",
-        &["path", "status", "verdict"],
+        &["path", "path_bytes", "status", "verdict"],
         Merge::Sum,
     );
     let mut file_findings = Family::new(
         "lockscan_file_findings",
         "Findings about one file, by code and severity.",
-        &["path", "code", "severity"],
+        &["path", "path_bytes", "code", "severity"],
         Merge::Sum,
     );
     let mut findings = Family::new(
@@ -248,26 +280,33 @@ fn families(report: &Report) -> Vec<Family> {
     );
 
     for file in &report.files {
-        let path = path_label(&file.path);
-        file_info.add(&[path, file.kind.as_str()], 1.0);
+        let (path, bytes) = path_labels(file);
+        let key = |rest: &[&'static str]| -> Vec<Cow<'_, str>> {
+            [Cow::Borrowed(path), bytes.clone()]
+                .into_iter()
+                .chain(rest.iter().map(|v| Cow::Borrowed(*v)))
+                .collect()
+        };
+        file_info.add_cow(key(&[file.kind.as_str()]), 1.0);
         for lock in &file.locks {
-            lock_held.add(&[path, lock.kind.as_str(), lock.mode.as_str()], 1.0);
-            lock_waiters.add(&[path, lock.kind.as_str()], lock.waiters.len() as f64);
+            lock_held.add_cow(key(&[lock.kind.as_str(), lock.mode.as_str()]), 1.0);
+            lock_waiters.add_cow(key(&[lock.kind.as_str()]), lock.waiter_count() as f64);
             if let Some((age, holder)) = oldest_holder(lock) {
-                let pid = holder.pid.to_string();
-                let command = holder.command.as_deref().unwrap_or("");
-                holder_age.add(&[path, lock.kind.as_str(), &pid, command], age as f64);
+                let mut k = key(&[lock.kind.as_str()]);
+                k.push(Cow::Owned(holder.pid.to_string()));
+                k.push(Cow::Borrowed(holder.command.as_deref().unwrap_or("")));
+                holder_age.add_cow(k, age as f64);
             }
         }
         if let Some(pidfile) = &file.pidfile {
-            pidfile_status.add(
-                &[path, pidfile.status.as_str(), pidfile.verdict.as_str()],
+            pidfile_status.add_cow(
+                key(&[pidfile.status.as_str(), pidfile.verdict.as_str()]),
                 1.0,
             );
         }
         for finding in &file.findings {
-            file_findings.add(
-                &[path, finding.code.as_str(), finding.severity.as_str()],
+            file_findings.add_cow(
+                key(&[finding.code.as_str(), finding.severity.as_str()]),
                 1.0,
             );
         }
@@ -307,9 +346,11 @@ pub struct Prometheus;
 
 impl Exporter for Prometheus {
     fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut text = String::with_capacity(4096 + 256 * report.files.len());
+        // Written as it is made: the text of a million files' series is never whole
+        // in memory.
+        let mut text = String::with_capacity(1 << 17);
         for family in families(report) {
-            family.render(&mut text);
+            family.render(&mut text, out)?;
         }
         out.write_all(text.as_bytes())
     }

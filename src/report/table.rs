@@ -3,17 +3,18 @@
 //! Columns are declared once in [`COLUMNS`]. Every string taken from the system
 //! (paths, command lines, symlink targets) goes through [`for_terminal`].
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table as Grid};
 
 use super::Exporter;
-use super::escape::for_terminal;
+use super::escape::{for_terminal, path_for_terminal};
 use crate::model::time::human_duration;
 use crate::model::{
-    DeleteVerdict, FileReport, HolderEvidence, LockReport, PidStatus, Platform, ProcessRef,
-    ProcessState, Report, Severity,
+    DeleteVerdict, FileReport, HolderEvidence, LockReport, LockState, PidStatus, Platform,
+    ProcessRef, ProcessState, Report, Severity,
 };
 
 /// One row of the table: a file and, optionally, one of its locks.
@@ -76,21 +77,22 @@ fn col_path(r: &Row) -> Vec<String> {
     if !r.first {
         return Vec::new();
     }
-    let mut p = r
-        .file
-        .path
-        .clone()
-        .unwrap_or_else(|| "(unknown path)".into());
+    // Escaped here, piece by piece, so that the exact bytes of a non-UTF-8 name show
+    // as `\xNN` (the line's own escaping then finds nothing left to escape).
+    let mut p = match &r.file.path {
+        Some(path) => path_for_terminal(path, r.file.path_bytes.as_ref()).into_owned(),
+        None => "(unknown path)".into(),
+    };
     if r.file.deleted {
         p.push_str(" (deleted)");
     } else if r.file.replaced {
         p.push_str(" (replaced)");
     }
     if let Some(t) = &r.file.symlink_target {
-        p.push_str(&format!(" -> {t}"));
+        p.push_str(&format!(" -> {}", for_terminal(t)));
     }
     if let Some(fs) = r.file.filesystem.as_ref().filter(|f| f.remote) {
-        p.push_str(&format!(" [{} {}]", fs.locality, fs.fstype));
+        p.push_str(&format!(" [{} {}]", fs.locality, for_terminal(&fs.fstype)));
     }
     vec![p]
 }
@@ -160,6 +162,7 @@ fn col_holders(r: &Row) -> Vec<String> {
 
 fn col_waiters(r: &Row) -> Vec<String> {
     let Some(l) = r.lock else { return Vec::new() };
+    let queued = |depth: u32| if depth > 1 { "queued" } else { "waiting" };
     l.waiters
         .iter()
         .map(|w| {
@@ -167,9 +170,17 @@ fn col_waiters(r: &Row) -> Vec<String> {
                 "{} ({} {})",
                 proc_label(&w.process, r.windows),
                 w.mode,
-                if w.depth > 1 { "queued" } else { "waiting" }
+                queued(w.depth)
             )
         })
+        .chain(l.unidentified_waiters.iter().map(|w| {
+            format!(
+                "{} ({} {})",
+                crate::diagnose::UNIDENTIFIED_WAITER,
+                w.mode,
+                queued(w.depth)
+            )
+        }))
         .collect()
 }
 
@@ -186,7 +197,11 @@ fn col_status(r: &Row) -> Vec<String> {
                     .as_ref()
                     .and_then(|p| p.command.clone())
                     .unwrap_or_default();
-                format!("pid {pid} running {cmd}")
+                let kthread = pf.process.as_ref().is_some_and(|p| p.kernel_thread);
+                format!(
+                    "pid {pid} running {cmd}{}",
+                    if kthread { " (kernel thread)" } else { "" }
+                )
             }
             (Some(pid), status) => format!("pid {pid} {status}"),
             (None, status) => format!("{status}: {}", pf.reason.as_deref().unwrap_or("")),
@@ -251,6 +266,60 @@ pub static COLUMNS: &[Column] = &[
     },
 ];
 
+/// Files with nothing to say beyond their existence that the table lists one by
+/// one; beyond this many, it counts them by directory instead. A million empty
+/// `*.lock` files dropped into /tmp would otherwise bury the few rows that matter
+/// (and cost a row each to lay out); JSON and NDJSON still list every file.
+pub const UNREMARKABLE_ROWS: usize = 100;
+
+/// A file with nothing to report beyond its existence: no lock, no process has it
+/// open, no finding, no pidfile, no probe result, not deleted or replaced.
+pub fn unremarkable(f: &FileReport) -> bool {
+    f.locks.is_empty()
+        && f.open_by.is_empty()
+        && f.findings.is_empty()
+        && f.pidfile.is_none()
+        && f.probe.is_none()
+        && !f.deleted
+        && !f.replaced
+        && f.lock_state != LockState::Held
+}
+
+/// Directories listed by name in the summary of files left out.
+const SUMMARY_DIRS: usize = 5;
+
+/// The lines saying which unremarkable files the table left out, and how to see them.
+fn left_out_summary(files: &[&FileReport]) -> Vec<String> {
+    let mut by_dir: HashMap<&str, usize> = HashMap::new();
+    for f in files {
+        let dir = f
+            .path
+            .as_deref()
+            .map(|p| p.rsplit_once(['/', '\\']).map_or("", |(d, _)| d))
+            .map(|d| if d.is_empty() { "/" } else { d })
+            .unwrap_or("(unknown path)");
+        *by_dir.entry(dir).or_default() += 1;
+    }
+    let mut dirs: Vec<(&str, usize)> = by_dir.into_iter().collect();
+    dirs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut lines = vec![format!(
+        "{} file(s) with nothing to report (no lock, not open, no finding) are not shown; \
+         `--json` or `--format ndjson` lists every file.",
+        files.len()
+    )];
+    for (dir, n) in dirs.iter().take(SUMMARY_DIRS) {
+        lines.push(format!("  {n} in {}", for_terminal(dir)));
+    }
+    if dirs.len() > SUMMARY_DIRS {
+        let rest: usize = dirs[SUMMARY_DIRS..].iter().map(|d| d.1).sum();
+        lines.push(format!(
+            "  {rest} in {} other directories",
+            dirs.len() - SUMMARY_DIRS
+        ));
+    }
+    lines
+}
+
 fn severity_color(s: Severity) -> Color {
     match s {
         Severity::Info => Color::Cyan,
@@ -296,9 +365,16 @@ fn write_table(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let plain: Vec<&FileReport> = report.files.iter().filter(|f| unremarkable(f)).collect();
+    let left_out = if plain.len() > UNREMARKABLE_ROWS {
+        plain
+    } else {
+        Vec::new()
+    };
+    let shown = report.files.len() - left_out.len();
     if report.files.is_empty() {
         writeln!(out, "No locks, lockfiles or pidfiles found in {scope}.")?;
-    } else {
+    } else if shown > 0 {
         let mut table = Grid::new();
         table.load_style(UTF8_FULL_CONDENSED);
         table.set_content_arrangement(ContentArrangement::Dynamic);
@@ -312,7 +388,11 @@ fn write_table(
         }
         table.set_header(COLUMNS.iter().map(|c| Cell::new(c.header)));
         let windows = report.platform == Platform::Windows;
+        let collapse = !left_out.is_empty();
         for file in &report.files {
+            if collapse && unremarkable(file) {
+                continue;
+            }
             let worst = file.findings.iter().map(|f| f.severity).max();
             let rows: Vec<Row> = if file.locks.is_empty() {
                 vec![Row {
@@ -351,6 +431,14 @@ fn write_table(
         }
         writeln!(out, "{table}")?;
     }
+    if !left_out.is_empty() {
+        if shown > 0 {
+            writeln!(out)?;
+        }
+        for line in left_out_summary(&left_out) {
+            writeln!(out, "{line}")?;
+        }
+    }
 
     let findings: Vec<_> = report.all_findings().collect();
     if !findings.is_empty() {
@@ -360,7 +448,7 @@ fn write_table(
             let where_ = f
                 .path
                 .as_deref()
-                .map(|p| format!("{}: ", for_terminal(p)))
+                .map(|p| format!("{}: ", path_for_terminal(p, f.path_bytes.as_ref())))
                 .unwrap_or_default();
             let sev = if color {
                 let code = match f.severity {
@@ -388,7 +476,7 @@ fn write_table(
             writeln!(
                 out,
                 "  {}: {}",
-                for_terminal(&e.path),
+                path_for_terminal(&e.path, e.path_bytes.as_ref()),
                 for_terminal(&e.error)
             )?;
         }

@@ -9,7 +9,10 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::lock::pidfile::parse_pid;
+#[cfg(not(unix))]
 use crate::lock::probe::open_for_probe;
+
+use super::walk::FileStat;
 
 /// No real pidfile is longer (PostgreSQL's postmaster.pid is the largest, ~100 bytes).
 pub const MAX_PIDFILE_BYTES: u64 = 4096;
@@ -43,7 +46,7 @@ pub fn pids_from_link_name(name: &str) -> Vec<i32> {
         (!s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse::<i32>().ok())
             .flatten()
-            .filter(|p| (1..=crate::lock::pidfile::PID_MAX_LIMIT).contains(p))
+            .filter(|p| crate::lock::pidfile::is_possible_pid((*p).into()))
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let Some((_, tail)) = name.rsplit_once('.') else {
@@ -72,10 +75,39 @@ pub fn pids_from_link_name(name: &str) -> Vec<i32> {
 
 /// Reads the first `MAX_PIDFILE_BYTES` of a regular file (enough for every
 /// convention's header: a Vim swap block 0 is exactly 4 KiB) and one byte more, so
-/// the caller can tell a longer file.
-pub fn read_head(path: &Path) -> Result<Vec<u8>, String> {
-    let file = open_for_probe(path).map_err(|e| e.to_string())?;
-    let mut buf = Vec::with_capacity(1024);
+/// the caller can tell a longer file. `path` is absolute; no component of it may be
+/// a symlink, and the file must be the one the scan saw (`seen`).
+pub fn read_head(path: &Path, seen: &FileStat) -> Result<Vec<u8>, String> {
+    #[cfg(unix)]
+    {
+        read_head_at(rustix::fs::CWD, path, seen)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = seen;
+        read_all(open_for_probe(path).map_err(|e| e.to_string())?)
+    }
+}
+
+/// [`read_head`] of `name` under the directory `dir` (the walk's own fd).
+#[cfg(unix)]
+pub fn read_head_at(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &Path,
+    seen: &FileStat,
+) -> Result<Vec<u8>, String> {
+    let want = crate::lock::probe::FileIdentity {
+        dev_major: seen.st_dev.0,
+        dev_minor: seen.st_dev.1,
+        ino: seen.ino,
+    };
+    let file = crate::lock::probe::open_for_probe_beneath(dir, name, Some(want))
+        .map_err(|e| e.to_string())?;
+    read_all(file)
+}
+
+fn read_all(file: std::fs::File) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::with_capacity(256);
     file.take(MAX_PIDFILE_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| e.to_string())?;
@@ -118,7 +150,10 @@ mod tests {
             c.contains(&4242) && c.contains(&424) && c.contains(&42),
             "{c:?}"
         );
-        assert!(c.iter().all(|p| *p <= crate::lock::pidfile::PID_MAX_LIMIT));
+        assert!(
+            c.iter()
+                .all(|p| crate::lock::pidfile::is_possible_pid((*p).into()))
+        );
         assert!(pids_from_link_name("no-dots-here").is_empty());
         assert!(pids_from_link_name("vm.notapid").is_empty());
     }

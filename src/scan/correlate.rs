@@ -3,8 +3,10 @@
 //! Pure: no system calls, so it runs the same on fixtures as on a live system. Every
 //! join is a hash lookup, so cost grows linearly with locks + fds + files.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::catalog;
 use super::content::PidContent;
@@ -16,14 +18,21 @@ use crate::model::time::rfc3339;
 use crate::model::*;
 use crate::sys::*;
 
-/// One file of the report before rendering.
+/// One file of the report before rendering. Its path is borrowed (from the walk's
+/// candidate or the snapshot's fd): a scan may find a million files.
 struct Entry<'a> {
-    path: Option<PathBuf>,
+    path: Option<&'a Path>,
     cand: Option<&'a Candidate>,
     key: Option<FileKey>,
+    /// On btrfs, the subvolume's `st_dev` ([`Subvol`]); `None` elsewhere.
+    sub: Option<Subvol>,
     deleted: bool,
     replaced: bool,
 }
+
+/// A btrfs subvolume or snapshot, by its `st_dev` (major, minor). The lock table
+/// names only the superblock, so one key can mean a file in each subvolume.
+type Subvol = (u32, u32);
 
 pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
     let p = snap.process(pid);
@@ -53,6 +62,7 @@ pub fn process_ref(snap: &Snapshot, pid: i32, fd: Option<&OpenFd>) -> ProcessRef
         tty: p.and_then(|p| p.stdin_tty.clone()),
         tty_foreground: p.and_then(|p| p.tty_foreground),
         inherited_from: fd.and_then(|f| f.inherited_from),
+        kernel_thread: p.is_some_and(|p| p.kernel_thread),
         parents: snap
             .parent_chain(pid)
             .into_iter()
@@ -145,6 +155,96 @@ fn root_lines(locks: &ProcLocks) -> Vec<usize> {
     roots
 }
 
+/// The subvolume of each granted lock on a btrfs key, from its holders' fds (their
+/// fdinfo `lock:` lines tie the lock to an fd, and the fd's `st_dev` names the
+/// subvolume); `None` for a lock no visible fd carries. Identical lines of one key
+/// (the same process's lock on inode 257 of two subvolumes, or two OFD readers) are
+/// shared out over the subvolumes their carriers are on, when the counts agree.
+fn line_subvolumes(
+    snap: &Snapshot,
+    locks_by_key: &HashMap<FileKey, Vec<usize>>,
+    fds_by_key: &HashMap<FileKey, Vec<usize>>,
+    btrfs_devs: &HashSet<(u32, u32)>,
+) -> HashMap<usize, Option<Subvol>> {
+    let mut out = HashMap::new();
+    for (key, lines) in locks_by_key {
+        if !btrfs_devs.contains(&(key.major, key.minor)) {
+            continue;
+        }
+        let fds: Vec<&OpenFd> = fds_by_key
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &snap.open_fds[i])
+            .collect();
+        let granted: Vec<usize> = lines
+            .iter()
+            .copied()
+            .filter(|&i| snap.locks.lines[i].depth == 0)
+            .collect();
+        for &i in &granted {
+            if out.contains_key(&i) {
+                continue; // shared out with an earlier twin
+            }
+            let line = &snap.locks.lines[i];
+            let twins: Vec<usize> = granted
+                .iter()
+                .copied()
+                .filter(|&j| snap.locks.lines[j].same_lock(line))
+                .collect();
+            let posix = line.kind == LockKind::Posix;
+            let mut carriers: Vec<&OpenFd> = fds
+                .iter()
+                .copied()
+                .filter(|f| f.locks.iter().any(|l| l.same_lock(line)))
+                .filter(|f| !posix || f.pid == line.pid)
+                .collect();
+            if carriers.is_empty() && posix && line.pid > 0 {
+                // A POSIX lock dies with its owner's last fd on the inode, so the
+                // owner's open fds on this key are on the locked file.
+                carriers = fds.iter().copied().filter(|f| f.pid == line.pid).collect();
+            }
+            let mut devs: Vec<Subvol> = carriers.iter().filter_map(|f| f.st_dev).collect();
+            devs.sort_unstable();
+            devs.dedup();
+            let shares: Vec<Option<Subvol>> = match devs.len() {
+                0 => vec![None; twins.len()],
+                1 => vec![Some(devs[0]); twins.len()],
+                _ => {
+                    // One line per lock holder unit: per open file description for
+                    // flock/OFD/leases, per subvolume for POSIX (a process's identical
+                    // POSIX locks on one inode merge into one line).
+                    let units: Vec<Subvol> = if !line.kind.owned_by_open_file() {
+                        devs.clone()
+                    } else if carriers
+                        .iter()
+                        .all(|f| f.open_file_id.is_some() && f.st_dev.is_some())
+                    {
+                        let mut u: Vec<(Subvol, u64)> = carriers
+                            .iter()
+                            .filter_map(|f| Some((f.st_dev?, f.open_file_id?)))
+                            .collect();
+                        u.sort_unstable();
+                        u.dedup();
+                        u.into_iter().map(|(d, _)| d).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if units.len() == twins.len() {
+                        units.into_iter().map(Some).collect()
+                    } else {
+                        vec![None; twins.len()]
+                    }
+                }
+            };
+            for (j, sub) in twins.into_iter().zip(shares) {
+                out.insert(j, sub);
+            }
+        }
+    }
+    out
+}
+
 fn filesystem_report(
     snap: &Snapshot,
     key: Option<FileKey>,
@@ -171,17 +271,34 @@ fn filesystem_report(
     })
 }
 
+/// A mount id, or (no mount id) `u64::MAX` and the device.
+type MountKey = (u64, u32, u32);
+
 struct Ctx<'a> {
     snap: &'a Snapshot,
     locks_by_key: HashMap<FileKey, Vec<usize>>,
     fds_by_key: HashMap<FileKey, Vec<usize>>,
     waiters_of: HashMap<usize, Vec<usize>>,
+    /// Superblock devices of btrfs filesystems (subvolumes share one).
+    btrfs_devs: HashSet<(u32, u32)>,
+    /// For each granted lock line on a btrfs key, the subvolume it is on as its
+    /// holders' fds show it, or `None` when no holder's fd can be seen.
+    line_subvol: HashMap<usize, Option<Subvol>>,
     partial: bool,
     /// Process context by pid, built once: a process holding thousands of locks
     /// appears in thousands of files.
-    procs: std::cell::RefCell<HashMap<i32, ProcessRef>>,
-    /// Filesystem reports by mount id (or device), built once per mount.
-    filesystems: std::cell::RefCell<HashMap<(u64, u32, u32), Option<FilesystemReport>>>,
+    procs: RefCell<HashMap<i32, ProcessRef>>,
+    /// Filesystem reports by mount id (or device), built once per mount and shared
+    /// by its files.
+    filesystems: RefCell<HashMap<MountKey, Option<Arc<FilesystemReport>>>>,
+    /// Owner names by uid, shared by their files.
+    owners: RefCell<HashMap<u32, Option<Arc<str>>>>,
+    /// Texts that many files repeat word for word (delete verdicts' reasons), one
+    /// copy each: a directory of a million leftovers gives a million equal reasons.
+    texts: RefCell<HashSet<Arc<str>>>,
+    /// Convention reports without a file-specific `next_run_says`, one per
+    /// convention, shared by its files.
+    conventions: RefCell<HashMap<&'static str, Arc<ConventionReport>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -193,15 +310,83 @@ impl<'a> Ctx<'a> {
                 waiters_of.entry(roots[i]).or_default().push(i);
             }
         }
+        let locks_by_key = snap.locks_by_key();
+        let fds_by_key = snap.fds_by_key();
+        let btrfs_devs: HashSet<(u32, u32)> = snap
+            .mounts
+            .values()
+            .filter(|m| m.fstype == "btrfs")
+            .map(|m| (m.major, m.minor))
+            .collect();
+        let line_subvol = line_subvolumes(snap, &locks_by_key, &fds_by_key, &btrfs_devs);
         Ctx {
             snap,
-            locks_by_key: snap.locks_by_key(),
-            fds_by_key: snap.fds_by_key(),
+            locks_by_key,
+            fds_by_key,
             waiters_of,
+            btrfs_devs,
+            line_subvol,
             partial: !snap.open_files_complete(),
             procs: Default::default(),
             filesystems: Default::default(),
+            owners: Default::default(),
+            texts: Default::default(),
+            conventions: Default::default(),
         }
+    }
+
+    /// The one shared copy of `text`.
+    fn intern(&self, text: String) -> Arc<str> {
+        let mut texts = self.texts.borrow_mut();
+        if let Some(t) = texts.get(text.as_str()) {
+            return t.clone();
+        }
+        let t: Arc<str> = text.into();
+        texts.insert(t.clone());
+        t
+    }
+
+    /// The owner name of `uid`, shared.
+    fn owner(&self, uid: u32) -> Option<Arc<str>> {
+        self.owners
+            .borrow_mut()
+            .entry(uid)
+            .or_insert_with(|| self.snap.users.get(&uid).map(|u| u.as_str().into()))
+            .clone()
+    }
+
+    /// The convention report, shared with every file of the convention when nothing
+    /// in it is particular to this file.
+    fn convention(
+        &self,
+        conv: &'static catalog::Convention,
+        next_run_says: Option<String>,
+    ) -> Arc<ConventionReport> {
+        let make = |next_run_says| {
+            Arc::new(ConventionReport {
+                name: conv.name.to_string(),
+                program: conv.program.to_string(),
+                discipline: conv.discipline,
+                error_message: conv.error_message.map(str::to_string),
+                next_run_says,
+                blocks_next_run: conv.leftover_blocks,
+            })
+        };
+        if next_run_says.is_some() {
+            return make(next_run_says);
+        }
+        self.conventions
+            .borrow_mut()
+            .entry(conv.name)
+            .or_insert_with(|| make(None))
+            .clone()
+    }
+
+    /// The subvolume of a file of `key` with this `st_dev`, when `key` is on btrfs.
+    fn subvol_of(&self, key: FileKey, st_dev: (u32, u32)) -> Option<Subvol> {
+        self.btrfs_devs
+            .contains(&(key.major, key.minor))
+            .then_some(st_dev)
     }
 
     /// `process_ref`, cached per pid.
@@ -219,7 +404,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `filesystem_report`, cached per mount.
-    fn fs(&self, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<FilesystemReport> {
+    fn fs(&self, key: Option<FileKey>, cand: Option<&Candidate>) -> Option<Arc<FilesystemReport>> {
         let id = match (cand.and_then(|c| c.stat.mnt_id), key) {
             (Some(m), _) => (m, 0, 0),
             (None, Some(k)) => (u64::MAX, k.major, k.minor),
@@ -228,7 +413,7 @@ impl<'a> Ctx<'a> {
         self.filesystems
             .borrow_mut()
             .entry(id)
-            .or_insert_with(|| filesystem_report(self.snap, key, cand))
+            .or_insert_with(|| filesystem_report(self.snap, key, cand).map(Arc::new))
             .clone()
     }
 
@@ -268,8 +453,12 @@ impl<'a> Ctx<'a> {
             out.sort_by_key(|p| (p.pid, p.fd));
             return (out, true);
         }
+        // On btrfs, only fds on the lock's own subvolume carry it (an identical line
+        // may be on the same inode number in another subvolume).
+        let sub = self.line_subvol.get(&idx).copied().flatten();
         let carriers: Vec<&OpenFd> = self
             .fds(key)
+            .filter(|fd| sub.is_none() || fd.st_dev == sub)
             .filter(|fd| fd.locks.iter().any(|l| l.same_lock(line)))
             .collect();
         let mut uncertain = false;
@@ -282,7 +471,9 @@ impl<'a> Ctx<'a> {
                 .copied()
                 .filter(|&j| {
                     let o = &self.snap.locks.lines[j];
-                    o.depth == 0 && o.same_lock(line)
+                    o.depth == 0
+                        && o.same_lock(line)
+                        && self.line_subvol.get(&j).copied().flatten() == sub
                 })
                 .collect();
             if twins.len() > 1 {
@@ -343,12 +534,10 @@ impl<'a> Ctx<'a> {
         let line = &self.snap.locks.lines[idx];
         let (holders, uncertain) = self.holders(idx, key);
         let holders_hidden = holders.is_empty() && uncertain;
-        let waiters = self
-            .waiters_of
-            .get(&idx)
-            .into_iter()
-            .flatten()
-            .map(|&w| {
+        let mut waiters = Vec::new();
+        let mut unidentified_waiters = Vec::new();
+        for &w in self.waiters_of.get(&idx).into_iter().flatten() {
+            {
                 let wl = &self.snap.locks.lines[w];
                 let (wpid, wfd) = match self.snap.resolved_waiters.get(&w) {
                     Some((pid, fd)) => (*pid, self.fds(key).find(|f| f.pid == *pid && f.fd == *fd)),
@@ -359,6 +548,18 @@ impl<'a> Ctx<'a> {
                             .find(|f| f.pid == wl.pid && f.locks.is_empty()),
                     ),
                 };
+                if wpid <= 0 {
+                    // -1 (OFD) or 0 (another pid namespace) is no process: say who
+                    // could not be identified instead of showing a pid.
+                    unidentified_waiters.push(UnidentifiedWaiter {
+                        mode: wl.mode,
+                        start: wl.start,
+                        end: wl.end,
+                        depth: wl.depth,
+                        reason: unidentified_waiter_reason(wl, self.partial),
+                    });
+                    continue;
+                }
                 // Whom it waits for: a process that holds the lock (not the pid that
                 // took it, which may be gone: a killed `flock -n` wrapper whose child
                 // still holds), or the waiter it is queued behind.
@@ -377,16 +578,16 @@ impl<'a> Ctx<'a> {
                             .filter(|p| *p > 0)
                     }
                 });
-                WaiterRef {
+                waiters.push(WaiterRef {
                     process: self.pref(wpid, wfd),
                     mode: wl.mode,
                     start: wl.start,
                     end: wl.end,
                     depth: wl.depth,
                     blocked_by,
-                }
-            })
-            .collect();
+                });
+            }
+        }
         let locker_pid = (line.pid > 0).then_some(line.pid);
         LockReport {
             kind: line.kind,
@@ -396,6 +597,7 @@ impl<'a> Ctx<'a> {
             lease_state: line.lease_state,
             holders,
             waiters,
+            unidentified_waiters,
             locker_pid,
             locker_alive: locker_pid.and_then(|p| alive(self.snap, p)),
             holders_uncertain: uncertain,
@@ -409,6 +611,38 @@ impl<'a> Ctx<'a> {
             role: None,
         }
     }
+}
+
+/// Why a waiter line with no usable pid (`wl.pid` -1 or 0) names no process.
+fn unidentified_waiter_reason(wl: &LockLine, partial: bool) -> String {
+    if wl.pid == 0 {
+        return "it runs outside this pid namespace (the kernel's lock table shows it as pid 0)"
+            .to_string();
+    }
+    format!(
+        "the kernel's lock table prints pid -1 for OFD lock waiters, and no process was seen \
+         blocked in F_OFD_SETLKW on this file{}",
+        if partial {
+            ", but some processes could not be inspected"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Why a lock on a btrfs file's key cannot be pinned on it or on its namesake in
+/// another subvolume, and what would tell.
+fn btrfs_ambiguity(path: Option<&Path>) -> String {
+    let lsof = match path {
+        Some(p) => format!("`lsof {}`", p.display()),
+        None => "`lsof`".to_string(),
+    };
+    format!(
+        "the lock table cannot tell btrfs subvolumes apart: a lock on this inode number is held, \
+         another subvolume has a file with the same inode number, and the lock's holder could not \
+         be seen, so whether the lock is on this file is unknown ({lsof} or lockscan as root \
+         would tell)"
+    )
 }
 
 /// Seconds of tolerance between a process's start time (derived from boot time and
@@ -434,6 +668,20 @@ fn reuse_evidence(snap: &Snapshot, proc_: &ProcessInfo, mtime: Option<i64>) -> O
             proc_.command,
             rfc3339(started as u64),
             rfc3339(mtime.max(0) as u64)
+        )
+    })
+}
+
+/// The pid is a kernel thread's (kthreadd is always pid 2): no program runs there, so
+/// whatever wrote the file is gone and its pid was taken by the kernel (or the file
+/// never held a writer's own pid). Checked before anything else: a kernel thread
+/// started at boot would otherwise pass every start-time test.
+fn kernel_thread(p: &ProcessInfo) -> Option<String> {
+    p.kernel_thread.then(|| {
+        format!(
+            "pid {} is the kernel thread {}, not a program: kernel threads never write \
+             pidfiles, so the process that wrote it is gone",
+            p.pid, p.command
         )
     })
 }
@@ -510,8 +758,11 @@ fn pidfile_report(
         }
         let proc_ = snap.process(pid);
         let running = proc_.filter(|p| !p.state.is_some_and(ProcessState::has_exited));
-        let reused =
-            running.and_then(|p| reuse_evidence(snap, p, mtime).or_else(|| wrong_program(rec, p)));
+        let reused = running.and_then(|p| {
+            kernel_thread(p)
+                .or_else(|| reuse_evidence(snap, p, mtime))
+                .or_else(|| wrong_program(rec, p))
+        });
         let (status, verdict) = match (running, &reused) {
             (Some(_), None) => (PidStatus::Running, PidVerdict::Live),
             (Some(_), Some(_)) => (PidStatus::Running, PidVerdict::Stale),
@@ -679,6 +930,7 @@ fn probed_lock(snap: &Snapshot, p: &ProbeReport) -> Option<LockReport> {
         lease_state: None,
         holders: Vec::new(),
         waiters: Vec::new(),
+        unidentified_waiters: Vec::new(),
         locker_pid,
         locker_alive: locker_pid.and_then(|pid| alive(snap, pid)),
         holders_uncertain: true,
@@ -1008,62 +1260,105 @@ fn lock_state(
 }
 
 /// Builds the file reports. `roots` is `None` for a whole-system scan.
-pub fn build_files(
-    snap: &Snapshot,
-    cands: &[Candidate],
+pub fn build_files<'a>(
+    snap: &'a Snapshot,
+    cands: &'a [Candidate],
     extras: &Examined,
     mut probes: HashMap<PathBuf, ProbeReport>,
     roots: Option<&[PathBuf]>,
 ) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut by_key: HashMap<FileKey, usize> = HashMap::new();
+    let mut entries: Vec<Entry> = Vec::with_capacity(cands.len());
+    // Locked files found, by key and (on btrfs) subvolume. Only locked ones: the walk
+    // may find a million unlocked files, and this set is only asked about locked keys.
+    let mut by_key: HashSet<(FileKey, Option<Subvol>)> = HashSet::new();
     for c in cands {
         if !c.stat.file_type.is_examinable() {
             continue; // special files are reported as errors by the caller
         }
-        if let Some(k) = c.key {
-            by_key.entry(k).or_insert(entries.len());
+        let sub = c.key.and_then(|k| ctx.subvol_of(k, c.stat.st_dev));
+        if let Some(k) = c.key.filter(|k| ctx.locks_by_key.contains_key(k)) {
+            by_key.insert((k, sub));
         }
         entries.push(Entry {
-            path: Some(c.path.clone()),
+            path: Some(&c.path),
             cand: Some(c),
             key: c.key,
+            sub,
             deleted: false,
             replaced: false,
         });
     }
+    let found_keys: HashSet<FileKey> = by_key.iter().map(|(k, _)| *k).collect();
     // Locked inodes not found by the walk: all of them for a system scan; under the
     // roots, those whose holders' paths lead there (unlinked or replaced lockfiles).
-    let mut locked: Vec<FileKey> = ctx.locks_by_key.keys().copied().collect();
+    // On btrfs one key is a file per subvolume its locks are on.
+    let mut locked: Vec<(FileKey, Option<Subvol>)> = ctx
+        .locks_by_key
+        .iter()
+        .flat_map(|(k, lines)| {
+            let subs: Vec<Option<Subvol>> = lines
+                .iter()
+                .filter_map(|i| ctx.line_subvol.get(i).copied())
+                .collect();
+            if subs.is_empty() {
+                vec![(*k, None)] // not btrfs (or only waiters)
+            } else {
+                subs.into_iter().map(|s| (*k, s)).collect()
+            }
+        })
+        .collect();
     locked.sort_unstable();
-    for key in locked {
-        if by_key.contains_key(&key) {
+    locked.dedup();
+    for (key, sub) in locked {
+        let covered = match sub {
+            Some(_) => by_key.contains(&(key, sub)),
+            // A lock whose subvolume is unknown is judged on the files found.
+            None => found_keys.contains(&key),
+        };
+        if covered {
             continue;
         }
-        let fds: Vec<&OpenFd> = ctx.fds(key).collect();
+        let fds: Vec<&OpenFd> = ctx
+            .fds(key)
+            .filter(|f| sub.is_none() || f.st_dev == sub)
+            .collect();
         let own = |f: &OpenFd| f.mnt_id.is_some_and(|m| snap.own_mount_ids.contains(&m));
         let best = fds
             .iter()
             .filter(|f| own(f))
             .min_by_key(|f| (f.deleted, f.locks.is_empty(), f.pid, f.fd))
             .or_else(|| fds.iter().min_by_key(|f| (f.deleted, f.pid, f.fd)));
-        let path = best.and_then(|f| f.path.clone());
+        let path = best.and_then(|f| f.path.as_deref());
         if let Some(roots) = roots {
-            match (&path, best) {
+            match (path, best) {
                 (Some(p), Some(f)) if own(f) && under_roots(p, roots) => {}
                 _ => continue,
             }
         }
-        by_key.insert(key, entries.len());
+        by_key.insert((key, sub));
         entries.push(Entry {
             deleted: best.is_some_and(|f| f.deleted),
             replaced: best.is_some_and(|f| f.replaced),
             path,
             cand: None,
             key: Some(key),
+            sub: sub.or_else(|| best.and_then(|f| f.st_dev)),
         });
     }
+
+    // In report order (by the path's exact bytes), sorted while entries are small.
+    // The walk's order is the directories' and differs from run to run.
+    entries.sort_by(|a, b| {
+        let inode = |e: &Entry| e.key.map(|k| k.ino).or(e.cand.map(|c| c.stat.ino));
+        let bytes = |e: &Entry<'a>| -> Option<&'a [u8]> {
+            e.path.map(|p| p.as_os_str().as_encoded_bytes())
+        };
+        bytes(a)
+            .cmp(&bytes(b))
+            .then(a.deleted.cmp(&b.deleted))
+            .then(inode(a).cmp(&inode(b)))
+    });
 
     // The running processes of each convention's program, found once per convention.
     let mut running: HashMap<&'static str, Vec<i32>> = HashMap::new();
@@ -1072,25 +1367,60 @@ pub fn build_files(
             running.insert(r.conv.name, program_pids(snap, r.conv));
         }
     }
+    // Every subvolume known to hold a file of each btrfs key: a lock on that key whose
+    // holder cannot be seen may be on any of them.
+    let mut subvols_of: HashMap<FileKey, HashSet<Subvol>> = HashMap::new();
+    for e in &entries {
+        if let (Some(k), Some(s)) = (e.key, e.sub) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
+    }
+    for f in &snap.open_fds {
+        if let (Some(k), Some(s)) = (f.key, f.st_dev) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
+    }
+    for (&i, s) in &ctx.line_subvol {
+        if let (Some(k), Some(s)) = (snap.locks.lines[i].key, s) {
+            subvols_of.entry(k).or_default().insert(*s);
+        }
+    }
     let open_gap = open_gap(snap);
-    let mut files: Vec<FileReport> = entries
+    entries
         .iter()
         .map(|e| {
             let cand = e.cand;
             let key = e.key;
             // A probe result belongs to the file the walk found at that path (not to an
             // unlinked or replaced inode that a holder still names by it).
-            let probe = cand.and_then(|c| probes.remove(&c.path));
+            let probe = cand.and_then(|c| probes.remove(&c.path)).map(Box::new);
             let mut locks: Vec<LockReport> = Vec::new();
+            // A lock on this key that may be this file's or another subvolume's.
+            let mut ambiguous = false;
             if let Some(k) = key {
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
-                    if snap.locks.lines[i].depth == 0 {
+                    if snap.locks.lines[i].depth != 0 {
+                        continue;
+                    }
+                    let mine = match (ctx.line_subvol.get(&i), e.sub) {
+                        (None, _) | (Some(_), None) => true, // not btrfs, or cannot tell
+                        (Some(Some(d)), Some(s)) => *d == s,
+                        (Some(None), Some(s)) => {
+                            let elsewhere = subvols_of
+                                .get(&k)
+                                .is_some_and(|v| v.iter().any(|o| *o != s));
+                            ambiguous |= elsewhere;
+                            !elsewhere
+                        }
+                    };
+                    if mine {
                         locks.push(ctx.lock_report(i, k));
                     }
                 }
             }
+            let ambiguous = (ambiguous && locks.is_empty()).then(|| btrfs_ambiguity(e.path));
             if locks.is_empty()
-                && let Some(lock) = probe.as_ref().and_then(|p| probed_lock(snap, p))
+                && let Some(lock) = probe.as_deref().and_then(|p| probed_lock(snap, p))
             {
                 locks.push(lock);
             }
@@ -1107,6 +1437,7 @@ pub fn build_files(
             let mut open_by: Vec<ProcessRef> = key
                 .map(|k| {
                     ctx.fds(k)
+                        .filter(|f| e.sub.is_none() || f.st_dev.is_none() || f.st_dev == e.sub)
                         .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
                         .map(|f| ctx.pref(f.pid, Some(f)))
                         .collect()
@@ -1122,7 +1453,6 @@ pub fn build_files(
             open_by.sort_by_key(|p| (p.pid, p.fd));
             let name_kind = cand.and_then(|c| c.name_kind).or_else(|| {
                 e.path
-                    .as_deref()
                     .and_then(|p| p.file_name())
                     .and_then(names::classify)
                     .map(|r| r.kind)
@@ -1135,8 +1465,8 @@ pub fn build_files(
             let symlink_target = cand
                 .and_then(|c| c.symlink_target.as_ref())
                 .map(|t| t.to_string_lossy().into_owned());
-            let content = e.path.as_ref().and_then(|p| extras.contents.get(p));
-            let found = e.path.as_ref().and_then(|p| extras.recognised.get(p));
+            let content = e.path.and_then(|p| extras.contents.get(p));
+            let found = e.path.and_then(|p| extras.recognised.get(p));
             // Conventions known only by their program (flock(1) locks any path):
             // recognised by the process that holds the lock.
             let by_holder = found
@@ -1157,7 +1487,7 @@ pub fn build_files(
                     parsed: Default::default(),
                 });
             let rec = by_holder.as_ref().or(found);
-            name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path.as_deref());
+            name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path);
             let pidfile = pidfile_report(
                 snap,
                 content,
@@ -1165,26 +1495,27 @@ pub fn build_files(
                 symlink_target.as_deref(),
                 cand.map(|c| c.stat.mtime),
                 rec,
-            );
+            )
+            .map(Box::new);
             let (convention, safe_to_delete) = match rec {
                 Some(r) => {
                     let site_locked = e
                         .path
-                        .as_ref()
                         .and_then(|p| extras.lock_site_keys.get(p))
                         .copied()
                         .flatten()
                         .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
                     let scoped = running
                         .get(r.conv.name)
-                        .map(|pids| in_scope(snap, r.conv, e.path.as_deref(), pids));
+                        .map(|pids| in_scope(snap, r.conv, e.path, pids));
                     let facts = catalog::Facts {
                         kernel_locked: !locks.is_empty() || site_locked,
                         open_by_any: !open_by.is_empty()
                             || locks.iter().any(|l| !l.holders.is_empty()),
-                        kernel_gap: kernel_gap(snap, probe.as_ref()),
+                        kernel_gap: kernel_gap(snap, probe.as_deref()),
+                        lock_unresolved: ambiguous.clone(),
                         open_gap: open_gap.clone(),
-                        pid: pid_state(pidfile.as_ref()),
+                        pid: pid_state(pidfile.as_deref()),
                         age_secs: cand
                             .and_then(|c| u64::try_from(c.stat.mtime).ok())
                             .map(|m| snap.taken_at.saturating_sub(m)),
@@ -1194,31 +1525,28 @@ pub fn build_files(
                         program_certain: scoped.as_ref().is_some_and(|s| s.1),
                     };
                     let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
+                    let says = next_run_says(r.conv, &facts, &locks, pidfile.as_deref(), e.path);
                     (
-                        Some(ConventionReport {
-                            name: r.conv.name.to_string(),
-                            program: r.conv.program.to_string(),
-                            discipline: r.conv.discipline,
-                            error_message: r.conv.error_message.map(str::to_string),
-                            next_run_says: next_run_says(
-                                r.conv,
-                                &facts,
-                                &locks,
-                                pidfile.as_ref(),
-                                e.path.as_deref(),
-                            ),
-                            blocks_next_run: r.conv.leftover_blocks,
+                        Some(ctx.convention(r.conv, says)),
+                        Some(SafeToDelete {
+                            verdict: v,
+                            reason: ctx.intern(reason),
                         }),
-                        Some(SafeToDelete { verdict: v, reason }),
                     )
                 }
                 None => (None, None),
             };
             let st = cand.map(|c| &c.stat);
             let filesystem = ctx.fs(key, cand);
-            let lock_state = lock_state(snap, &locks, filesystem.as_ref(), probe.as_ref());
+            let lock_state = if ambiguous.is_some() {
+                LockState::Unknown
+            } else {
+                lock_state(snap, &locks, filesystem.as_deref(), probe.as_deref())
+            };
+            let (path, path_bytes) = e.path.map(path_fields).unzip();
             FileReport {
-                path: e.path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                path,
+                path_bytes: path_bytes.flatten(),
                 kind,
                 device: key.map(|k| Device {
                     major: k.major,
@@ -1229,9 +1557,7 @@ pub fn build_files(
                 size: st.map(|s| s.size),
                 mode: st.and_then(|s| s.mode).map(Perm),
                 uid: st.and_then(|s| s.uid),
-                owner: st
-                    .and_then(|s| s.uid)
-                    .and_then(|u| snap.users.get(&u).cloned()),
+                owner: st.and_then(|s| s.uid).and_then(|u| ctx.owner(u)),
                 mtime: st.and_then(|s| Timestamp::from_signed(s.mtime)),
                 dir_mode: cand.and_then(|c| c.dir_mode).map(Perm),
                 dir_uid: cand.and_then(|c| c.dir_uid),
@@ -1247,15 +1573,72 @@ pub fn build_files(
                 probe,
                 findings: Vec::new(),
                 lock_state,
+                lock_state_reason: ambiguous,
                 advice: Advice::default(),
             }
         })
-        .collect();
-    files.sort_by(|a, b| {
-        a.path
-            .cmp(&b.path)
-            .then(a.deleted.cmp(&b.deleted))
-            .then(a.inode.cmp(&b.inode))
-    });
-    files
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The regression: a pidfile naming kthreadd (pid 2, started at boot, so no
+    /// start-time evidence) was "running, do not delete".
+    #[test]
+    fn a_pid_that_is_a_kernel_thread_is_reused_never_live() {
+        let mut snap = Snapshot {
+            taken_at: 10_000,
+            boot_time: Some(1_000),
+            ..Default::default()
+        };
+        for (pid, kernel_thread) in [(2, true), (4242, false)] {
+            snap.processes.insert(
+                pid,
+                ProcessInfo {
+                    pid,
+                    command: if kernel_thread { "kthreadd" } else { "app" }.into(),
+                    started_at: Some(1_001),
+                    state: Some(ProcessState::Sleeping),
+                    kernel_thread,
+                    ..Default::default()
+                },
+            );
+        }
+        let report = |pid| {
+            pidfile_report(
+                &snap,
+                Some(&PidContent::Pid(pid)),
+                Some(NameKind::Pidfile),
+                None,
+                Some(9_000),
+                None,
+            )
+            .unwrap()
+        };
+        let k = report(2);
+        assert_eq!(
+            (k.status, k.verdict),
+            (PidStatus::Running, PidVerdict::Stale)
+        );
+        assert!(
+            k.reason
+                .as_deref()
+                .unwrap()
+                .contains("kernel thread kthreadd"),
+            "{k:?}"
+        );
+        assert!(k.process.as_ref().unwrap().kernel_thread);
+        assert_eq!(pid_state(Some(&k)), catalog::PidState::Reused);
+        // The same facts without the flag: the writer, alive.
+        let a = report(4242);
+        assert_eq!(
+            (a.status, a.verdict),
+            (PidStatus::Running, PidVerdict::Live)
+        );
+        assert!(!a.process.as_ref().unwrap().kernel_thread);
+        let json = serde_json::to_value(a.process.unwrap()).unwrap();
+        assert!(json.get("kernel_thread").is_none(), "{json:#}");
+    }
 }

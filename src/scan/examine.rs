@@ -6,60 +6,165 @@
 //! described system (tests) as on this one ([`LiveDisk`]).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::catalog::{self, Convention, ParsedContent};
 use super::content::{self, PidContent};
 use super::names::{self, NameKind};
-use super::walk::{self, Candidate};
+use super::walk::{self, Candidate, FileStat};
 use crate::sys::{FileKey, FileType, Snapshot};
 
 /// The disk questions an examination asks.
 pub trait Disk {
-    /// The first 4 KiB (and one byte more) of a regular file, opened without
-    /// following a symlink or blocking.
-    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String>;
+    /// The first 4 KiB (and one byte more) of the regular file at `path`, which must
+    /// still be the file the walk saw (`seen`), opened without following a symlink
+    /// in any component and without blocking.
+    fn read_head(&self, path: &Path, seen: &FileStat) -> Result<Vec<u8>, String>;
     /// Whether anything exists at `path` (a symlink counts, unfollowed).
     fn exists(&self, path: &Path) -> bool;
     /// The lock-table key of the file at `path`, if it exists.
     fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey>;
-    /// The other names of the file at `path` in its own directory (hard links).
-    fn other_names(&self, path: &Path) -> Vec<String>;
+    /// The other names of the file at `path` (`seen`) in its own directory (hard
+    /// links).
+    fn other_names(&self, path: &Path, seen: &FileStat) -> Vec<String>;
 }
 
-/// This system's disk.
+/// This system's disk, by absolute path: no component may be a symlink (the
+/// paths are the walk's canonical roots or what /proc shows a holder has open).
+/// The walk itself uses a disk bound to the directory fd it holds
+/// (`walk::DirDisk`), which also reaches paths longer than `PATH_MAX`.
 pub struct LiveDisk;
 
 impl Disk for LiveDisk {
-    fn read_head(&self, path: &Path) -> Result<Vec<u8>, String> {
-        content::read_head(path)
+    fn read_head(&self, path: &Path, seen: &FileStat) -> Result<Vec<u8>, String> {
+        content::read_head(path, seen)
     }
 
     fn exists(&self, path: &Path) -> bool {
-        std::fs::symlink_metadata(path).is_ok()
+        walk::stat_path(path, false).is_some()
     }
 
     fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey> {
         walk::stat_path(path, false).and_then(|st| walk::key_for(snap, &st))
     }
 
-    fn other_names(&self, path: &Path) -> Vec<String> {
-        let (Some(dir), Some(st)) = (path.parent(), walk::stat_path(path, false)) else {
+    fn other_names(&self, path: &Path, seen: &FileStat) -> Vec<String> {
+        let Some(dir) = path.parent() else {
             return Vec::new();
         };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.path() != path)
-            .filter(|e| {
-                walk::stat_path(&e.path(), false)
-                    .is_some_and(|o| o.ino == st.ino && o.st_dev == st.st_dev)
-            })
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
+        walk::hard_links_in(dir, path.file_name().unwrap_or_default(), seen)
+    }
+}
+
+/// One answer a [`Disk`] gave, as [`Recording`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Head(Result<Vec<u8>, String>),
+    Exists(bool),
+    Key(Option<FileKey>),
+    Names(Vec<String>),
+}
+
+/// Which question an [`Answer`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Question {
+    Head,
+    Exists,
+    Key,
+    Names,
+}
+
+/// A disk that asks another and keeps every answer: the examination of files on a
+/// served mount runs in a helper process (`Snapshot::guarded`), which sends the
+/// answers back so that the scan repeats the examination from them ([`Replay`]).
+pub struct Recording<'a> {
+    pub inner: &'a dyn Disk,
+    pub log: RefCell<Vec<(Question, PathBuf, Answer)>>,
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(inner: &'a dyn Disk) -> Self {
+        Recording {
+            inner,
+            log: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn keep(&self, q: Question, path: &Path, a: Answer) {
+        self.log.borrow_mut().push((q, path.to_path_buf(), a));
+    }
+}
+
+impl Disk for Recording<'_> {
+    fn read_head(&self, path: &Path, seen: &FileStat) -> Result<Vec<u8>, String> {
+        let a = self.inner.read_head(path, seen);
+        self.keep(Question::Head, path, Answer::Head(a.clone()));
+        a
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let a = self.inner.exists(path);
+        self.keep(Question::Exists, path, Answer::Exists(a));
+        a
+    }
+
+    fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey> {
+        let a = self.inner.key_of(snap, path);
+        self.keep(Question::Key, path, Answer::Key(a));
+        a
+    }
+
+    fn other_names(&self, path: &Path, seen: &FileStat) -> Vec<String> {
+        let a = self.inner.other_names(path, seen);
+        self.keep(Question::Names, path, Answer::Names(a.clone()));
+        a
+    }
+}
+
+/// Answers recorded by a [`Recording`] elsewhere. A question it has no answer for
+/// was never asked there, and gets the answer "nothing known".
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub answers: HashMap<(Question, PathBuf), Answer>,
+}
+
+impl Replay {
+    pub fn add(&mut self, log: Vec<(Question, PathBuf, Answer)>) {
+        for (q, p, a) in log {
+            self.answers.insert((q, p), a);
+        }
+    }
+
+    fn get(&self, q: Question, path: &Path) -> Option<&Answer> {
+        self.answers.get(&(q, path.to_path_buf()))
+    }
+}
+
+impl Disk for Replay {
+    fn read_head(&self, path: &Path, _seen: &FileStat) -> Result<Vec<u8>, String> {
+        match self.get(Question::Head, path) {
+            Some(Answer::Head(a)) => a.clone(),
+            _ => Err("not read: its filesystem's server did not answer".into()),
+        }
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        matches!(self.get(Question::Exists, path), Some(Answer::Exists(true)))
+    }
+
+    fn key_of(&self, _snap: &Snapshot, path: &Path) -> Option<FileKey> {
+        match self.get(Question::Key, path) {
+            Some(Answer::Key(k)) => *k,
+            _ => None,
+        }
+    }
+
+    fn other_names(&self, path: &Path, _seen: &FileStat) -> Vec<String> {
+        match self.get(Question::Names, path) {
+            Some(Answer::Names(n)) => n.clone(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -67,7 +172,33 @@ impl Disk for LiveDisk {
 #[derive(Debug, Clone)]
 pub struct Recognised {
     pub conv: &'static Convention,
-    pub parsed: ParsedContent,
+    pub parsed: Parsed,
+}
+
+/// What a convention's content parser said; nothing at all for most files (an
+/// empty lockfile), which then cost no allocation: a scan of a million empty
+/// lockfiles keeps one of these per file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed(Option<Box<ParsedContent>>);
+
+impl From<ParsedContent> for Parsed {
+    fn from(p: ParsedContent) -> Parsed {
+        if p == ParsedContent::default() {
+            Parsed(None)
+        } else {
+            Parsed(Some(Box::new(p)))
+        }
+    }
+}
+
+impl std::ops::Deref for Parsed {
+    type Target = ParsedContent;
+    fn deref(&self) -> &ParsedContent {
+        static NOTHING: std::sync::OnceLock<ParsedContent> = std::sync::OnceLock::new();
+        self.0
+            .as_deref()
+            .unwrap_or_else(|| NOTHING.get_or_init(ParsedContent::default))
+    }
 }
 
 /// What the examination found, per path.
@@ -101,15 +232,46 @@ impl Examined {
 
 /// Examines every examinable candidate.
 pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examined {
-    let leased = snap.leased_keys();
+    let ex = Examiner::new(snap);
     let mut out = Examined::default();
-    // Conventions ask about the same few sibling names for every file in a
-    // directory: one lookup per (directory, name).
-    let siblings: RefCell<HashMap<PathBuf, bool>> = Default::default();
     for c in cands {
+        ex.examine_one(c, disk, &mut out);
+    }
+    out
+}
+
+/// Examines candidates one at a time (the walk does, while it holds their
+/// directory open), with what every examination needs once.
+pub struct Examiner<'a> {
+    snap: &'a Snapshot,
+    leased: HashSet<FileKey>,
+    /// Conventions ask about the same few sibling names for every file in a
+    /// directory: one lookup per (directory, name).
+    siblings: RefCell<HashMap<PathBuf, bool>>,
+}
+
+impl<'a> Examiner<'a> {
+    pub fn new(snap: &'a Snapshot) -> Self {
+        Examiner {
+            snap,
+            leased: snap.leased_keys(),
+            siblings: Default::default(),
+        }
+    }
+
+    /// Forgets the sibling answers (the walk moves to another directory).
+    pub fn next_directory(&self) {
+        self.siblings.borrow_mut().clear();
+    }
+
+    /// Examines one candidate, adding what it finds to `out`.
+    pub fn examine_one(&self, c: &Candidate, disk: &dyn Disk, out: &mut Examined) {
+        let snap = self.snap;
+        let leased = &self.leased;
+        let siblings = &self.siblings;
         let ft = c.stat.file_type;
         if !ft.is_examinable() {
-            continue;
+            return;
         }
         let target = c
             .symlink_target
@@ -145,7 +307,7 @@ pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examine
             Some(Ok(Vec::new()))
         } else {
             (regular && !leased_file && (pidlike || catalog::content_would_help(&obs)))
-                .then(|| disk.read_head(&c.path))
+                .then(|| disk.read_head(&c.path, &c.stat))
         };
         obs.content = head
             .as_ref()
@@ -176,10 +338,13 @@ pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examine
         // pid is in the name of the other link.
         if pid.is_none() && regular && c.stat.nlink >= 2 && c.name_kind == Some(NameKind::Lockfile)
         {
-            pid = disk.other_names(&c.path).into_iter().find_map(|name| {
-                let pids = content::pids_from_link_name(&name);
-                (!pids.is_empty()).then_some(PidContent::LinkName { name, pids })
-            });
+            pid = disk
+                .other_names(&c.path, &c.stat)
+                .into_iter()
+                .find_map(|name| {
+                    let pids = content::pids_from_link_name(&name);
+                    (!pids.is_empty()).then_some(PidContent::LinkName { name, pids })
+                });
         }
         if let Some(pc) = pid {
             out.contents.insert(c.path.clone(), pc);
@@ -190,9 +355,13 @@ pub fn examine(snap: &Snapshot, cands: &[Candidate], disk: &dyn Disk) -> Examine
                 out.lock_site_keys
                     .insert(c.path.clone(), disk.key_of(snap, &site));
             }
-            out.recognised
-                .insert(c.path.clone(), Recognised { conv, parsed });
+            out.recognised.insert(
+                c.path.clone(),
+                Recognised {
+                    conv,
+                    parsed: parsed.into(),
+                },
+            );
         }
     }
-    out
 }

@@ -11,6 +11,7 @@ pub mod examine;
 pub mod names;
 pub mod probe;
 pub mod walk;
+pub mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -30,6 +31,9 @@ pub struct ScanOptions {
     pub probe: ProbeMode,
     /// `--max-age`: report holders older than this many seconds (`held-long`).
     pub max_age: Option<u64>,
+    /// `--mount-timeout`: how long a filesystem server may leave a call unanswered
+    /// before its mount is reported unresponsive and left alone.
+    pub mount_timeout: Option<std::time::Duration>,
     /// `--ignore-pid`: processes the operator vouches for: when they cannot be
     /// inspected, that does not make the evidence partial.
     pub ignore_pids: Vec<i32>,
@@ -80,6 +84,76 @@ fn resolve_root(root: &Path) -> Result<PathBuf, ScanError> {
     Ok(canonicalize(parent).map_err(err)?.join(name))
 }
 
+/// Resolves every root ([`resolve_root`]). Where this host has a served mount
+/// (NFS, SMB, FUSE), a path may lead onto it (a symlink is enough), and resolving
+/// asks its server: that is done in a helper process, and a root whose resolution
+/// does not answer is reported as an error while the others are scanned.
+fn resolve_roots(
+    snap: &Snapshot,
+    roots: &[PathBuf],
+) -> Result<(Vec<PathBuf>, Vec<ErrorEntry>), ScanError> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for root in roots {
+        if !snap.any_served_mount() {
+            out.push(resolve_root(root)?);
+            continue;
+        }
+        let work = |_: &mut sys::Progress| {
+            let mut e = wire::Enc::default();
+            match resolve_root(root) {
+                Ok(p) => {
+                    e.u8(0);
+                    e.path(&p);
+                }
+                Err(ScanError::NoSuchPath(_, err)) => {
+                    e.u8(1);
+                    e.u32(err.raw_os_error().unwrap_or(0) as u32);
+                    e.str(&err.to_string());
+                }
+            }
+            e.0
+        };
+        let lexical = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        let answer = match snap.mount_of_path(&lexical).filter(|m| m.served()) {
+            Some(m) => snap.guarded(m, "resolving a path", work),
+            None => match sys::run_guarded(
+                snap.mount_timeout.unwrap_or(sys::DEFAULT_MOUNT_TIMEOUT),
+                work,
+            ) {
+                sys::GuardOutcome::Done(b) => Some(b),
+                _ => None,
+            },
+        };
+        let decoded = answer.and_then(|b| {
+            let mut d = wire::Dec::new(&b);
+            match d.u8().ok()? {
+                0 => Some(Ok(d.path().ok()?)),
+                _ => {
+                    let code = d.u32().ok()? as i32;
+                    let text = d.string().ok()?;
+                    let err = if code != 0 {
+                        std::io::Error::from_raw_os_error(code)
+                    } else {
+                        std::io::Error::other(text)
+                    };
+                    Some(Err(ScanError::NoSuchPath(root.clone(), err)))
+                }
+            }
+        });
+        match decoded {
+            Some(Ok(p)) => out.push(p),
+            Some(Err(e)) => return Err(e),
+            None => errors.push(ErrorEntry::new(
+                root,
+                "not scanned: resolving it waited on a filesystem server that did not answer"
+                    .into(),
+            )),
+        }
+    }
+    Ok((out, errors))
+}
+
 /// What a scan of this system collected: the snapshot and the report of its facts
 /// (without findings or advice yet).
 pub struct Collected {
@@ -89,22 +163,21 @@ pub struct Collected {
 
 /// Scans this system: every stage that does I/O, then [`assemble`].
 pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
-    let roots: Vec<PathBuf> = opts
-        .roots
-        .iter()
-        .map(|r| resolve_root(r))
-        .collect::<Result<_, _>>()?;
-    let mut snap = sys::gather(&GatherOptions::default());
+    let mut snap = sys::gather(&GatherOptions {
+        mount_timeout: opts.mount_timeout,
+        ..Default::default()
+    });
+    let (roots, root_errors) = resolve_roots(&snap, &opts.roots)?;
     let v = &mut snap.visibility;
     v.denied_pids.retain(|p| !opts.ignore_pids.contains(p));
     v.processes_denied = v.denied_pids.len();
 
-    let walked = if roots.is_empty() {
+    let mut walked = if opts.roots.is_empty() {
         walk::system(&snap)
     } else {
         walk::walk(&snap, &roots, &opts.walk)
     };
-    let examined = examine::examine(&snap, &walked.candidates, &examine::LiveDisk);
+    walked.errors.extend(root_errors);
     sys::ask_per_file(
         &mut snap,
         walked
@@ -113,7 +186,8 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
             .filter(|c| c.stat.file_type == FileType::Regular)
             .filter_map(|c| Some((c.path.as_path(), c.key?))),
     );
-    let pids = wanted_pids(&snap, &walked, &examined);
+    let examined = &walked.examined;
+    let pids = wanted_pids(&snap, &walked, examined);
     sys::add_processes(&mut snap, pids);
     sys::add_users(
         &mut snap,
@@ -152,8 +226,49 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     for line in probed.lock_lines {
         snap.locks.add_granted(line);
     }
-    let report = assemble(&snap, &roots, &walked, &examined, probed.reports, opts);
+    let report = assemble(
+        &snap,
+        &roots,
+        &walked,
+        &walked.examined,
+        probed.reports,
+        opts,
+    );
     Ok(Collected { snap, report })
+}
+
+/// Whether a file the walk did not find lies where the walk would have looked:
+/// no deeper than `--max-depth` below its root, and with `-x` on the root's mount.
+fn within_walk_limits(
+    snap: &Snapshot,
+    roots: &[PathBuf],
+    path: &str,
+    f: &FileReport,
+    opts: &ScanOptions,
+) -> bool {
+    let path = Path::new(path);
+    let Some(root) = roots
+        .iter()
+        .filter(|r| path.starts_with(r))
+        .max_by_key(|r| r.as_os_str().len())
+    else {
+        return true;
+    };
+    let depth = path
+        .strip_prefix(root)
+        .map(|r| r.components().count())
+        .unwrap_or(0);
+    if opts.walk.max_depth.is_some_and(|m| depth > m) {
+        return false;
+    }
+    if opts.walk.one_file_system {
+        let root_mount = snap.mount_of_path(root).map(|m| m.mount_point.as_path());
+        let file_mount = f.filesystem.as_ref().map(|fs| Path::new(&fs.mount_point));
+        if root_mount.is_some() && file_mount.is_some() && root_mount != file_mount {
+            return false;
+        }
+    }
+    true
 }
 
 /// Pids whose process context the report needs beyond the lock holders: those the
@@ -196,25 +311,41 @@ pub fn assemble(
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
-    let files = correlate::build_files(
+    let mut files = correlate::build_files(
         snap,
         &walked.candidates,
         examined,
         probes,
-        (!roots.is_empty()).then_some(roots),
+        (!opts.roots.is_empty()).then_some(roots),
     );
+    if !opts.roots.is_empty() {
+        // Locked files found through the lock table (not by the walk) obey the same
+        // limits the walk does: `--max-depth` and `-x`.
+        let walked_paths: HashSet<std::borrow::Cow<str>> = walked
+            .candidates
+            .iter()
+            .map(|c| c.path.to_string_lossy())
+            .collect();
+        files.retain(|f| match &f.path {
+            Some(p) => {
+                walked_paths.contains(p.as_str()) || within_walk_limits(snap, roots, p, f, opts)
+            }
+            None => true,
+        });
+    }
     let mut errors: Vec<ErrorEntry> = walked.errors.clone();
     for c in &walked.candidates {
         if !c.stat.file_type.is_examinable() {
-            errors.push(ErrorEntry {
-                path: c.path.to_string_lossy().into_owned(),
-                error: format!("not a regular file ({}): not read", c.stat.file_type),
-            });
+            errors.push(ErrorEntry::new(
+                &c.path,
+                format!("not a regular file ({}): not read", c.stat.file_type),
+            ));
         }
     }
     for e in &snap.errors {
         errors.push(ErrorEntry {
             path: e.source.clone(),
+            path_bytes: None,
             error: e.error.clone(),
         });
     }
@@ -254,6 +385,18 @@ pub fn assemble(
             proc_restricted: v.proc_restricted.clone(),
             handle_table_read: (snap.platform == Platform::Windows).then_some(v.handle_table_read),
             per_file_api: v.per_file_api.clone(),
+            unresponsive_mounts: snap
+                .unresponsive
+                .borrow()
+                .iter()
+                .map(|u| UnresponsiveMountReport {
+                    mount_point: u.mount_point.to_string_lossy().into_owned(),
+                    fstype: u.fstype.clone(),
+                    source: u.source.clone(),
+                    waited_ms: u.waited_ms,
+                    during: u.during.clone(),
+                })
+                .collect(),
         },
         stats: Stats {
             duration_ms: 0,

@@ -25,6 +25,15 @@ pub enum NameKind {
     HeartbeatDir,
 }
 
+impl NameKind {
+    pub const ALL: &'static [NameKind] = &[
+        NameKind::Pidfile,
+        NameKind::Lockfile,
+        NameKind::SymlinkLock,
+        NameKind::HeartbeatDir,
+    ];
+}
+
 impl From<NameKind> for FileKind {
     fn from(k: NameKind) -> FileKind {
         match k {
@@ -147,13 +156,15 @@ pub fn symlink_target_is_lock_data(target: &[u8]) -> bool {
 }
 
 /// Parses the pid out of a symlink lock's target (`host-4242`, `ip:+4242`,
-/// `user@host.4242:boot`); `None` when there is none.
+/// `user@host.4242:boot`); `None` when there is none, or when the number cannot be
+/// a pid here (`PID_MAX_LIMIT` or above on Linux).
 pub fn pid_from_symlink_target(target: &str) -> Option<i32> {
     let digits = |s: &str| -> Option<i32> {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<i32>().ok())
+            .then(|| s.parse::<i64>().ok())
             .flatten()
-            .filter(|p| *p > 0)
+            .filter(|p| crate::lock::pidfile::is_possible_pid(*p))
+            .map(|p| p as i32)
     };
     if let Some((_, rest)) = target.split_once('@') {
         let pidpart = rest.rsplit_once(':').map(|(a, _)| a).unwrap_or(rest);
@@ -228,5 +239,24 @@ mod tests {
             Some(4242)
         );
         assert_eq!(pid_from_symlink_target("nonsense"), None);
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn symlink_targets_above_the_largest_linux_pid_name_no_pid() {
+        assert_eq!(
+            pid_from_symlink_target("buildhost-4194303"),
+            Some(4_194_303)
+        );
+        for t in [
+            "buildhost-4194304",
+            "buildhost-4194305",
+            "buildhost-2147483647",
+            "127.0.1.1:+4194305",
+            "alice@buildhost.2147483647:1718000000",
+            "buildhost-0",
+        ] {
+            assert_eq!(pid_from_symlink_target(t), None, "{t}");
+        }
     }
 }

@@ -66,9 +66,84 @@ pub struct Snapshot {
     /// `FileProcessIdsUsingFileInformation`), by file: it also names processes whose
     /// handles could not be read, but not which handle.
     pub open_by_pids: HashMap<FileKey, Vec<i32>>,
+    /// Mounts whose server did not answer within the deadline: nothing more is asked
+    /// of them for the rest of the scan. Filled while the scan runs (the walk, the
+    /// examination and the probes see the snapshot shared), hence the cell.
+    pub unresponsive: std::cell::RefCell<Vec<UnresponsiveMount>>,
+    /// How long a call that may wait on a filesystem server may stay silent before
+    /// it is abandoned; `None`: [`DEFAULT_MOUNT_TIMEOUT`].
+    pub mount_timeout: Option<std::time::Duration>,
 }
 
+/// How long a network or FUSE server may leave one of lockscan's calls unanswered.
+pub const DEFAULT_MOUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Snapshot {
+    /// The mount `mnt_id` when its files are served by something that may not
+    /// answer (NFS, SMB, FUSE, a cluster filesystem): every call that touches such
+    /// a file goes through [`Snapshot::guarded`].
+    pub fn served_mount(&self, mnt_id: Option<u64>) -> Option<&Mount> {
+        mnt_id
+            .and_then(|id| self.mounts.get(&id))
+            .filter(|m| m.served())
+    }
+
+    /// The mount of our namespace that `path` (absolute, as written) lies on: the
+    /// longest mount point that is a prefix of it.
+    pub fn mount_of_path(&self, path: &Path) -> Option<&Mount> {
+        self.mounts
+            .values()
+            .filter(|m| self.own_mount_ids.contains(&m.mount_id))
+            .filter(|m| path.starts_with(&m.mount_point))
+            .max_by_key(|m| (m.mount_point.as_os_str().len(), m.mount_id))
+    }
+
+    /// Whether any mount of our namespace is served (and so a path lookup that
+    /// crosses a symlink could end up waiting on its server).
+    pub fn any_served_mount(&self) -> bool {
+        self.mounts
+            .values()
+            .any(|m| self.own_mount_ids.contains(&m.mount_id) && m.served())
+    }
+
+    /// Whether `mount` already failed to answer in this scan.
+    pub fn is_unresponsive(&self, mount_id: u64) -> bool {
+        self.unresponsive
+            .borrow()
+            .iter()
+            .any(|u| u.mount_id == mount_id)
+    }
+
+    /// Runs `work`, which may wait on `mount`'s server, where lockscan can abandon
+    /// it (a child process; see `sys::linux::guard`). `None` when the mount did not
+    /// answer now or earlier in this scan (it is then recorded as unresponsive and
+    /// never asked again), or when the helper failed. `during` says what was being
+    /// done, for the report.
+    pub fn guarded<F>(&self, mount: &Mount, during: &str, work: F) -> Option<Vec<u8>>
+    where
+        F: FnOnce(&mut Progress) -> Vec<u8>,
+    {
+        if self.is_unresponsive(mount.mount_id) {
+            return None;
+        }
+        let idle = self.mount_timeout.unwrap_or(DEFAULT_MOUNT_TIMEOUT);
+        match run_guarded(idle, work) {
+            GuardOutcome::Done(bytes) => Some(bytes),
+            GuardOutcome::TimedOut { waited } => {
+                self.unresponsive.borrow_mut().push(UnresponsiveMount {
+                    mount_id: mount.mount_id,
+                    mount_point: mount.mount_point.clone(),
+                    fstype: mount.fstype.clone(),
+                    source: mount.source.clone(),
+                    waited_ms: waited.as_millis() as u64,
+                    during: during.to_string(),
+                });
+                None
+            }
+            GuardOutcome::Failed(_) => None,
+        }
+    }
+
     /// Index of locks by file key: granted locks and waiters.
     pub fn locks_by_key(&self) -> HashMap<FileKey, Vec<usize>> {
         let mut map: HashMap<FileKey, Vec<usize>> = HashMap::new();
@@ -191,6 +266,40 @@ fn now_secs() -> u64 {
 pub struct GatherOptions {
     /// Extra pids whose process context is wanted (e.g. pids read from pidfiles).
     pub extra_pids: Vec<i32>,
+    /// See [`Snapshot::mount_timeout`].
+    pub mount_timeout: Option<std::time::Duration>,
+}
+
+#[cfg(target_os = "linux")]
+pub use linux::guard::{Guarded as GuardOutcome, Progress, run as run_guarded};
+
+/// Where no filesystem call can hang the process for good, guarded work runs inline.
+#[cfg(not(target_os = "linux"))]
+pub enum GuardOutcome {
+    Done(Vec<u8>),
+    #[allow(dead_code)]
+    TimedOut {
+        waited: std::time::Duration,
+    },
+    #[allow(dead_code)]
+    Failed(String),
+}
+
+/// Progress of inline guarded work (nothing to report to).
+#[cfg(not(target_os = "linux"))]
+pub struct Progress;
+
+#[cfg(not(target_os = "linux"))]
+impl Progress {
+    pub fn tick(&mut self) {}
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn run_guarded<F>(_idle: std::time::Duration, work: F) -> GuardOutcome
+where
+    F: FnOnce(&mut Progress) -> Vec<u8>,
+{
+    GuardOutcome::Done(work(&mut Progress))
 }
 
 #[cfg(target_os = "linux")]

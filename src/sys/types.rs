@@ -323,6 +323,31 @@ pub struct Mount {
     pub locality: Option<FsLocality>,
 }
 
+impl Mount {
+    /// Whether its files are served by something that may stop answering: a
+    /// network, cluster or FUSE filesystem (the platform's word wins over the
+    /// fstype where it has one).
+    pub fn served(&self) -> bool {
+        let locality = self
+            .locality
+            .unwrap_or_else(|| crate::lock::fs::classify_fstype(&self.fstype));
+        locality != crate::lock::fs::FsLocality::Local
+    }
+}
+
+/// A mount whose server left one of lockscan's calls unanswered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnresponsiveMount {
+    pub mount_id: u64,
+    pub mount_point: PathBuf,
+    pub fstype: String,
+    pub source: String,
+    /// How long lockscan waited before it gave up.
+    pub waited_ms: u64,
+    /// What it was doing (`walking`, `reading a pidfile`, ...).
+    pub during: String,
+}
+
 /// A process as far as it could be read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProcessInfo {
@@ -355,6 +380,10 @@ pub struct ProcessInfo {
     /// It is the foreground process group of its controlling terminal: what is typed
     /// there goes to it.
     pub tty_foreground: Option<bool>,
+    /// A kernel thread (Linux: `PF_KTHREAD` in the `flags` of `/proc/PID/stat`), such as
+    /// kthreadd (pid 2) or a kworker: no program, so it never wrote a pidfile. False
+    /// when unknown, and on Windows.
+    pub kernel_thread: bool,
 }
 
 /// An open fd of a process that refers to a file lockscan cares about (a locked
@@ -373,6 +402,11 @@ pub struct OpenFd {
     pub replaced: bool,
     pub key: Option<FileKey>,
     pub mnt_id: Option<u64>,
+    /// `st_dev` of the open file (major, minor), filled only where it differs from
+    /// the lock-table device in a way that matters: on btrfs, where each subvolume
+    /// and snapshot has its own `st_dev` while `/proc/locks` names the superblock, so
+    /// that a lock can be pinned on the right one of several files sharing a key.
+    pub st_dev: Option<(u32, u32)>,
     pub flags: Option<u32>,
     /// Locks this fd carries (fdinfo `lock:` lines).
     pub locks: Vec<LockLine>,

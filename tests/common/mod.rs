@@ -316,6 +316,8 @@ fn package_of(tool: &str) -> &'static str {
         "lsof" => "lsof",
         "python3" => "python3",
         "bindfs" => "bindfs",
+        "mkfs.btrfs" | "btrfs" => "btrfs-progs",
+        "losetup" => "mount",
         _ => "see .ci/run",
     }
 }

@@ -35,7 +35,7 @@
 //! [`read`] and `probe::probe_lockfileex`) still conflicts with it. The
 //! handle's share mode (no `FILE_SHARE_DELETE`) also keeps the file from being
 //! deleted or renamed while it is claimed. [`parse_pid`] and friends are the
-//! same on every platform.
+//! same on every platform but for the largest pid they accept ([`MAX_PID`]).
 
 use std::fmt;
 use std::fs::File;
@@ -53,9 +53,31 @@ use rustix::io::Errno;
 use super::unix::{not_regular, retry_eintr};
 use super::{LockError, LockGuard, LockOptions, Mechanism, Mode, Wait, context};
 
-/// Largest pid Linux can ever hand out (`PID_MAX_LIMIT`, 4 Mi on 64-bit);
-/// `/proc/sys/kernel/pid_max` cannot be raised beyond it.
+/// Linux's `PID_MAX_LIMIT` (4 Mi on 64-bit): `/proc/sys/kernel/pid_max` cannot be
+/// raised beyond it, and pids are always *below* `pid_max` (the default 32768
+/// hands out 1..=32767), so the largest pid Linux can ever hand out is
+/// `PID_MAX_LIMIT - 1`.
 pub const PID_MAX_LIMIT: i32 = 4_194_304;
+
+/// The largest pid a process can have where this code runs. A pidfile names a
+/// process of this machine, so a larger number in one is not a pid at all (and
+/// must never be reported as a pid that merely is not running).
+///
+/// Unix: `PID_MAX_LIMIT - 1` (Linux's ceiling; the BSDs' and macOS's are lower).
+/// Windows: pids are `u32` values (multiples of 4, by an undocumented rule that is
+/// not relied on here) without a small ceiling, and the report holds pids as `i32`,
+/// so anything up to `i32::MAX` is accepted.
+#[cfg(not(windows))]
+pub const MAX_PID: i32 = PID_MAX_LIMIT - 1;
+/// See the unix definition.
+#[cfg(windows)]
+pub const MAX_PID: i32 = i32::MAX;
+
+/// Whether `n` can be the pid of a process on this platform: `1..=MAX_PID`.
+/// Every parser that takes a pid out of file content or a name checks this.
+pub fn is_possible_pid(n: i64) -> bool {
+    (1..=i64::from(MAX_PID)).contains(&n)
+}
 
 /// Pidfiles are tiny; never read more than this of a file that claims to be
 /// one.
@@ -373,7 +395,7 @@ pub enum PidParseError {
     Zero,
     /// The number has a minus sign.
     Negative,
-    /// The number exceeds [`PID_MAX_LIMIT`].
+    /// The number exceeds [`MAX_PID`] (`PID_MAX_LIMIT - 1` on unix).
     TooLarge,
     /// The first token contains NUL, control or non-ASCII bytes (a binary,
     /// zero-filled or corrupted file).
@@ -387,7 +409,16 @@ impl fmt::Display for PidParseError {
             PidParseError::NotANumber => "pidfile's first token is not a decimal number",
             PidParseError::Zero => "pidfile contains pid 0, which is not a process",
             PidParseError::Negative => "pidfile contains a negative number",
-            PidParseError::TooLarge => "pidfile contains a number above PID_MAX_LIMIT (4194304)",
+            #[cfg(not(windows))]
+            PidParseError::TooLarge => {
+                "pidfile contains a number above 4194303, the largest pid Linux can have \
+                 (pid_max is at most 4194304)"
+            }
+            #[cfg(windows)]
+            PidParseError::TooLarge => {
+                "pidfile contains a number above 2147483647, larger than any pid lockscan can \
+                 represent"
+            }
             PidParseError::Binary => "pidfile contains binary data where a pid was expected",
         })
     }
@@ -402,7 +433,7 @@ impl std::error::Error for PidParseError {}
 /// ignored (`"4242 buildhost"` → 4242; surrounding blanks as in UUCP
 /// `LCK..` files, `"      4242\n"`, are fine). The token must be plain
 /// decimal digits (leading zeros allowed; no sign, `+` included) with a
-/// value in `1..=PID_MAX_LIMIT`.
+/// value in `1..=MAX_PID` (below `PID_MAX_LIMIT` on unix).
 pub fn parse_pid(content: &[u8]) -> Result<i32, PidParseError> {
     let line = content.split(|&b| b == b'\n').next().unwrap_or_default();
     let token = line
@@ -426,18 +457,18 @@ pub fn parse_pid(content: &[u8]) -> Result<i32, PidParseError> {
         Some(i) => &token[i..],
         None => return Err(PidParseError::Zero),
     };
-    // PID_MAX_LIMIT has 7 digits; anything longer is too large and would
+    // MAX_PID has at most 10 digits; anything longer is too large and would
     // overflow the accumulation below.
-    if significant.len() > 7 {
+    if significant.len() > 10 {
         return Err(PidParseError::TooLarge);
     }
     let value = significant
         .iter()
-        .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
-    if value > PID_MAX_LIMIT {
+        .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+    if !is_possible_pid(value) {
         return Err(PidParseError::TooLarge);
     }
-    Ok(value)
+    Ok(value as i32)
 }
 
 #[cfg(test)]
@@ -454,10 +485,9 @@ mod tests {
         assert_eq!(parse_pid(b"\t4242 buildhost\nmore\n"), Ok(4242));
         assert_eq!(parse_pid(b"0042"), Ok(42));
         assert_eq!(parse_pid(b"1"), Ok(1));
-        assert_eq!(parse_pid(b"4194304"), Ok(PID_MAX_LIMIT));
-        assert_eq!(parse_pid(b"4194305"), Err(PidParseError::TooLarge));
-        assert_eq!(parse_pid(b"9999999"), Err(PidParseError::TooLarge));
-        assert_eq!(parse_pid(b"10000000"), Err(PidParseError::TooLarge));
+        assert_eq!(parse_pid(b"4194303"), Ok(4_194_303));
+        assert_eq!(parse_pid(b"2147483648"), Err(PidParseError::TooLarge));
+        assert_eq!(parse_pid(b"99999999999"), Err(PidParseError::TooLarge));
         assert_eq!(
             parse_pid(b"99999999999999999999"),
             Err(PidParseError::TooLarge)
@@ -480,6 +510,36 @@ mod tests {
         assert_eq!(parse_pid(b"42\x00"), Err(PidParseError::Binary));
         assert_eq!(parse_pid("42é".as_bytes()), Err(PidParseError::Binary));
         assert_eq!(parse_pid(b"\xff\xfe"), Err(PidParseError::Binary));
+    }
+
+    /// Every number Linux can never hand out is too large, up to `i32::MAX` (the
+    /// regression: 4194305..=2147483647 were taken as pids that merely were dead;
+    /// 4194304 itself is `PID_MAX_LIMIT`, one above the largest pid).
+    #[cfg(not(windows))]
+    #[test]
+    fn numbers_above_the_largest_linux_pid_are_too_large_not_pids() {
+        for n in [
+            "4194304",
+            "4194305",
+            "9999999",
+            "10000000",
+            "2147483647",
+            "0004194305",
+        ] {
+            assert_eq!(parse_pid(n.as_bytes()), Err(PidParseError::TooLarge), "{n}");
+        }
+        assert!(is_possible_pid(1) && is_possible_pid(4_194_303));
+        assert!(!is_possible_pid(0) && !is_possible_pid(4_194_304) && !is_possible_pid(-1));
+        assert!(PidParseError::TooLarge.to_string().contains("4194303"));
+    }
+
+    /// Windows pids have no such ceiling: anything the report can hold is a pid.
+    #[cfg(windows)]
+    #[test]
+    fn windows_accepts_pids_up_to_i32_max() {
+        assert_eq!(parse_pid(b"4194308"), Ok(4_194_308));
+        assert_eq!(parse_pid(b"2147483647"), Ok(i32::MAX));
+        assert!(!is_possible_pid(0));
     }
 
     #[test]

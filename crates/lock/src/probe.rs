@@ -160,10 +160,135 @@ pub fn open_for_probe(path: &Path) -> io::Result<File> {
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| context(e.into(), "open (O_PATH)", path))?;
-    let opath = File::from(opath);
+    reopen_for_read(File::from(opath), path, None)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Which file a caller saw: `st_dev` (as major, minor; per subvolume on btrfs) and
+/// inode. [`open_for_probe_beneath`] refuses any other file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub ino: u64,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// [`open_for_probe`] for a file a scan found, which must not be swapped under it.
+///
+/// `path` is resolved below `dir` (a directory fd the caller holds, or
+/// `rustix::fs::CWD` with an absolute path) and **no component may be a symlink**
+/// (`openat2` with `RESOLVE_NO_SYMLINKS`; relative paths also `RESOLVE_BENEATH`).
+/// Then the file must be the one the caller saw (`expect`).
+///
+/// Why: a scan runs as root over directories other users own. Between finding
+/// `~user/d/app.pid` and reading it, the user can rename `d` and put a symlink to a
+/// root-only directory in its place; re-resolving the path would then read (and
+/// with an acquiring probe, lock) a file the user may not touch. Resolving
+/// relative to the walk's own directory fd, refusing symlinks, and comparing device
+/// and inode closes every such window.
+///
+/// Kernels before 5.6 have no `openat2`: the path is then opened one component
+/// at a time with `O_NOFOLLOW`, which refuses the same symlinks.
+pub fn open_for_probe_beneath(
+    dir: std::os::fd::BorrowedFd<'_>,
+    path: &Path,
+    expect: Option<FileIdentity>,
+) -> io::Result<File> {
+    let opath = open_path_no_symlinks(dir, path)
+        .map_err(|e| context(e.into(), "open (O_PATH, no symlinks)", path))?;
+    reopen_for_read(File::from(opath), path, expect)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// An `O_PATH` fd for `path` under `dir` without following any symlink (see
+/// [`open_for_probe_beneath`]).
+pub fn open_path_no_symlinks(
+    dir: std::os::fd::BorrowedFd<'_>,
+    path: &Path,
+) -> rustix::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::ResolveFlags;
+    let mut resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    if path.is_relative() {
+        resolve |= ResolveFlags::BENEATH;
+    }
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat2(dir, path, flags, rustix::fs::Mode::empty(), resolve) {
+        Err(Errno::NOSYS) | Err(Errno::PERM) => {
+            // No openat2 (or a seccomp filter refusing it): one component at a time.
+            open_path_stepwise(dir, path)
+        }
+        other => other,
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn open_path_stepwise(
+    dir: std::os::fd::BorrowedFd<'_>,
+    path: &Path,
+) -> rustix::io::Result<std::os::fd::OwnedFd> {
+    use std::path::Component;
+    let step = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut cur: Option<std::os::fd::OwnedFd> = None;
+    let comps: Vec<Component> = path.components().collect();
+    for (i, comp) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        let name: &std::ffi::OsStr = match comp {
+            Component::RootDir => {
+                cur = Some(rustix::fs::open(
+                    "/",
+                    step | OFlags::DIRECTORY,
+                    rustix::fs::Mode::empty(),
+                )?);
+                continue;
+            }
+            Component::CurDir => continue,
+            Component::Normal(n) => n,
+            // `..` could climb out of `dir`: refused, like RESOLVE_BENEATH does.
+            Component::ParentDir | Component::Prefix(_) => return Err(Errno::XDEV),
+        };
+        let flags = if last { step } else { step | OFlags::DIRECTORY };
+        let next = match &cur {
+            Some(fd) => rustix::fs::openat(fd, name, flags, rustix::fs::Mode::empty())?,
+            None => rustix::fs::openat(dir, name, flags, rustix::fs::Mode::empty())?,
+        };
+        if !last {
+            // O_PATH|O_NOFOLLOW on a symlink gives the link itself; O_DIRECTORY then
+            // fails with ENOTDIR, so a symlinked directory never gets here.
+            let st = rustix::fs::fstat(&next)?;
+            if !rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() {
+                return Err(Errno::LOOP);
+            }
+        }
+        cur = Some(next);
+    }
+    match cur {
+        Some(fd) => Ok(fd),
+        None => rustix::io::dup(dir),
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// The second half of every probe open: type check on the `O_PATH` fd, identity
+/// check, and a non-blocking read-only reopen of the very same inode.
+fn reopen_for_read(opath: File, path: &Path, expect: Option<FileIdentity>) -> io::Result<File> {
     let meta = opath.metadata().map_err(|e| context(e, "fstat", path))?;
     if !meta.file_type().is_file() {
         return Err(not_regular(path, meta.file_type()));
+    }
+    if let Some(want) = expect {
+        let dev = meta.dev();
+        let seen = FileIdentity {
+            dev_major: libc::major(dev),
+            dev_minor: libc::minor(dev),
+            ino: meta.ino(),
+        };
+        if seen != want {
+            return Err(io::Error::other(format!(
+                "{}: not the file the scan found (it was replaced meanwhile)",
+                path.display()
+            )));
+        }
     }
     let magic = format!("/proc/self/fd/{}", opath.as_raw_fd());
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
@@ -247,8 +372,15 @@ pub enum FlockProbe {
 /// change between the two steps. On NFS, flock is emulated with POSIX locks
 /// and `LOCK_EX` on this read-only fd fails with `EBADF`.
 pub fn probe_flock_acquiring(path: &Path) -> io::Result<FlockProbe> {
-    let file = open_for_probe(path)?;
-    let flock = |op| retry_eintr(|| rustix::fs::flock(&file, op));
+    probe_flock_acquiring_file(&open_for_probe(path)?, path)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// [`probe_flock_acquiring`] on a file opened by [`open_for_probe`] or
+/// [`open_for_probe_beneath`] (a fresh open file description of our own, never a
+/// dup of someone's fd); `path` is for messages only.
+pub fn probe_flock_acquiring_file(file: &File, path: &Path) -> io::Result<FlockProbe> {
+    let flock = |op| retry_eintr(|| rustix::fs::flock(file, op));
     match flock(FlockOperation::NonBlockingLockShared) {
         Err(Errno::WOULDBLOCK) => return Ok(FlockProbe::HeldExclusive),
         Err(e) => return Err(context(e.into(), "flock(LOCK_SH|LOCK_NB)", path)),
@@ -264,8 +396,8 @@ pub fn probe_flock_acquiring(path: &Path) -> io::Result<FlockProbe> {
             Ok(FlockProbe::Free)
         }
     }
-    // Dropping `file` closes our private open file description, which would
-    // release its flock even if an unlock above had failed.
+    // Dropping the caller's `file` closes our private open file description, which
+    // would release its flock even if an unlock above had failed.
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -3,6 +3,7 @@
 //! never a panic. Each [`ContentFormat`] variant documents its layout.
 
 use super::{ContentFormat, Observed, Shape, SymlinkKind};
+use crate::lock::pidfile::{MAX_PID, is_possible_pid};
 use crate::scan::names;
 
 /// What a file's content (or symlink target) records.
@@ -114,7 +115,8 @@ fn show(b: &[u8], max: usize) -> String {
     out
 }
 
-/// A pid as written by its program: decimal, 1..=i32::MAX.
+/// A pid as written by its program: decimal, 1..=`MAX_PID` (below Linux's
+/// `PID_MAX_LIMIT`): a larger number names no process of this machine.
 fn pid(s: &str) -> Result<i32, String> {
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
     if t.is_empty() {
@@ -123,10 +125,15 @@ fn pid(s: &str) -> Result<i32, String> {
     if !digits(t) {
         return Err(format!("not a pid: \"{}\"", show(t.as_bytes(), 40)));
     }
-    match t.parse::<i32>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(format!("pid out of range: {}", show(t.as_bytes(), 40))),
+    match t.parse::<i64>() {
+        Ok(p) if is_possible_pid(p) => Ok(p as i32),
+        _ => Err(out_of_range(show(t.as_bytes(), 40))),
     }
+}
+
+/// Why a number is not a pid: outside `1..=MAX_PID`.
+fn out_of_range(n: impl std::fmt::Display) -> String {
+    format!("pid out of range: {n} (pids run from 1 to {MAX_PID})")
 }
 
 fn with_pid(p: Result<i32, String>) -> ParsedContent {
@@ -195,7 +202,8 @@ fn postmaster(b: &[u8], lines: usize) -> ParsedContent {
     let mut out = ParsedContent::default();
     let mut detail = Vec::new();
     match line(0).trim().parse::<i64>() {
-        Ok(p) if p != 0 && p.unsigned_abs() <= i32::MAX as u64 => {
+        // A single-user backend writes its pid negated.
+        Ok(p) if is_possible_pid(p.saturating_abs()) => {
             out.pid = i32::try_from(p.unsigned_abs()).ok();
             if p < 0 {
                 detail.push("single-user backend".to_string());
@@ -476,10 +484,8 @@ fn vim(b: &[u8]) -> ParsedContent {
     }
     match u32_le(b, B0_PID) {
         Some(0) | None => detail.push("no pid recorded".to_string()),
-        Some(p) => match i32::try_from(p) {
-            Ok(p) => out.pid = Some(p),
-            Err(_) => out.error = Some(format!("pid out of range: {p}")),
-        },
+        Some(p) if is_possible_pid(p.into()) => out.pid = Some(p as i32),
+        Some(p) => out.error = Some(out_of_range(p)),
     }
     if let Some(user) = cstr(b, B0_UNAME, 40) {
         detail.push(format!("user {user}"));
@@ -512,14 +518,14 @@ fn uucp(b: &[u8]) -> ParsedContent {
             .all(|c| c.is_ascii_digit() || *c == b' ' || *c == b'\n')
     {
         let p = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-        return if p > 0 {
+        return if is_possible_pid(p.into()) {
             ParsedContent {
                 pid: Some(p),
                 detail: Some("binary pid (old-style lock)".to_string()),
                 ..Default::default()
             }
         } else {
-            ParsedContent::error(format!("binary pid out of range: {p}"))
+            ParsedContent::error(format!("binary {}", out_of_range(p)))
         };
     }
     pid_file(b, true)
@@ -701,9 +707,67 @@ fn generic_symlink(t: &str) -> ParsedContent {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(windows)))]
 mod tests {
     use super::*;
+
+    /// A number Linux can never hand out as a pid is malformed content, never a pid
+    /// (the regression: 4194305..=2147483647 were reported as pids that were dead).
+    #[test]
+    fn numbers_above_the_largest_linux_pid_are_errors_in_every_format() {
+        for n in ["4194304", "4194305", "2147483647"] {
+            let mut vim_block = vec![0u8; 1024];
+            vim_block[..2].copy_from_slice(b"b0");
+            let raw: u32 = n.parse().unwrap();
+            vim_block[B0_PID..B0_PID + 4].copy_from_slice(&raw.to_le_bytes());
+            let cases = [
+                ("pid line", pid_file(format!("{n}\n").as_bytes(), true)),
+                ("no newline", pid_file(n.as_bytes(), false)),
+                (
+                    "postmaster",
+                    postmaster(
+                        format!("{n}\n/var/lib/pg\n1718000000\n5432\n").as_bytes(),
+                        8,
+                    ),
+                ),
+                (
+                    "postmaster single-user",
+                    postmaster(
+                        format!("-{n}\n/var/lib/pg\n1718000000\n5432\n").as_bytes(),
+                        8,
+                    ),
+                ),
+                ("git gc", git_gc(format!("{n} buildhost").as_bytes())),
+                (
+                    "git pid lock",
+                    git_pid_lock(format!("pid {n}\n").as_bytes()),
+                ),
+                (
+                    "soft",
+                    soft_file_lock(format!("{n}\nbuildhost\n").as_bytes()),
+                ),
+                ("dnf5", dnf5(format!("pid = {n}\n").as_bytes())),
+                ("uucp", uucp(format!("{n:>10}\n").as_bytes())),
+                ("uucp binary", uucp(&raw.to_ne_bytes())),
+                ("vim", vim(&vim_block)),
+                ("firefox", firefox(&format!("127.0.1.1:+{n}"))),
+                ("chromium", chromium(&format!("buildhost-{n}"))),
+                ("emacs", emacs(&format!("alice@buildhost.{n}:1718000000"))),
+            ];
+            for (what, parsed) in cases {
+                assert_eq!(parsed.pid, None, "{what} {n}: {parsed:?}");
+                let e = parsed.error.unwrap_or_default();
+                assert!(
+                    e.contains("out of range") || e.contains("bogus"),
+                    "{what} {n}: {e}"
+                );
+            }
+            // A lockfile of unknown origin just has no pid.
+            assert_eq!(generic_lock(format!("{n}\n").as_bytes()).pid, None, "{n}");
+        }
+        assert_eq!(pid_file(b"4194303\n", true).pid, Some(4_194_303));
+        assert_eq!(postmaster(b"-4242\n/d\n1\n5432\n", 8).pid, Some(4242));
+    }
 
     /// Found by `fuzz/fuzz_targets/content_formats.rs`: SoftFileLock's host line
     /// went to the report verbatim, NULs and escape sequences included.

@@ -38,6 +38,10 @@ pub struct Facts {
     /// inspected, hidepid=, a child pid namespace); `None` when every open file was
     /// seen. Never "yes" with a gap that bears on the convention's discipline.
     pub open_gap: Option<String>,
+    /// Why a lock in the kernel's table may be on this file though it could not be
+    /// pinned on it (a btrfs inode number shared by several subvolumes, with the
+    /// holder unseen); `None` when every lock was attributed.
+    pub lock_unresolved: Option<String>,
     pub pid: PidState,
     /// now − mtime.
     pub age_secs: Option<u64>,
@@ -113,6 +117,18 @@ fn judge(c: &Convention, f: &Facts) -> Judgement {
     {
         out.verdict = DeleteVerdict::Unknown;
         out.reason = format!("it looks stale, but {gap}");
+    }
+    // A lock that may be on it outweighs anything but a "no".
+    if out.verdict != DeleteVerdict::No
+        && let Some(why) = &f.lock_unresolved
+    {
+        out.reason = if out.verdict == DeleteVerdict::Yes {
+            format!("it looks stale, but {why}")
+        } else {
+            format!("{}, and {why}", out.reason)
+        };
+        out.verdict = DeleteVerdict::Unknown;
+        out.stale = None;
     }
     out
 }

@@ -55,6 +55,35 @@ pub struct Probed {
     pub lock_lines: Vec<LockLine>,
 }
 
+#[cfg(target_os = "linux")]
+fn guarded_probe(
+    snap: &Snapshot,
+    m: &crate::sys::Mount,
+    c: &Candidate,
+    leased: bool,
+    mode: ProbeMode,
+) -> Outcome {
+    let answer = snap.guarded(m, "probing a lock", |_| {
+        let o = platform::probe(c, leased, mode);
+        let mut e = super::wire::Enc::default();
+        e.probe(&o.report);
+        e.0
+    });
+    let report = answer
+        .and_then(|b| super::wire::Dec::new(&b).probe().ok())
+        .unwrap_or_else(|| ProbeReport {
+            method: crate::model::ProbeMethod::Getlk,
+            result: crate::model::ProbeResult::Skipped,
+            conflict: None,
+            note: Some(format!(
+                "not probed: the server of {} ({}) did not answer",
+                m.mount_point.display(),
+                m.fstype
+            )),
+        });
+    Outcome { report, lock: None }
+}
+
 /// Probes every regular-file candidate (nothing when `mode` is `None`).
 pub fn run(snap: &Snapshot, cands: &[Candidate], mode: ProbeMode) -> Probed {
     let mut out = Probed::default();
@@ -67,7 +96,21 @@ pub fn run(snap: &Snapshot, cands: &[Candidate], mode: ProbeMode) -> Probed {
             continue;
         }
         let is_leased = c.key.is_some_and(|k| leased.contains(&k));
-        let o = platform::probe(c, is_leased, mode);
+        // Windows calls are not left waiting uninterruptibly on a server, and a
+        // probe there may find a lock that must come back whole: run it in place.
+        #[cfg(target_os = "linux")]
+        let served = snap.served_mount(c.stat.mnt_id);
+        #[cfg(not(target_os = "linux"))]
+        let served: Option<&crate::sys::Mount> = None;
+        let o = match served {
+            // A probe opens the file and asks its filesystem (NFS asks its server's
+            // lock manager): through a helper process that may be abandoned.
+            #[cfg(target_os = "linux")]
+            Some(m) => guarded_probe(snap, m, c, is_leased, mode),
+            #[cfg(not(target_os = "linux"))]
+            Some(_) => platform::probe(c, is_leased, mode),
+            None => platform::probe(c, is_leased, mode),
+        };
         out.lock_lines.extend(o.lock);
         out.reports.insert(c.path.clone(), o.report);
     }

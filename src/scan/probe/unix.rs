@@ -27,7 +27,19 @@ pub(super) fn probe(c: &Candidate, leased: bool, mode: ProbeMode) -> Outcome {
             lock: None,
         };
     }
-    let mut r = match probe::probe_path(&c.path) {
+    // The file the walk found, opened with no symlink in any component: a path
+    // swapped meanwhile is refused, never probed (let alone locked).
+    let want = probe::FileIdentity {
+        dev_major: c.stat.st_dev.0,
+        dev_minor: c.stat.st_dev.1,
+        ino: c.stat.ino,
+    };
+    let file = probe::open_for_probe_beneath(rustix::fs::CWD, &c.path, Some(want));
+    let mut r = match file
+        .as_ref()
+        .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))
+        .and_then(|f| probe::getlk(f, Mode::Exclusive))
+    {
         Ok(None) => report(
             ProbeMethod::Getlk,
             ProbeResult::Free,
@@ -59,8 +71,11 @@ pub(super) fn probe(c: &Candidate, leased: bool, mode: ProbeMode) -> Outcome {
         },
         Err(e) => report(ProbeMethod::Getlk, ProbeResult::Error, Some(e.to_string())),
     };
-    if mode == ProbeMode::Acquire && r.result != ProbeResult::Error {
-        match probe::probe_flock_acquiring(&c.path) {
+    if mode == ProbeMode::Acquire
+        && r.result != ProbeResult::Error
+        && let Ok(file) = &file
+    {
+        match probe::probe_flock_acquiring_file(file, &c.path) {
             Ok(found) => {
                 r.method = ProbeMethod::GetlkAcquire;
                 let flock = match found {

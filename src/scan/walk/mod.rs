@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::examine::{Examined, Examiner, LiveDisk, Recording, Replay};
 use super::names::{self, NameKind};
+use super::wire::{Dec, Enc};
 use crate::model::ErrorEntry;
 use crate::sys::{FileKey, FileType, Platform, Snapshot};
 
@@ -72,19 +74,44 @@ pub struct Candidate {
 #[derive(Debug, Default)]
 pub struct WalkResult {
     pub candidates: Vec<Candidate>,
+    /// What the candidates say (examined while the walk held their directory).
+    pub examined: Examined,
     pub errors: Vec<ErrorEntry>,
     pub entries: usize,
+}
+
+/// The other names in `dir` of the file `name` (`seen`): hard links (python's
+/// `lockfile.LinkLockFile` keeps its owner's pid in the other link's name).
+pub fn hard_links_in(dir: &Path, name: &std::ffi::OsStr, seen: &FileStat) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name() != name)
+        .filter(|e| {
+            stat_path(&e.path(), false)
+                .is_some_and(|o| o.ino == seen.ino && o.st_dev == seen.st_dev)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Locked files of a whole-system scan, as candidates: the path a holder shows (in
 /// our mount namespace, still naming the locked inode), so that they get the same
 /// examination as files found by a walk. Directory stats are cached per directory.
 ///
+/// Files on a served mount (NFS, SMB, FUSE) are looked at by a helper process
+/// (`Snapshot::guarded`), one per mount; when it does not answer, they are left to
+/// what /proc says of their holders' fds.
+///
 /// Windows keeps no lock table, so there the candidates are the files with lock-like
 /// names that some process has open.
 pub fn system(snap: &Snapshot) -> WalkResult {
     let windows = snap.platform == Platform::Windows;
-    let mut best: HashMap<FileKey, &Path> = HashMap::new();
+    // Keyed by the lock-table key and, on btrfs, the subvolume's `st_dev`: locked
+    // files with one inode number in two subvolumes share a key but are two files.
+    let mut best: HashMap<FileId, (&Path, Option<u64>)> = HashMap::new();
     for fd in &snap.open_fds {
         let (Some(path), Some(key)) = (&fd.path, fd.key) else {
             continue;
@@ -102,18 +129,92 @@ pub fn system(snap: &Snapshot) -> WalkResult {
             None => windows, // one namespace: every path is ours
         };
         if reachable {
-            best.entry(key).or_insert(path.as_path());
+            best.entry((key, fd.st_dev))
+                .or_insert((path.as_path(), fd.mnt_id));
         }
     }
-    let mut dirs: HashMap<&Path, Option<FileStat>> = HashMap::new();
-    let mut out = Vec::new();
     let mut keys: Vec<_> = best.into_iter().collect();
     keys.sort_unstable_by_key(|(k, _)| *k);
-    for (key, path) in keys {
+    let mut local = Vec::new();
+    let mut served: HashMap<u64, Vec<LockedAt<'_>>> = HashMap::new();
+    for ((key, sub), (path, mnt)) in keys {
+        match snap.served_mount(mnt) {
+            Some(m) => served.entry(m.mount_id).or_default().push((key, sub, path)),
+            None => local.push((key, sub, path)),
+        }
+    }
+    let mut out = WalkResult::default();
+    let examiner = Examiner::new(snap);
+    for c in system_candidates(snap, &local) {
+        examiner.examine_one(&c, &LiveDisk, &mut out.examined);
+        out.candidates.push(c);
+    }
+    let mut served: Vec<_> = served.into_iter().collect();
+    served.sort_unstable_by_key(|(id, _)| *id);
+    for (mount_id, files) in served {
+        let Some(mount) = snap.mounts.get(&mount_id) else {
+            continue;
+        };
+        let answer = snap.guarded(mount, "looking at a locked file", |_| {
+            let cands = system_candidates(snap, &files);
+            let rec = Recording::new(&LiveDisk);
+            let mut scratch = Examined::default();
+            for c in &cands {
+                examiner.examine_one(c, &rec, &mut scratch);
+            }
+            let mut e = Enc::default();
+            e.u64(cands.len() as u64);
+            for c in &cands {
+                e.candidate(c);
+            }
+            let log = rec.log.into_inner();
+            e.u64(log.len() as u64);
+            for (q, p, a) in &log {
+                e.answer(*q, p, a);
+            }
+            e.0
+        });
+        let Some(bytes) = answer else { continue };
+        let mut d = Dec::new(&bytes);
+        let decoded = (|| {
+            let n = d.u64()?;
+            let cands = (0..n)
+                .map(|_| d.candidate())
+                .collect::<Result<Vec<_>, _>>()?;
+            let n = d.u64()?;
+            let answers = (0..n).map(|_| d.answer()).collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, super::wire::Truncated>((cands, answers))
+        })();
+        let Ok((cands, answers)) = decoded else {
+            continue;
+        };
+        let mut replay = Replay::default();
+        replay.add(answers);
+        for c in cands {
+            examiner.examine_one(&c, &replay, &mut out.examined);
+            out.candidates.push(c);
+        }
+    }
+    out
+}
+
+/// A btrfs subvolume's `st_dev` (see `OpenFd::st_dev`).
+type Subvol = (u32, u32);
+/// A locked file: its lock-table key and, on btrfs, its subvolume.
+type FileId = (FileKey, Option<Subvol>);
+/// A locked file and the path a holder shows for it.
+type LockedAt<'a> = (FileKey, Option<Subvol>, &'a Path);
+
+/// The candidates for locked files at `files` (key, btrfs subvolume, path a holder
+/// shows): each path must still name the locked inode, in that subvolume.
+fn system_candidates(snap: &Snapshot, files: &[LockedAt<'_>]) -> Vec<Candidate> {
+    let mut dirs: HashMap<&Path, Option<FileStat>> = HashMap::new();
+    let mut out = Vec::new();
+    for &(key, sub, path) in files {
         let Some(st) = stat_path(path, false) else {
             continue;
         };
-        if key_for(snap, &st) != Some(key) {
+        if key_for(snap, &st) != Some(key) || sub.is_some_and(|d| d != st.st_dev) {
             continue; // the path names something else now: reported from the fd instead
         }
         let parent = path.parent().unwrap_or(Path::new("/"));
@@ -132,8 +233,5 @@ pub fn system(snap: &Snapshot) -> WalkResult {
             dir_uid: dir.as_ref().and_then(|d| d.uid),
         });
     }
-    WalkResult {
-        candidates: out,
-        ..Default::default()
-    }
+    out
 }

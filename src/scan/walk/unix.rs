@@ -1,18 +1,39 @@
 //! The unix walker.
+//!
+//! Directories are walked through fds: each is opened relative to its parent's fd
+//! with `O_NOFOLLOW`, listed with large `getdents64` reads, and every candidate in
+//! it is examined right then, relative to that same fd, with no symlink followed
+//! and its device and inode checked ([`DirDisk`]). So a directory swapped for a
+//! symlink mid-scan is never followed, no full path is ever re-resolved (depth and
+//! path length are unlimited), and the file read is the file that was found.
+//!
+//! Only a bounded number of directory fds stay open: an ancestor whose fd was
+//! closed is reopened through `..` when the walk comes back to it, and must still
+//! be the same directory.
+//!
+//! A mount served by something that may stop answering (NFS, SMB, FUSE) is walked
+//! by a helper process (`Snapshot::guarded`): its answers are sent back, the
+//! examination is repeated from them, and a mount whose helper goes silent is
+//! reported as unresponsive and left alone. Before any directory is opened, its
+//! mount is told by a `statx` with `AT_STATX_DONT_SYNC` (no server round trip), so
+//! `-x` and pseudo filesystems are decided before anything is asked of them.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, StatxFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
 
 use super::{Candidate, FileStat, WalkOptions, WalkResult};
 use crate::model::ErrorEntry;
+use crate::scan::examine::{Answer, Disk, Examiner, Question, Recording, Replay};
 use crate::scan::names::{self, NameKind};
-use crate::sys::{FileKey, FileType as Kind, Snapshot};
+use crate::scan::wire::{Dec, Enc};
+use crate::sys::{FileKey, FileType as Kind, Mount, Snapshot};
 
 /// Filesystems whose contents are not files anyone locks; walking them is slow or
 /// endless (/proc) and meaningless. Entered only when given as a root.
@@ -39,8 +60,12 @@ const PSEUDO_FS: &[&str] = &[
     "nsfs",
 ];
 
-/// Recursion stops here whatever `--max-depth` says (a path can't be deeper anyway).
-const HARD_DEPTH_LIMIT: usize = 2048;
+/// Directory fds kept open at once; deeper ancestors are closed and reopened
+/// through `..` (the default RLIMIT_NOFILE is 1024).
+const OPEN_DIR_BUDGET: usize = 128;
+
+/// `getdents64` buffer: few syscalls per directory, like find(1).
+const DIRENT_BUFFER: usize = 64 * 1024;
 
 fn type_of(ft: FileType) -> Kind {
     match ft {
@@ -59,21 +84,11 @@ fn errno_text(e: Errno) -> String {
     std::io::Error::from(e).to_string()
 }
 
-struct Walker<'a> {
-    snap: &'a Snapshot,
-    opts: &'a WalkOptions,
-    /// Inode numbers of every locked file, for the cheap pre-filter on `d_ino`.
-    locked_inos: HashSet<u64>,
-    locked_keys: HashSet<FileKey>,
-    visited: HashSet<(u32, u32, u64)>,
-    root_mnt: Option<u64>,
-    /// Mode and owner of the directory being listed (for candidates found in it).
-    cur_dir: Option<(Option<u32>, Option<u32>)>,
-    out: WalkResult,
-}
-
+/// `statx` without a server round trip where the filesystem allows it
+/// (`AT_STATX_DONT_SYNC`: NFS, FUSE and SMB answer from their caches) and without
+/// triggering an automount.
 fn statx_at(dirfd: impl AsFd, name: &OsStr, follow: bool) -> rustix::io::Result<FileStat> {
-    let mut flags = AtFlags::NO_AUTOMOUNT;
+    let mut flags = AtFlags::NO_AUTOMOUNT | AtFlags::STATX_DONT_SYNC;
     if !follow {
         flags |= AtFlags::SYMLINK_NOFOLLOW;
     }
@@ -116,6 +131,24 @@ fn open_dir(parent: impl AsFd, name: &OsStr, extra: OFlags) -> rustix::io::Resul
     }
 }
 
+/// Opens a root directory (an absolute, canonical path) with no symlink followed
+/// in any component, so a component swapped for a symlink after the root was
+/// resolved cannot redirect the walk.
+fn open_root_dir(path: &Path) -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let how = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let open =
+        |extra| rustix::fs::openat2(rustix::fs::CWD, path, flags | extra, Mode::empty(), how);
+    match open(OFlags::NOATIME) {
+        Err(Errno::PERM) => open(OFlags::empty()),
+        Err(Errno::NOSYS) => {
+            let opath = crate::lock::probe::open_path_no_symlinks(rustix::fs::CWD, path)?;
+            open_dir(opath, OsStr::new("."), OFlags::empty())
+        }
+        other => other,
+    }
+}
+
 /// The lock-table key of a file: the mount's superblock device (not `st_dev`, which
 /// differs on btrfs and overlayfs) plus the inode.
 pub fn key_for(snap: &Snapshot, st: &FileStat) -> Option<FileKey> {
@@ -131,6 +164,117 @@ pub fn key_for(snap: &Snapshot, st: &FileStat) -> Option<FileKey> {
     })
 }
 
+/// `dir/name` in a buffer of exactly its size (a scan may keep a million of them).
+fn child_path(dir: &Path, name: &OsStr) -> PathBuf {
+    let mut p = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+    p.push(dir);
+    p.push(name);
+    p
+}
+
+fn same_file(a: &FileStat, b: &FileStat) -> bool {
+    a.st_dev == b.st_dev && a.ino == b.ino
+}
+
+/// The examination's disk questions, asked relative to the directory fd the walk
+/// holds: a name in that directory is opened with [`crate::lock::probe`]'s
+/// no-symlink open and checked to be the file the walk saw. Anything elsewhere
+/// (rare: a convention's lock on a file in another directory) is asked by path,
+/// still without following symlinks.
+pub struct DirDisk<'a> {
+    pub dir: BorrowedFd<'a>,
+    pub dir_path: &'a Path,
+}
+
+impl DirDisk<'_> {
+    fn name_in_dir<'p>(&self, path: &'p Path) -> Option<&'p OsStr> {
+        (path.parent() == Some(self.dir_path))
+            .then(|| path.file_name())
+            .flatten()
+    }
+}
+
+impl Disk for DirDisk<'_> {
+    fn read_head(&self, path: &Path, seen: &FileStat) -> Result<Vec<u8>, String> {
+        match self.name_in_dir(path) {
+            Some(name) => crate::scan::content::read_head_at(self.dir, Path::new(name), seen),
+            None => crate::scan::content::read_head(path, seen),
+        }
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        match self.name_in_dir(path) {
+            Some(name) => statx_at(self.dir, name, false).is_ok(),
+            None => stat_path(path, false).is_some(),
+        }
+    }
+
+    fn key_of(&self, snap: &Snapshot, path: &Path) -> Option<FileKey> {
+        let st = match self.name_in_dir(path) {
+            Some(name) => statx_at(self.dir, name, false).ok(),
+            None => stat_path(path, false),
+        };
+        st.and_then(|st| key_for(snap, &st))
+    }
+
+    fn other_names(&self, path: &Path, seen: &FileStat) -> Vec<String> {
+        let Some(own) = self.name_in_dir(path) else {
+            return super::hard_links_in(
+                path.parent().unwrap_or(Path::new("/")),
+                OsStr::new(""),
+                seen,
+            );
+        };
+        let Ok(fd) = open_dir(self.dir, OsStr::new("."), OFlags::empty()) else {
+            return Vec::new();
+        };
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); DIRENT_BUFFER];
+        let mut dir = RawDir::new(&fd, &mut buf);
+        let mut out = Vec::new();
+        while let Some(Ok(e)) = dir.next() {
+            let name = OsStr::from_bytes(e.file_name().to_bytes());
+            if e.ino() != seen.ino || name == own || name == "." || name == ".." {
+                continue;
+            }
+            if statx_at(&fd, name, false).is_ok_and(|st| same_file(&st, seen)) {
+                out.push(name.to_string_lossy().into_owned());
+            }
+        }
+        out
+    }
+}
+
+/// One directory on the walk's stack: its fd (closed when too deep; see
+/// [`OPEN_DIR_BUDGET`]) and the subdirectories still to enter.
+struct Frame {
+    fd: Option<OwnedFd>,
+    path: PathBuf,
+    depth: usize,
+    stat: FileStat,
+    subdirs: Vec<OsString>,
+    next: usize,
+}
+
+struct Walker<'a> {
+    snap: &'a Snapshot,
+    opts: &'a WalkOptions,
+    /// Inode numbers of every locked file, for the cheap pre-filter on `d_ino`.
+    locked_inos: HashSet<u64>,
+    locked_keys: HashSet<FileKey>,
+    /// Directories entered, by `st_dev` (per subvolume on btrfs) and inode.
+    visited: HashSet<(u32, u32, u64)>,
+    examiner: Examiner<'a>,
+    out: WalkResult,
+    stack: Vec<Frame>,
+    /// Frames below this index have had their fd closed.
+    closed_below: usize,
+    buf: Vec<MaybeUninit<u8>>,
+    /// Inside a helper process: walk served mounts directly, and keep every answer
+    /// the examination gets, to send back.
+    in_helper: bool,
+    recorded: Vec<(Question, PathBuf, Answer)>,
+}
+
 impl<'a> Walker<'a> {
     fn fstype(&self, mnt_id: Option<u64>) -> Option<&str> {
         mnt_id
@@ -139,71 +283,75 @@ impl<'a> Walker<'a> {
     }
 
     fn error(&mut self, path: &Path, error: String) {
-        self.out.errors.push(ErrorEntry {
-            path: path.to_string_lossy().into_owned(),
-            error,
-        });
+        self.out.errors.push(ErrorEntry::new(path, error));
     }
 
-    fn walk_dir(&mut self, dirfd: OwnedFd, path: &Path, depth: usize, dir_stat: &FileStat) {
+    /// Examines a candidate with `disk` and keeps it.
+    fn found(&mut self, cand: Candidate, disk: &dyn Disk) {
+        if self.in_helper {
+            let rec = Recording::new(disk);
+            self.examiner
+                .examine_one(&cand, &rec, &mut self.out.examined);
+            self.recorded.extend(rec.log.into_inner());
+        } else {
+            self.examiner
+                .examine_one(&cand, disk, &mut self.out.examined);
+        }
+        self.out.candidates.push(cand);
+    }
+
+    /// Lists the directory `fd` (at `path`), examining the candidates in it, and
+    /// returns the names of its subdirectories.
+    fn list(&mut self, fd: &OwnedFd, path: &Path, dir_stat: &FileStat) -> Vec<OsString> {
         let fstype = self.fstype(dir_stat.mnt_id).unwrap_or("").to_string();
         // overlayfs may return a d_ino that is not the st_ino: stat every name there.
         let stat_all = fstype == "overlay";
-        let mut entries: Vec<(OsString, FileType, u64)> = Vec::new();
-        match Dir::read_from(&dirfd) {
-            Ok(mut dir) => {
-                while let Some(entry) = dir.read() {
-                    match entry {
-                        Ok(e) => {
-                            let name = e.file_name().to_bytes();
-                            if name == b"." || name == b".." {
-                                continue;
-                            }
-                            entries.push((
-                                OsString::from_vec(name.to_vec()),
-                                e.file_type(),
-                                e.ino(),
-                            ));
-                        }
-                        Err(e) => {
-                            self.error(path, format!("reading directory: {}", errno_text(e)));
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                self.error(path, format!("reading directory: {}", errno_text(e)));
-                return;
-            }
+        self.examiner.next_directory();
+        let mut subdirs = Vec::new();
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.is_empty() {
+            buf = vec![MaybeUninit::uninit(); DIRENT_BUFFER];
         }
-        self.out.entries += entries.len();
-        for (name, ft, d_ino) in entries {
-            let child = path.join(&name);
-            let mut kind = type_of(ft);
-            if ft == FileType::Unknown {
+        let mut dir = RawDir::new(fd, &mut buf);
+        let disk = DirDisk {
+            dir: fd.as_fd(),
+            dir_path: path,
+        };
+        while let Some(entry) = dir.next() {
+            let e = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.error(path, format!("reading directory: {}", errno_text(e)));
+                    break;
+                }
+            };
+            let name = OsStr::from_bytes(e.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
+            self.out.entries += 1;
+            let mut kind = type_of(e.file_type());
+            let d_ino = e.ino();
+            if kind == Kind::Unknown {
                 // The filesystem does not fill d_type: ask.
-                match statx_at(&dirfd, &name, false) {
+                match statx_at(fd, name, false) {
                     Ok(st) => kind = st.file_type,
                     Err(_) => continue, // vanished
                 }
             }
             match kind {
-                Kind::Directory => {
-                    self.cur_dir = Some((dir_stat.mode, dir_stat.uid));
-                    self.enter(&dirfd, &name, &child, depth + 1)
-                }
-                Kind::Symlink => self.symlink(&dirfd, &name, child, dir_stat),
+                Kind::Directory => subdirs.push(name.to_os_string()),
+                Kind::Symlink => self.symlink(fd, name, path, dir_stat, &disk),
                 _ => {
-                    let rule = names::classify(&name);
+                    let rule = names::classify(name);
                     if rule.is_none() && !stat_all && !self.locked_inos.contains(&d_ino) {
                         continue;
                     }
-                    let st = match statx_at(&dirfd, &name, false) {
+                    let st = match statx_at(fd, name, false) {
                         Ok(st) => st,
                         Err(Errno::NOENT) => continue,
                         Err(e) => {
-                            self.error(&child, errno_text(e));
+                            self.error(&path.join(name), errno_text(e));
                             continue;
                         }
                     };
@@ -211,8 +359,8 @@ impl<'a> Walker<'a> {
                     if rule.is_none() && !key.is_some_and(|k| self.locked_keys.contains(&k)) {
                         continue;
                     }
-                    self.out.candidates.push(Candidate {
-                        path: child,
+                    let cand = Candidate {
+                        path: child_path(path, name),
                         name_kind: rule.map(|r| r.kind),
                         stat: st,
                         key,
@@ -220,132 +368,324 @@ impl<'a> Walker<'a> {
                         explicit: false,
                         dir_mode: dir_stat.mode,
                         dir_uid: dir_stat.uid,
-                    });
+                    };
+                    self.found(cand, &disk);
                 }
             }
         }
+        self.buf = buf;
+        subdirs
     }
 
-    fn symlink(&mut self, dirfd: &OwnedFd, name: &OsStr, child: PathBuf, dir_stat: &FileStat) {
-        let rule = names::classify(name);
+    /// A symlink is read only when its name is a lock's (Firefox `lock`, Emacs
+    /// `.#file`, Chromium `SingletonLock`): `readlink` updates a symlink's access
+    /// time, and the scan changes nothing it need not.
+    fn symlink(
+        &mut self,
+        dirfd: &OwnedFd,
+        name: &OsStr,
+        dir: &Path,
+        dir_stat: &FileStat,
+        disk: &DirDisk,
+    ) {
+        if names::classify(name).is_none() {
+            return;
+        }
         let Ok(target) = rustix::fs::readlinkat(dirfd, name, Vec::new()) else {
             return;
         };
-        let target = target.into_bytes();
-        if rule.is_none() && !names::symlink_target_is_lock_data(&target) {
-            return;
-        }
         let Ok(st) = statx_at(dirfd, name, false) else {
             return;
         };
-        self.out.candidates.push(Candidate {
-            path: child,
+        let cand = Candidate {
+            path: dir.join(name),
             name_kind: Some(NameKind::SymlinkLock),
             key: None, // a symlink itself cannot carry a kernel lock
             stat: st,
-            symlink_target: Some(OsString::from_vec(target)),
+            symlink_target: Some(OsString::from_vec(target.into_bytes())),
             explicit: false,
             dir_mode: dir_stat.mode,
             dir_uid: dir_stat.uid,
-        });
+        };
+        self.found(cand, disk);
     }
 
-    fn enter(&mut self, parent: &OwnedFd, name: &OsStr, path: &Path, depth: usize) {
-        if depth > HARD_DEPTH_LIMIT || self.opts.max_depth.is_some_and(|m| depth > m) {
+    /// Enters the subdirectory `name` of `parent` (at `path`): decides from a
+    /// cache-only `statx` whether to (another mount with `-x`, a pseudo
+    /// filesystem, a served mount: through a helper), then opens, lists and
+    /// pushes it.
+    fn enter(
+        &mut self,
+        parent: &OwnedFd,
+        parent_stat: &FileStat,
+        name: &OsStr,
+        path: PathBuf,
+        depth: usize,
+    ) {
+        if self.opts.max_depth.is_some_and(|m| depth > m) {
             return;
+        }
+        let pre = match statx_at(parent, name, false) {
+            Ok(st) if st.file_type == Kind::Directory => st,
+            Ok(_) | Err(Errno::NOENT) => return, // replaced or gone meanwhile
+            Err(e) => {
+                self.error(&path, errno_text(e));
+                return;
+            }
+        };
+        if pre.mnt_id != parent_stat.mnt_id {
+            if self.opts.one_file_system && pre.mnt_id.is_some() {
+                return;
+            }
+            if let Some(fstype) = self.fstype(pre.mnt_id)
+                && PSEUDO_FS.contains(&fstype)
+            {
+                return;
+            }
+            if !self.in_helper
+                && let Some(m) = self.snap.served_mount(pre.mnt_id)
+            {
+                let m = m.clone();
+                self.through_helper(&m, &path, |w| {
+                    w.enter(parent, parent_stat, name, path.clone(), depth)
+                });
+                return;
+            }
         }
         let fd = match open_dir(parent, name, OFlags::NOFOLLOW) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return,
             Err(e) => {
-                self.error(path, format!("cannot open directory: {}", errno_text(e)));
+                self.error(&path, format!("cannot open directory: {}", errno_text(e)));
                 return;
             }
         };
         let Ok(st) = statx_at(&fd, OsStr::new(""), false) else {
             return;
         };
-        if self.opts.one_file_system && st.mnt_id.is_some() && st.mnt_id != self.root_mnt {
-            return;
-        }
-        if let Some(fstype) = self.fstype(st.mnt_id)
-            && PSEUDO_FS.contains(&fstype)
-        {
+        if st.mnt_id != pre.mnt_id {
+            self.error(
+                &path,
+                "replaced by another mount while being walked: not walked".into(),
+            );
             return;
         }
         // Directory locks (npx, yarn): the directory itself is the lock.
         if let Some(rule) = names::classify(name)
             && rule.kind == NameKind::HeartbeatDir
         {
-            let (dir_mode, dir_uid) = (
-                self.cur_dir.and_then(|d| d.0),
-                self.cur_dir.and_then(|d| d.1),
-            );
-            self.out.candidates.push(Candidate {
-                path: path.to_path_buf(),
+            let cand = Candidate {
+                path: path.clone(),
                 name_kind: Some(NameKind::HeartbeatDir),
                 stat: st.clone(),
                 key: None,
                 symlink_target: None,
                 explicit: false,
-                dir_mode,
-                dir_uid,
-            });
+                dir_mode: parent_stat.mode,
+                dir_uid: parent_stat.uid,
+            };
+            let parent_path = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+            let disk = DirDisk {
+                dir: parent.as_fd(),
+                dir_path: &parent_path,
+            };
+            self.found(cand, &disk);
         }
-        self.descend(fd, path, depth, &st);
+        self.push(fd, path, depth, st);
     }
 
-    fn descend(&mut self, fd: OwnedFd, path: &Path, depth: usize, st: &FileStat) {
-        let dev = key_for(self.snap, st)
-            .map(|k| (k.major, k.minor))
-            .unwrap_or(st.st_dev);
-        if !self.visited.insert((dev.0, dev.1, st.ino)) {
-            // The same directory again: a bind mount of an ancestor (a cycle) or twice given.
+    /// Lists a directory and puts it on the stack (unless it was walked already:
+    /// a bind mount of an ancestor, or a root given twice).
+    fn push(&mut self, fd: OwnedFd, path: PathBuf, depth: usize, st: FileStat) {
+        // `st_dev`, not the lock-table device: every btrfs subvolume and snapshot root
+        // is inode 256 on one superblock, and only `st_dev` tells them apart. A bind
+        // mount shows its source's `st_dev`, so a bind-mount cycle still meets itself.
+        if !self.visited.insert((st.st_dev.0, st.st_dev.1, st.ino)) {
             return;
         }
-        self.walk_dir(fd, path, depth, st);
+        let subdirs = self.list(&fd, &path, &st);
+        if subdirs.is_empty() {
+            return;
+        }
+        self.stack.push(Frame {
+            fd: Some(fd),
+            path,
+            depth,
+            stat: st,
+            subdirs,
+            next: 0,
+        });
+        if self.stack.len() - self.closed_below > OPEN_DIR_BUDGET {
+            self.stack[self.closed_below].fd = None;
+            self.closed_below += 1;
+        }
     }
-}
 
-/// Walks `roots` (absolute, symlink-free paths) and returns the candidate files.
-pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
-    let locked_keys: HashSet<FileKey> = snap.locks.lines.iter().filter_map(|l| l.key).collect();
-    let mut w = Walker {
-        snap,
-        opts,
-        locked_inos: locked_keys.iter().map(|k| k.ino).collect(),
-        locked_keys,
-        visited: HashSet::new(),
-        root_mnt: None,
-        cur_dir: None,
-        out: WalkResult::default(),
-    };
-    for root in roots {
+    /// Walks until the stack is back to `base` frames.
+    fn run(&mut self, base: usize, tick: &mut dyn FnMut()) {
+        while self.stack.len() > base {
+            let top = self.stack.len() - 1;
+            let frame = &mut self.stack[top];
+            if frame.next < frame.subdirs.len() {
+                let name = std::mem::take(&mut frame.subdirs[frame.next]);
+                frame.next += 1;
+                let path = frame.path.join(&name);
+                let depth = frame.depth + 1;
+                let stat = frame.stat.clone();
+                let Some(fd) = frame.fd.take() else {
+                    self.stack.pop();
+                    continue;
+                };
+                self.enter(&fd, &stat, &name, path, depth);
+                self.stack[top].fd = Some(fd);
+                tick();
+                continue;
+            }
+            let done = self.stack.pop().expect("a frame");
+            self.back_to_parent(done);
+        }
+    }
+
+    /// After a directory is done: reopen its parent through `..` when the parent's
+    /// fd was closed, and make sure it is still the same directory.
+    fn back_to_parent(&mut self, done: Frame) {
+        let Some(parent) = self.stack.last() else {
+            return;
+        };
+        if parent.fd.is_some() {
+            return;
+        }
+        let reopened = done
+            .fd
+            .as_ref()
+            .and_then(|fd| open_dir(fd, OsStr::new(".."), OFlags::NOFOLLOW).ok())
+            .filter(|fd| {
+                statx_at(fd, OsStr::new(""), false).is_ok_and(|st| same_file(&st, &parent.stat))
+            });
+        match reopened {
+            Some(fd) => {
+                let i = self.stack.len() - 1;
+                self.stack[i].fd = Some(fd);
+                self.closed_below = self.closed_below.min(i);
+            }
+            None => {
+                // Moved while we were below it: what is left of it and of its closed
+                // ancestors can no longer be reached safely.
+                let path = parent.path.clone();
+                self.error(
+                    &path,
+                    "moved while being walked: the rest of it was not walked".into(),
+                );
+                while self.stack.last().is_some_and(|f| f.fd.is_none()) {
+                    self.stack.pop();
+                }
+                self.closed_below = self.closed_below.min(self.stack.len());
+            }
+        }
+    }
+
+    /// Runs `walk` in a helper process (`Snapshot::guarded`) for the served mount
+    /// `m`, then takes over what it found: candidates, errors, and the examination
+    /// repeated from the answers the helper got.
+    fn through_helper(&mut self, m: &Mount, path: &Path, walk: impl FnOnce(&mut Self)) {
+        let snap = self.snap;
+        let answer = snap.guarded(m, "walking", |progress| {
+            self.in_helper = true;
+            self.out = WalkResult::default();
+            self.recorded.clear();
+            let base = self.stack.len();
+            walk(self);
+            self.run(base, &mut || progress.tick());
+            let mut e = Enc::default();
+            e.u64(self.out.entries as u64);
+            e.u64(self.out.candidates.len() as u64);
+            for c in &self.out.candidates {
+                e.candidate(c);
+            }
+            e.u64(self.out.errors.len() as u64);
+            for err in &self.out.errors {
+                e.error(err);
+            }
+            e.u64(self.recorded.len() as u64);
+            for (q, p, a) in &self.recorded {
+                e.answer(*q, p, a);
+            }
+            e.0
+        });
+        let Some(bytes) = answer else {
+            if !snap.is_unresponsive(m.mount_id) {
+                self.error(
+                    path,
+                    "could not be walked: the helper process failed".into(),
+                );
+            }
+            return;
+        };
+        match decode_walk(&bytes) {
+            Ok((entries, cands, errors, answers)) => {
+                let mut replay = Replay::default();
+                replay.add(answers);
+                self.examiner.next_directory();
+                for c in &cands {
+                    self.examiner
+                        .examine_one(c, &replay, &mut self.out.examined);
+                }
+                self.out.entries += entries;
+                self.out.candidates.extend(cands);
+                self.out.errors.extend(errors);
+            }
+            Err(_) => self.error(
+                path,
+                "could not be walked: the helper's answer was cut short".into(),
+            ),
+        }
+    }
+
+    /// One root: a directory is listed and put on the stack (the caller runs it),
+    /// anything else is examined as given.
+    fn root(&mut self, root: &Path) {
         let root_os = root.as_os_str();
-        // The root itself: a symlink given explicitly is examined as the link.
         let lst = match statx_at(rustix::fs::CWD, root_os, false) {
             Ok(st) => st,
             Err(e) => {
-                w.error(root, errno_text(e));
-                continue;
+                self.error(root, errno_text(e));
+                return;
             }
         };
         if lst.file_type == Kind::Directory {
-            let fd = match open_dir(rustix::fs::CWD, root_os, OFlags::empty()) {
+            let fd = match open_root_dir(root) {
                 Ok(fd) => fd,
                 Err(e) => {
-                    w.error(root, format!("cannot open directory: {}", errno_text(e)));
-                    continue;
+                    self.error(root, format!("cannot open directory: {}", errno_text(e)));
+                    return;
                 }
             };
-            w.root_mnt = lst.mnt_id;
-            w.descend(fd, root, 0, &lst);
-            continue;
+            let Ok(st) = statx_at(&fd, OsStr::new(""), false) else {
+                return;
+            };
+            self.push(fd, root.to_path_buf(), 0, st);
+            return;
         }
+        let parent = root.parent().unwrap_or(Path::new("/"));
         let name = root.file_name().unwrap_or(root_os);
+        let dirfd = match open_root_dir(parent) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.error(
+                    root,
+                    format!("cannot open its directory: {}", errno_text(e)),
+                );
+                return;
+            }
+        };
+        let Ok(lst) = statx_at(&dirfd, name, false) else {
+            self.error(root, "vanished while being looked at".into());
+            return;
+        };
+        let dir = statx_at(&dirfd, OsStr::new(""), false).ok();
         let rule = names::classify(name);
         let symlink_target = if lst.file_type == Kind::Symlink {
-            rustix::fs::readlinkat(rustix::fs::CWD, root_os, Vec::new())
+            rustix::fs::readlinkat(&dirfd, name, Vec::new())
                 .ok()
                 .map(|t| OsString::from_vec(t.into_bytes()))
         } else {
@@ -359,13 +699,11 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
         let key = if symlink_target.is_some() {
             None
         } else {
-            key_for(snap, &lst)
+            key_for(self.snap, &lst)
         };
-        let parent = root.parent().unwrap_or(Path::new("/"));
-        let dir = statx_at(rustix::fs::CWD, parent.as_os_str(), true).ok();
-        w.out.entries += 1;
-        w.out.candidates.push(Candidate {
-            path: root.clone(),
+        self.out.entries += 1;
+        let cand = Candidate {
+            path: root.to_path_buf(),
             name_kind,
             stat: lst,
             key,
@@ -373,7 +711,72 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             explicit: true,
             dir_mode: dir.as_ref().and_then(|d| d.mode),
             dir_uid: dir.as_ref().and_then(|d| d.uid),
-        });
+        };
+        let disk = DirDisk {
+            dir: dirfd.as_fd(),
+            dir_path: parent,
+        };
+        self.examiner.next_directory();
+        self.found(cand, &disk);
+    }
+}
+
+type Decoded = (
+    usize,
+    Vec<Candidate>,
+    Vec<ErrorEntry>,
+    Vec<(Question, PathBuf, Answer)>,
+);
+
+fn decode_walk(bytes: &[u8]) -> Result<Decoded, crate::scan::wire::Truncated> {
+    let mut d = Dec::new(bytes);
+    let entries = d.u64()? as usize;
+    let n = d.u64()?;
+    let mut cands = Vec::new();
+    for _ in 0..n {
+        cands.push(d.candidate()?);
+    }
+    let n = d.u64()?;
+    let mut errors = Vec::new();
+    for _ in 0..n {
+        errors.push(d.error()?);
+    }
+    let n = d.u64()?;
+    let mut answers = Vec::new();
+    for _ in 0..n {
+        answers.push(d.answer()?);
+    }
+    Ok((entries, cands, errors, answers))
+}
+
+/// Walks `roots` (absolute, symlink-free paths), examining what it finds.
+pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
+    let locked_keys: HashSet<FileKey> = snap.locks.lines.iter().filter_map(|l| l.key).collect();
+    let mut w = Walker {
+        snap,
+        opts,
+        locked_inos: locked_keys.iter().map(|k| k.ino).collect(),
+        locked_keys,
+        visited: HashSet::new(),
+        examiner: Examiner::new(snap),
+        out: WalkResult::default(),
+        stack: Vec::new(),
+        closed_below: 0,
+        buf: Vec::new(),
+        in_helper: false,
+        recorded: Vec::new(),
+    };
+    for root in roots {
+        match snap.mount_of_path(root).filter(|m| m.served()) {
+            Some(m) => {
+                let m = m.clone();
+                w.through_helper(&m, root, |w| w.root(root));
+            }
+            None => {
+                w.root(root);
+                w.run(0, &mut || {});
+            }
+        }
     }
     w.out
 }

@@ -82,10 +82,7 @@ fn type_name(ft: &FileType) -> Kind {
 
 impl Walker<'_> {
     fn error(&mut self, path: &Path, error: String) {
-        self.out.errors.push(ErrorEntry {
-            path: path.to_string_lossy().into_owned(),
-            error,
-        });
+        self.out.errors.push(ErrorEntry::new(path, error));
     }
 
     fn walk_dir(&mut self, path: &Path, depth: usize) {

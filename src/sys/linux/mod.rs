@@ -9,6 +9,7 @@
 //! a path (sockets, pipes and anonymous inodes are skipped on the readlink alone).
 
 pub mod fdinfo;
+pub mod guard;
 pub mod mountinfo;
 pub mod proc_locks;
 pub mod process;
@@ -117,6 +118,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
         host: host_name(),
         platform: Platform::Linux,
         boot_time: procfs::boot_time_secs().ok(),
+        mount_timeout: opts.mount_timeout,
         ..Default::default()
     };
     snap.visibility.root = rustix::process::geteuid().is_root();

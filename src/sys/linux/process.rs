@@ -8,7 +8,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use procfs::FromRead;
-use rustix::fs::{AtFlags, Dir, Mode, OFlags};
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 
 use super::fdinfo;
@@ -98,6 +98,9 @@ struct FdScanPart {
     /// Mounts of other mount namespaces, learnt from holders living in them.
     foreign_mounts: HashMap<u64, Mount>,
     names: HashMap<i32, String>,
+    /// Indexes in `fds` of `(deleted)` fds on served mounts, to confirm through a
+    /// helper process.
+    unconfirmed: Vec<usize>,
 }
 
 /// Walks every process's fd table once and records the fds that refer to paths,
@@ -118,6 +121,8 @@ pub fn scan_fds(snap: &mut Snapshot) {
     };
     let self_pid = rustix::process::getpid().as_raw_nonzero().get();
     let part = scan_pids(pids.into_iter(), self_pid, &snap.mounts);
+    let base = snap.open_fds.len();
+    let unconfirmed: Vec<usize> = part.unconfirmed.iter().map(|i| base + i).collect();
     snap.visibility.processes_seen += part.seen;
     snap.visibility.processes_denied += part.denied.len();
     snap.visibility.denied_pids.extend(part.denied);
@@ -127,6 +132,7 @@ pub fn scan_fds(snap: &mut Snapshot) {
     for (id, m) in part.foreign_mounts {
         snap.mounts.entry(id).or_insert(m);
     }
+    confirm_on_served_mounts(snap, &unconfirmed);
 }
 
 fn scan_pids(
@@ -207,31 +213,6 @@ fn scan_pids(
                 }
                 Err(_) => continue,
             };
-            let mut path_bytes = target;
-            let (mut deleted, mut replaced) = (false, false);
-            if path_bytes.ends_with(DELETED_SUFFIX) {
-                // Only a hint (a file may be named so): confirm on the open inode itself.
-                // nlink 0: unlinked. Otherwise the name it was opened by is gone (renamed
-                // over, or unlinked while another hard link lives): it was replaced when
-                // the name now leads elsewhere or nowhere.
-                if let Ok(st) = rustix::fs::statat(&fddir, name.as_str(), AtFlags::empty()) {
-                    let stripped = &path_bytes[..path_bytes.len() - DELETED_SUFFIX.len()];
-                    if st.st_nlink == 0 {
-                        deleted = true;
-                    } else {
-                        let now = rustix::fs::statat(
-                            rustix::fs::CWD,
-                            std::ffi::OsStr::from_bytes(stripped),
-                            AtFlags::SYMLINK_NOFOLLOW,
-                        );
-                        replaced =
-                            !now.is_ok_and(|n| n.st_ino == st.st_ino && n.st_dev == st.st_dev);
-                    }
-                    if deleted || replaced {
-                        path_bytes.truncate(stripped.len());
-                    }
-                }
-            }
             let mut key = None;
             if let (Some(mnt), Some(ino)) = (info.mnt_id, info.ino) {
                 if !mounts.contains_key(&mnt)
@@ -257,6 +238,24 @@ fn scan_pids(
                 // Older kernels (no `ino:`/`mnt_id:`): the lock lines carry the key.
                 key = info.locks.iter().find_map(|l| l.key);
             }
+            let mut path_bytes = target;
+            let (mut deleted, mut replaced) = (false, false);
+            if path_bytes.ends_with(DELETED_SUFFIX) {
+                // An unknown mount counts as served: never ask what may not answer.
+                let served = info
+                    .mnt_id
+                    .and_then(|m| mounts.get(&m).or_else(|| part.foreign_mounts.get(&m)))
+                    .is_none_or(Mount::served);
+                if served {
+                    // Confirming asks the server: later, through a helper process.
+                    part.unconfirmed.push(part.fds.len());
+                } else if let Some((d, r)) = confirm_deleted(&fddir, &name, &path_bytes) {
+                    (deleted, replaced) = (d, r);
+                    if deleted || replaced {
+                        path_bytes.truncate(path_bytes.len() - DELETED_SUFFIX.len());
+                    }
+                }
+            }
             // Only the holder's own namespace gives its path meaning; keep it either way.
             part.fds.push(OpenFd {
                 inherited_from: None,
@@ -267,6 +266,12 @@ fn scan_pids(
                 replaced,
                 key,
                 mnt_id: info.mnt_id,
+                st_dev: subvolume_dev(
+                    &fddir,
+                    &name,
+                    info.mnt_id
+                        .and_then(|m| mounts.get(&m).or_else(|| part.foreign_mounts.get(&m))),
+                ),
                 flags: info.flags,
                 locks: info.locks,
                 open_file_id: None,
@@ -277,6 +282,96 @@ fn scan_pids(
         }
     }
     part
+}
+
+/// Whether the file open as `fddir/name`, which /proc shows as `path … (deleted)`,
+/// is really gone: the suffix is only a hint (a file may be named so), so confirm
+/// on the open inode itself. nlink 0: unlinked. Otherwise the name it was opened by
+/// is gone (renamed over, or unlinked while another hard link lives): it was
+/// replaced when the name now leads elsewhere or nowhere. `None`: not known.
+///
+/// Both `statx` calls ask the filesystem: on a served mount, call this only through
+/// a helper process.
+pub fn confirm_deleted(fddir: impl AsFd, name: &str, path: &[u8]) -> Option<(bool, bool)> {
+    let flags = AtFlags::STATX_DONT_SYNC;
+    let st = rustix::fs::statx(&fddir, name, flags, StatxFlags::NLINK | StatxFlags::INO).ok()?;
+    if st.stx_nlink == 0 {
+        return Some((true, false));
+    }
+    let stripped = &path[..path.len().saturating_sub(DELETED_SUFFIX.len())];
+    let now = rustix::fs::statx(
+        rustix::fs::CWD,
+        std::ffi::OsStr::from_bytes(stripped),
+        flags | AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::INO,
+    );
+    let same = now.is_ok_and(|n| {
+        n.stx_ino == st.stx_ino
+            && (n.stx_dev_major, n.stx_dev_minor) == (st.stx_dev_major, st.stx_dev_minor)
+    });
+    Some((false, !same))
+}
+
+/// Confirms the `(deleted)` fds on served mounts that [`scan_pids`] left, each in a
+/// helper process (`Snapshot::guarded`): a mount that does not answer leaves them
+/// unconfirmed, and the path keeps its suffix.
+fn confirm_on_served_mounts(snap: &mut Snapshot, unconfirmed: &[usize]) {
+    for &i in unconfirmed {
+        let fd = &snap.open_fds[i];
+        let Some(mount) = snap.served_mount(fd.mnt_id).cloned() else {
+            continue;
+        };
+        let (pid, fdnum) = (fd.pid, fd.fd);
+        let Some(path) = fd.path.clone() else {
+            continue;
+        };
+        let bytes = path.as_os_str().as_bytes().to_vec();
+        let answer = snap.guarded(&mount, "checking a deleted file", |_| {
+            let dir = format!("/proc/{pid}/fd");
+            let verdict =
+                rustix::fs::open(dir.as_str(), OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+                    .ok()
+                    .and_then(|d| confirm_deleted(&d, &fdnum.to_string(), &bytes));
+            match verdict {
+                Some((d, r)) => vec![1, d as u8, r as u8],
+                None => vec![0],
+            }
+        });
+        if let Some([1, d, r]) = answer.as_deref() {
+            let fd = &mut snap.open_fds[i];
+            fd.deleted = *d == 1;
+            fd.replaced = *r == 1;
+            if fd.deleted || fd.replaced {
+                let mut b = bytes;
+                b.truncate(b.len() - DELETED_SUFFIX.len());
+                fd.path = Some(PathBuf::from(OsString::from_vec(b)));
+            }
+        }
+    }
+}
+
+/// `PF_KTHREAD` (include/linux/sched.h): the task is a kernel thread.
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// The `st_dev` of the file open as `/proc/PID/fd/<name>`, for fds on btrfs only:
+/// there every subvolume and snapshot has its own `st_dev`, while the lock table
+/// (and the key built from mountinfo) names the one superblock, so the same inode
+/// number in two subvolumes gives two files one key. `statx` through the magic
+/// link asks the open file itself (no path lookup); `AT_STATX_DONT_SYNC` with only
+/// `STATX_INO` asked keeps it from doing more than reading the in-memory inode
+/// (`st_dev` is filled whatever the mask). Other filesystems cost nothing.
+fn subvolume_dev(fddir: &OwnedFd, name: &str, mount: Option<&Mount>) -> Option<(u32, u32)> {
+    if mount?.fstype != "btrfs" {
+        return None;
+    }
+    let st = rustix::fs::statx(
+        fddir,
+        name,
+        AtFlags::STATX_DONT_SYNC,
+        rustix::fs::StatxFlags::INO,
+    )
+    .ok()?;
+    Some((st.stx_dev_major, st.stx_dev_minor))
 }
 
 /// Reads one process's context; `None` if it does not exist (any more).
@@ -296,6 +391,7 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
         state: ProcessState::from_letter(stat.state),
         ppid: Some(stat.ppid),
         tty_foreground: Some(stat.tty_nr != 0 && stat.tpgid > 0 && stat.tpgid == stat.pgrp),
+        kernel_thread: stat.flags & PF_KTHREAD != 0,
         ..Default::default()
     };
     let tps = procfs::ticks_per_second();
@@ -315,7 +411,23 @@ pub fn read_process(pid: i32, boot_time: Option<u64>) -> Option<ProcessInfo> {
             .filter(|ns| ns.len() > 1)
             .and_then(|ns| ns.last().copied());
     }
-    if let Ok(bytes) = read_at(&piddir, "cmdline") {
+    // A process in uninterruptible sleep may be stuck on a filesystem server with
+    // its memory map locked, and reading its command line takes that lock: read it
+    // through a helper process, which is abandoned if it does not answer.
+    let cmdline = if info.state == Some(ProcessState::DiskSleep) {
+        let dir = piddir.try_clone().ok();
+        match dir.map(|d| {
+            super::guard::run(crate::sys::DEFAULT_MOUNT_TIMEOUT, move |_| {
+                read_at(&d, "cmdline").unwrap_or_default()
+            })
+        }) {
+            Some(super::guard::Guarded::Done(b)) => Ok(b),
+            _ => Err(()),
+        }
+    } else {
+        read_at(&piddir, "cmdline").map_err(|_| ())
+    };
+    if let Ok(bytes) = cmdline {
         let mut parts: Vec<String> = bytes
             .split(|b| *b == 0)
             .map(|p| String::from_utf8_lossy(p).into_owned())

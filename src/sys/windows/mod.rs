@@ -176,6 +176,7 @@ fn read_handles(snap: &mut Snapshot, table: &HashMap<i32, ProcessInfo>) {
                     ino: r.identity.file_index,
                 }),
                 mnt_id: None,
+                st_dev: None,
                 // No O_CLOEXEC bit = inherited by children, as on Linux.
                 flags: Some(if inherit { 0 } else { OpenFd::O_CLOEXEC }),
                 locks: Vec::new(),

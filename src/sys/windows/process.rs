@@ -61,6 +61,7 @@ pub fn process_table() -> Result<HashMap<i32, ProcessInfo>, String> {
                 cwd: None,
                 ns_pid: None,
                 tty_foreground: None,
+                kernel_thread: false,
             },
         );
     }

@@ -293,12 +293,18 @@ fn git_lock_target(b: &[u8]) -> ParsedContent {
     }
 }
 
-/// `pid\nhost\n[token\n]` exactly: (pid line, host, token).
+/// `pid\nhost\n[token\n]` exactly: (pid line, host, token). A host name has no
+/// whitespace and no control characters (a NUL-padded or escape-laden line is not
+/// one, and the host is reported verbatim).
 fn soft_lines(b: &[u8]) -> Option<(&str, &str, Option<&str>)> {
     let t = std::str::from_utf8(b).ok()?;
     let body = t.strip_suffix('\n')?;
     let l: Vec<&str> = body.split('\n').collect();
-    let ok_host = |h: &str| !h.is_empty() && h.len() <= 255 && !h.contains(char::is_whitespace);
+    let ok_host = |h: &str| {
+        !h.is_empty()
+            && h.len() <= 255
+            && !h.contains(|c: char| c.is_whitespace() || c.is_control())
+    };
     match l[..] {
         [p, h] if digits(p) && ok_host(h) => Some((p, h, None)),
         [p, h, tok] if digits(p) && ok_host(h) && digits(tok) => Some((p, h, Some(tok))),
@@ -761,5 +767,25 @@ mod tests {
         }
         assert_eq!(pid_file(b"4194303\n", true).pid, Some(4_194_303));
         assert_eq!(postmaster(b"-4242\n/d\n1\n5432\n", 8).pid, Some(4242));
+    }
+
+    /// Found by `fuzz/fuzz_targets/content_formats.rs`: SoftFileLock's host line
+    /// went to the report verbatim, NULs and escape sequences included.
+    #[test]
+    fn soft_file_lock_host_with_control_characters_is_not_a_host() {
+        for host in ["bui\0\0\0ildhost", "evil\x1b[31mhost", "a\x7fb"] {
+            let b = format!("4242\n{host}\n");
+            assert_eq!(soft_lines(b.as_bytes()), None, "{host:?}");
+            let p = soft_file_lock(b.as_bytes());
+            assert_eq!((p.pid, p.host.as_deref()), (None, None), "{p:?}");
+            assert!(p.error.is_some_and(|e| !e.contains(char::is_control)));
+            // Read as a generic lockfile it is a pid, never a host.
+            let g = generic_lock(b.as_bytes());
+            assert_eq!((g.pid, g.host), (Some(4242), None));
+        }
+        assert_eq!(
+            soft_file_lock(b"4242\nbuildhost\n").host.as_deref(),
+            Some("buildhost")
+        );
     }
 }

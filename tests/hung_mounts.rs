@@ -357,8 +357,17 @@ fn parse(t: &Timed) -> Value {
 /// baseline shows that the test's own expectations hold without the hang). Returns
 /// the hung run's report.
 fn scan_hung(fs: &HangFs, args: &[&str], mut check: impl FnMut(&Value)) -> Value {
+    let doc = parse(&run_hung(fs, args, |t| check(&parse(t))));
+    check(&doc);
+    doc
+}
+
+/// Runs `lockscan ARGS` once with the mount answering (`normal`, to check the
+/// test's own expectations and learn the normal time), then with it hung: the
+/// second run must finish within the normal time plus [`SLACK`].
+fn run_hung(fs: &HangFs, args: &[&str], normal_check: impl FnOnce(&Timed)) -> Timed {
     let normal = run_timed(&mut lockscan(args), None, Duration::from_secs(60));
-    check(&parse(&normal));
+    normal_check(&normal);
     let hang = fs.hang(normal.elapsed + HARD_LIMIT + Duration::from_secs(20));
     let t = run_timed(
         &mut lockscan(args),
@@ -374,9 +383,7 @@ fn scan_hung(fs: &HangFs, args: &[&str], mut check: impl FnMut(&Value)) -> Value
         t.elapsed,
         normal.elapsed
     );
-    let doc = parse(&t);
-    check(&doc);
-    doc
+    t
 }
 
 /// Every finding in the report, global and per file.
@@ -589,21 +596,7 @@ fn pidfile_on_a_hung_mount_in_the_table_with_its_explanation_finishes() {
     std::fs::write(src.join("app.pid"), format!("{}\n", dead_pid())).unwrap();
     let fs = require!(HangFs::mount(&src, &mnt, &fsname("table")));
     let p = mnt.join("app.pid");
-    let args = ["--color", "never", p.to_str().unwrap()];
-    let normal = run_timed(&mut lockscan(&args), None, Duration::from_secs(60));
-    let hang = fs.hang(normal.elapsed + HARD_LIMIT + Duration::from_secs(20));
-    let t = run_timed(
-        &mut lockscan(&args),
-        Some(&hang),
-        normal.elapsed + HARD_LIMIT,
-    );
-    drop(hang);
-    assert!(
-        t.elapsed <= normal.elapsed + SLACK,
-        "took {:?}, without the hang {:?}",
-        t.elapsed,
-        normal.elapsed
-    );
+    let t = run_hung(&fs, &["--color", "never", p.to_str().unwrap()], |_| {});
     assert!(
         t.run.stdout.contains("unresponsive-mount"),
         "{}",

@@ -246,5 +246,10 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             exam: Default::default(),
         });
     }
+    // The examination, by path, once the walk is done (no directory handles are
+    // kept on Windows, and no call there can be left waiting the way a unix call on
+    // a dead FUSE or NFS mount can).
+    use crate::scan::examine::{LiveDisk, examine};
+    examine(snap, &mut w.out.candidates, &LiveDisk);
     w.out
 }

@@ -311,3 +311,37 @@ fn lockfile_renamed_over_while_another_link_lives_is_reported_replaced() {
     assert!(new["locks"].as_array().unwrap().is_empty());
     assert_ne!(new["inode"], old["inode"]);
 }
+
+#[test]
+fn many_posix_ranges_of_one_holder_are_one_entry_with_every_range() {
+    // Regression: 100,000 record locks of one process were 100,000 lock entries,
+    // each with a full copy of the holder (37 MB of JSON, 246 MiB resident).
+    let d = tempdir();
+    let root = canon(d.path());
+    let db = root.join("records.db");
+    let h = Holder::start(&[&format!("many-posix:{}:50", db.display())]);
+    let doc = scan_json(&[db.to_str().unwrap()]);
+    let lock = only_lock(&doc, &db);
+    assert_eq!(lock["type"], "posix");
+    assert_eq!(holder_pids(&lock), vec![i64::from(h.pid)]);
+    assert_eq!(lock["range_count"], 50, "{lock:#}");
+    let ranges = lock["ranges"].as_array().unwrap();
+    assert_eq!(ranges.len(), 50);
+    // One byte every other byte, in order; the entry's start/end are the span.
+    for (i, r) in ranges.iter().enumerate() {
+        let at = 2 * i as u64;
+        assert_eq!(r, &serde_json::json!([at, at]), "range {i}");
+    }
+    assert_eq!(lock["start"], 0);
+    assert_eq!(lock["end"], 98);
+    let words = run(&["explain", db.to_str().unwrap()]).stdout;
+    assert!(
+        words.contains("in 50 ranges: 0-0, 2-2, 4-4 and 47 more"),
+        "{words}"
+    );
+    let prom = run(&["--format", "prometheus", db.to_str().unwrap()]).stdout;
+    assert!(
+        prom.lines().any(|l| l == "lockscan_locks 50"),
+        "every range counts as a lock: {prom}"
+    );
+}

@@ -505,9 +505,40 @@ pub struct LockReport {
     /// `WAL DMS` on the `-shm` file). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<LockRole>,
+    /// How many byte ranges this entry stands for, when more than one: POSIX record
+    /// locks that one process holds on one file with the same type and mode (a
+    /// program locking records one by one) are one entry. `start` and `end` are then
+    /// the span from the first range's start to the last range's end. Absent for a
+    /// single range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_count: Option<usize>,
+    /// Every range of such an entry as `[start, end]` (end inclusive, null: to end
+    /// of file), in order of start. Absent for a single range.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<(u64, Option<u64>)>,
 }
 
 impl LockReport {
+    /// Adds one more range held the same way (see `range_count`).
+    pub fn add_range(&mut self, start: u64, end: Option<u64>) {
+        if self.ranges.is_empty() {
+            self.ranges.push((self.start, self.end));
+        }
+        self.ranges.push((start, end));
+        self.range_count = Some(self.ranges.len());
+        self.start = self.start.min(start);
+        self.end = match (self.end, end) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+    }
+
+    /// The ranges of a grouped entry in order of start (call once all are added).
+    pub fn sort_ranges(&mut self) {
+        self.ranges
+            .sort_unstable_by_key(|(s, e)| (*s, e.unwrap_or(u64::MAX)));
+    }
+
     /// Every waiter, identified or not.
     pub fn waiter_count(&self) -> usize {
         self.waiters.len() + self.unidentified_waiters.len()

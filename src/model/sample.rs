@@ -92,6 +92,8 @@ pub(crate) fn flock_write(holders: Vec<ProcessRef>, waiters: Vec<ProcessRef>) ->
         unidentified_waiters: Vec::new(),
         holders_uncertain: false,
         role: None,
+        range_count: None,
+        ranges: Vec::new(),
     }
 }
 

@@ -39,11 +39,14 @@ fn who(p: &ProcessRef) -> String {
 }
 
 fn lock_words(l: &LockReport) -> String {
-    let range = match (l.start, l.end) {
+    let mut range = match (l.start, l.end) {
         (0, None) => "the whole file".to_string(),
         (s, None) => format!("bytes {s} to the end"),
         (s, Some(e)) => format!("bytes {s}-{e}"),
     };
+    if let Some(p) = super::ranges_preview(l) {
+        range = format!("{range} in {p}");
+    }
     match &l.role {
         Some(r) => format!(
             "{} {} lock on {range}: {} ({})",

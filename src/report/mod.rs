@@ -64,3 +64,27 @@ pub fn exporter(format: Format, p: Presentation) -> Box<dyn Exporter> {
         Format::Explain => Box::new(explain::Explain),
     }
 }
+
+/// How many of a grouped lock's ranges the table and `explain` spell out.
+const RANGES_SHOWN: usize = 3;
+
+/// For a lock entry that stands for several ranges (`range_count`): "100000 ranges:
+/// 0-0, 2-2, 4-4 and 99997 more". `None` for a single range.
+pub(crate) fn ranges_preview(l: &crate::model::LockReport) -> Option<String> {
+    let n = l.range_count?;
+    let shown: Vec<String> = l
+        .ranges
+        .iter()
+        .take(RANGES_SHOWN)
+        .map(|(s, e)| match e {
+            Some(e) => format!("{s}-{e}"),
+            None => format!("{s}-EOF"),
+        })
+        .collect();
+    let more = n.saturating_sub(shown.len());
+    let mut text = format!("{n} ranges: {}", shown.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    Some(text)
+}

@@ -207,8 +207,13 @@ fn families(report: &Report) -> Vec<Family<'_>> {
     );
     let locks = Family::single(
         "lockscan_locks",
-        "Locks held on the reported files.",
-        report.files.iter().map(|f| f.locks.len()).sum::<usize>() as f64,
+        "Locks held on the reported files (each byte range of a grouped entry counts).",
+        report
+            .files
+            .iter()
+            .flat_map(|f| &f.locks)
+            .map(|l| l.range_count.unwrap_or(1))
+            .sum::<usize>() as f64,
     );
     let errors = Family::single(
         "lockscan_errors",

@@ -66,10 +66,14 @@ fn proc_label(p: &ProcessRef, windows: bool) -> String {
 }
 
 fn range(l: &LockReport) -> String {
-    match (l.start, l.end) {
+    let span = match (l.start, l.end) {
         (0, None) => String::new(),
         (s, None) => format!(" {s}-EOF"),
         (s, Some(e)) => format!(" {s}-{e}"),
+    };
+    match super::ranges_preview(l) {
+        Some(p) => format!("{span} ({p})"),
+        None => span,
     }
 }
 

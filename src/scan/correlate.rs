@@ -609,6 +609,8 @@ impl<'a> Ctx<'a> {
                 _ => HolderEvidence::Fdinfo,
             },
             role: None,
+            range_count: None,
+            ranges: Vec::new(),
         }
     }
 }
@@ -936,6 +938,8 @@ fn probed_lock(snap: &Snapshot, p: &ProbeReport) -> Option<LockReport> {
         holders_uncertain: true,
         holder_evidence: HolderEvidence::Getlk,
         role: None,
+        range_count: None,
+        ranges: Vec::new(),
     })
 }
 
@@ -1421,8 +1425,22 @@ pub fn build_files<'a>(
             // A lock on this key that may be this file's or another subvolume's.
             let mut ambiguous = false;
             if let Some(k) = key {
+                // POSIX ranges one process holds with one type and mode, and nobody
+                // waits for, are one entry (a database locking 100,000 records is one
+                // holder, not 100,000 copies of it): by (mode, pid), its index.
+                let mut range_groups: HashMap<(LockMode, i32), usize> = HashMap::new();
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
-                    if snap.locks.lines[i].depth != 0 {
+                    let line = &snap.locks.lines[i];
+                    if line.depth != 0 {
+                        continue;
+                    }
+                    let groupable = line.kind == LockKind::Posix
+                        && line.pid > 0
+                        && line.lease_state.is_none()
+                        && !ctx.waiters_of.contains_key(&i)
+                        && !ctx.line_subvol.contains_key(&i);
+                    if groupable && let Some(&at) = range_groups.get(&(line.mode, line.pid)) {
+                        locks[at].add_range(line.start, line.end);
                         continue;
                     }
                     let mine = match (ctx.line_subvol.get(&i), e.sub) {
@@ -1437,8 +1455,14 @@ pub fn build_files<'a>(
                         }
                     };
                     if mine {
+                        if groupable {
+                            range_groups.insert((line.mode, line.pid), locks.len());
+                        }
                         locks.push(ctx.lock_report(i, k));
                     }
+                }
+                for l in locks.iter_mut().filter(|l| !l.ranges.is_empty()) {
+                    l.sort_ranges();
                 }
             }
             let ambiguous = (ambiguous && locks.is_empty()).then(|| btrfs_ambiguity(e.path));

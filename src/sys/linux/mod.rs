@@ -16,22 +16,39 @@ pub mod process;
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Read;
 
 use super::{GatherOptions, Snapshot, SourceError};
 use crate::sys::types::*;
 
-/// Reads a whole file into a string, lossily (kernel text is ASCII; paths may not be).
-pub(crate) fn read_text(mut file: File) -> std::io::Result<String> {
-    let mut buf = Vec::with_capacity(4096);
-    file.read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+/// Reads a seq_file (such as /proc/locks) to its end, without small reads.
+///
+/// Every `read()` of a seq_file restarts the kernel's walk of its records from the
+/// first one (fs/locks.c `locks_start` skips `*pos` entries), and the kernel hands
+/// out at most one page per read, so the cost is (pages) x (records): the floor.
+/// `read_to_end` added reads of 32 bytes and other odd sizes (each one a whole
+/// walk); here every read asks for more than a page can hold.
+pub fn read_seq_file(file: &File) -> std::io::Result<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match rustix::io::read(file, &mut chunk[..]) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// Reads `/proc/locks` once. The only place in lockscan that opens it.
 pub fn read_proc_locks() -> std::io::Result<ProcLocks> {
-    let text = read_text(File::open("/proc/locks")?)?;
-    Ok(proc_locks::parse_proc_locks(&text))
+    let bytes = read_seq_file(&File::open("/proc/locks")?)?;
+    Ok(proc_locks::parse_proc_locks(&String::from_utf8_lossy(
+        &bytes,
+    )))
 }
 
 fn host_name() -> String {
@@ -137,7 +154,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
         }),
     }
 
-    match std::fs::read("/proc/self/mountinfo") {
+    match File::open("/proc/self/mountinfo").and_then(|f| read_seq_file(&f)) {
         Ok(bytes) => {
             // Bytes, not text: the kernel prints non-UTF-8 mount paths raw.
             let (mounts, skipped) = mountinfo::parse_mountinfo_bytes(&bytes);

@@ -1429,12 +1429,19 @@ pub fn build_files<'a>(
                 // waits for, are one entry (a database locking 100,000 records is one
                 // holder, not 100,000 copies of it): by (mode, pid), its index.
                 let mut range_groups: HashMap<(LockMode, i32), usize> = HashMap::new();
+                // Where each byte has a meaning (SQLite's lock bytes and -shm slots are
+                // named one by one), nothing is grouped.
+                let bytes_have_roles = exam
+                    .and_then(|x| x.recognised.as_ref())
+                    .is_some_and(|r| matches!(r.conv.name, "sqlite-wal-shm" | "sqlite-db-locks"));
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
                     let line = &snap.locks.lines[i];
                     if line.depth != 0 {
                         continue;
                     }
                     let groupable = line.kind == LockKind::Posix
+                        && !bytes_have_roles
+                        && !(SQLITE_PENDING..=SQLITE_SHARED_LAST).contains(&line.start)
                         && line.pid > 0
                         && line.lease_state.is_none()
                         && !ctx.waiters_of.contains_key(&i)

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::model::{
-    Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, PathBytes, ProcessRef,
-    Report, SafeToDelete, Severity, path_fields,
+    Advice, AdviceAction, DeleteVerdict, FileReport, Finding, FindingCode, LockState, PathBytes,
+    ProcessRef, Report, SafeToDelete, Severity, path_fields,
 };
 use crate::sys::Snapshot;
 
@@ -250,7 +250,23 @@ fn advice(file: &FileReport, texts: &mut AdviceTexts) -> Advice {
             text: texts.for_verdict(s),
         };
     }
-    Advice::default()
+    // No verdict (a locked file that is no lockfile) and no holder in sight: the
+    // lock state alone decides; "nothing holds it" only when nothing does.
+    match file.lock_state {
+        LockState::Free => Advice::default(),
+        LockState::Held => Advice {
+            action: AdviceAction::Wait,
+            text: "wait: a process lockscan cannot see holds a lock on it (outside this pid \
+                   namespace, or not inspectable); a scan as root from the host names it."
+                .into(),
+        },
+        LockState::Unknown => Advice {
+            action: AdviceAction::Investigate,
+            text: "leave it alone until this is settled: whether it is locked could not be \
+                   seen from here; a scan as root from the host tells."
+                .into(),
+        },
+    }
 }
 
 /// The severity of a leftover: a warning when it stops the program's next run (or
@@ -420,6 +436,19 @@ mod tests {
         let mut plain = nginx.clone();
         plain.findings.clear();
         assert_eq!(advice(&plain, &mut Default::default()), Advice::default());
+        // Regression: a lock held by a process this scan cannot see (a container's
+        // view of a host lock) was advised "nothing holds it now; nothing to do".
+        let mut hidden = plain.clone();
+        hidden.safe_to_delete = None;
+        for (state, action) in [
+            (LockState::Held, AdviceAction::Wait),
+            (LockState::Unknown, AdviceAction::Investigate),
+        ] {
+            hidden.lock_state = state;
+            let a = advice(&hidden, &mut Default::default());
+            assert_eq!(a.action, action, "{state}");
+            assert!(!a.text.contains("nothing holds it"), "{}", a.text);
+        }
         for (verdict, action) in [
             (DeleteVerdict::Yes, AdviceAction::Remove),
             (DeleteVerdict::No, AdviceAction::Keep),

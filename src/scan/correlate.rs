@@ -1086,6 +1086,18 @@ fn sqlite_role(l: &LockReport, shm: bool) -> Option<LockRole> {
 
 /// Names the SQLite locks of a database or its `-shm` file. A database is known by
 /// its convention, or by locks at SQLite's own offsets (no other program uses 1 GiB).
+/// Whether `conv` names its lock bytes one by one (SQLite's database lock bytes and
+/// `-shm` slots): such ranges are never grouped, and get their roles.
+fn sqlite_bytes_named(conv: Option<&catalog::Convention>) -> bool {
+    conv.is_some_and(|c| matches!(c.name, "sqlite-wal-shm" | "sqlite-db-locks"))
+}
+
+/// Whether a range starts in SQLite's lock bytes (PENDING to the last SHARED byte),
+/// which mark a database whatever its name.
+fn is_sqlite_lock_byte(start: u64) -> bool {
+    (SQLITE_PENDING..=SQLITE_SHARED_LAST).contains(&start)
+}
+
 fn name_sqlite_locks(
     locks: &mut [LockReport],
     conv: Option<&catalog::Convention>,
@@ -1094,9 +1106,7 @@ fn name_sqlite_locks(
     let shm = conv.is_some_and(|c| c.name == "sqlite-wal-shm")
         && path.is_some_and(|p| p.as_os_str().as_encoded_bytes().ends_with(b"-shm"));
     let db = conv.is_some_and(|c| c.name == "sqlite-db-locks")
-        || locks
-            .iter()
-            .any(|l| (SQLITE_PENDING..=SQLITE_SHARED_LAST).contains(&l.start));
+        || locks.iter().any(|l| is_sqlite_lock_byte(l.start));
     if !shm && !db {
         return;
     }
@@ -1431,9 +1441,8 @@ pub fn build_files<'a>(
                 let mut range_groups: HashMap<(LockMode, i32), usize> = HashMap::new();
                 // Where each byte has a meaning (SQLite's lock bytes and -shm slots are
                 // named one by one), nothing is grouped.
-                let bytes_have_roles = exam
-                    .and_then(|x| x.recognised.as_ref())
-                    .is_some_and(|r| matches!(r.conv.name, "sqlite-wal-shm" | "sqlite-db-locks"));
+                let bytes_have_roles =
+                    sqlite_bytes_named(exam.and_then(|x| x.recognised.as_ref()).map(|r| r.conv));
                 for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
                     let line = &snap.locks.lines[i];
                     if line.depth != 0 {
@@ -1441,7 +1450,7 @@ pub fn build_files<'a>(
                     }
                     let groupable = line.kind == LockKind::Posix
                         && !bytes_have_roles
-                        && !(SQLITE_PENDING..=SQLITE_SHARED_LAST).contains(&line.start)
+                        && !is_sqlite_lock_byte(line.start)
                         && line.pid > 0
                         && line.lease_state.is_none()
                         && !ctx.waiters_of.contains_key(&i)

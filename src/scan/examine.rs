@@ -232,6 +232,20 @@ pub fn pids(cands: &[Candidate]) -> impl Iterator<Item = i32> + '_ {
     from_content.chain(from_links)
 }
 
+/// Examines `cands`, which a helper process examined already, from the answers its
+/// disk gave there (`answers`), without touching the disk here.
+pub fn replay(
+    examiner: &Examiner,
+    cands: &mut [Candidate],
+    answers: Vec<(Question, PathBuf, Answer)>,
+) {
+    let mut replay = Replay::default();
+    replay.add(answers);
+    for c in cands {
+        examiner.examine_one(c, &replay);
+    }
+}
+
 /// Examines every examinable candidate.
 pub fn examine(snap: &Snapshot, cands: &mut [Candidate], disk: &dyn Disk) {
     let ex = Examiner::new(snap);

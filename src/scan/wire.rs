@@ -309,6 +309,57 @@ impl<'a> Dec<'a> {
     }
 }
 
+/// What a helper that walked or looked at files sends back: how many directory
+/// entries it saw, the candidates (not yet examined), errors, and every answer its
+/// examination got from the disk (to replay, see `examine::Replay`).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub entries: usize,
+    pub candidates: Vec<Candidate>,
+    pub errors: Vec<ErrorEntry>,
+    pub answers: Vec<(Question, PathBuf, Answer)>,
+}
+
+impl Found {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.u64(self.entries as u64);
+        e.u64(self.candidates.len() as u64);
+        for c in &self.candidates {
+            e.candidate(c);
+        }
+        e.u64(self.errors.len() as u64);
+        for err in &self.errors {
+            e.error(err);
+        }
+        e.u64(self.answers.len() as u64);
+        for (q, p, a) in &self.answers {
+            e.answer(*q, p, a);
+        }
+        e.0
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Found, Truncated> {
+        let mut d = Dec::new(bytes);
+        let entries = d.u64()? as usize;
+        let n = d.u64()?;
+        let candidates = (0..n).map(|_| d.candidate()).collect::<R<Vec<_>>>()?;
+        let n = d.u64()?;
+        let errors = (0..n).map(|_| d.error()).collect::<R<Vec<_>>>()?;
+        let n = d.u64()?;
+        let answers = (0..n).map(|_| d.answer()).collect::<R<Vec<_>>>()?;
+        if !d.done() {
+            return Err(Truncated);
+        }
+        Ok(Found {
+            entries,
+            candidates,
+            errors,
+            answers,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::examine::{Exam, Examiner, LiveDisk, Recording, Replay};
+use super::examine::{Exam, Examiner, LiveDisk, Recording, replay};
 use super::names::{self, NameKind};
-use super::wire::{Dec, Enc};
+use super::wire::Found;
 use crate::model::ErrorEntry;
 use crate::sys::{FileKey, FileType, Platform, Snapshot};
 
@@ -156,43 +156,23 @@ pub fn system(snap: &Snapshot) -> WalkResult {
             continue;
         };
         let answer = snap.guarded(mount, "looking at a locked file", |_| {
-            let mut cands = system_candidates(snap, &files);
+            let mut candidates = system_candidates(snap, &files);
             let rec = Recording::new(&LiveDisk);
-            for c in &mut cands {
+            for c in &mut candidates {
                 examiner.examine_one(c, &rec);
             }
-            let mut e = Enc::default();
-            e.u64(cands.len() as u64);
-            for c in &cands {
-                e.candidate(c);
+            Found {
+                candidates,
+                answers: rec.log.into_inner(),
+                ..Default::default()
             }
-            let log = rec.log.into_inner();
-            e.u64(log.len() as u64);
-            for (q, p, a) in &log {
-                e.answer(*q, p, a);
-            }
-            e.0
+            .encode()
         });
-        let Some(bytes) = answer else { continue };
-        let mut d = Dec::new(&bytes);
-        let decoded = (|| {
-            let n = d.u64()?;
-            let cands = (0..n)
-                .map(|_| d.candidate())
-                .collect::<Result<Vec<_>, _>>()?;
-            let n = d.u64()?;
-            let answers = (0..n).map(|_| d.answer()).collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, super::wire::Truncated>((cands, answers))
-        })();
-        let Ok((cands, answers)) = decoded else {
+        let Some(Ok(mut found)) = answer.map(|b| Found::decode(&b)) else {
             continue;
         };
-        let mut replay = Replay::default();
-        replay.add(answers);
-        for mut c in cands {
-            examiner.examine_one(&mut c, &replay);
-            out.candidates.push(c);
-        }
+        replay(&examiner, &mut found.candidates, found.answers);
+        out.candidates.extend(found.candidates);
     }
     out
 }

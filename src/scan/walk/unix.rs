@@ -30,9 +30,9 @@ use rustix::io::Errno;
 
 use super::{Candidate, FileStat, WalkOptions, WalkResult};
 use crate::model::ErrorEntry;
-use crate::scan::examine::{Answer, Disk, Examiner, Question, Recording, Replay};
+use crate::scan::examine::{Answer, Disk, Examiner, Question, Recording, replay};
 use crate::scan::names::{self, NameKind};
-use crate::scan::wire::{Dec, Enc};
+use crate::scan::wire::Found;
 use crate::sys::{FileKey, FileType as Kind, Mount, Snapshot};
 
 /// Filesystems whose contents are not files anyone locks; walking them is slow or
@@ -597,21 +597,13 @@ impl<'a> Walker<'a> {
             let base = self.stack.len();
             walk(self);
             self.run(base, &mut || progress.tick());
-            let mut e = Enc::default();
-            e.u64(self.out.entries as u64);
-            e.u64(self.out.candidates.len() as u64);
-            for c in &self.out.candidates {
-                e.candidate(c);
+            Found {
+                entries: self.out.entries,
+                candidates: std::mem::take(&mut self.out.candidates),
+                errors: std::mem::take(&mut self.out.errors),
+                answers: std::mem::take(&mut self.recorded),
             }
-            e.u64(self.out.errors.len() as u64);
-            for err in &self.out.errors {
-                e.error(err);
-            }
-            e.u64(self.recorded.len() as u64);
-            for (q, p, a) in &self.recorded {
-                e.answer(*q, p, a);
-            }
-            e.0
+            .encode()
         });
         let Some(bytes) = answer else {
             if !snap.is_unresponsive(m.mount_id) {
@@ -622,17 +614,12 @@ impl<'a> Walker<'a> {
             }
             return;
         };
-        match decode_walk(&bytes) {
-            Ok((entries, mut cands, errors, answers)) => {
-                let mut replay = Replay::default();
-                replay.add(answers);
-                self.examiner.next_directory();
-                for c in &mut cands {
-                    self.examiner.examine_one(c, &replay);
-                }
-                self.out.entries += entries;
-                self.out.candidates.extend(cands);
-                self.out.errors.extend(errors);
+        match Found::decode(&bytes) {
+            Ok(mut found) => {
+                replay(&self.examiner, &mut found.candidates, found.answers);
+                self.out.entries += found.entries;
+                self.out.candidates.extend(found.candidates);
+                self.out.errors.extend(found.errors);
             }
             Err(_) => self.error(
                 path,
@@ -720,34 +707,6 @@ impl<'a> Walker<'a> {
         self.examiner.next_directory();
         self.found(cand, &disk);
     }
-}
-
-type Decoded = (
-    usize,
-    Vec<Candidate>,
-    Vec<ErrorEntry>,
-    Vec<(Question, PathBuf, Answer)>,
-);
-
-fn decode_walk(bytes: &[u8]) -> Result<Decoded, crate::scan::wire::Truncated> {
-    let mut d = Dec::new(bytes);
-    let entries = d.u64()? as usize;
-    let n = d.u64()?;
-    let mut cands = Vec::new();
-    for _ in 0..n {
-        cands.push(d.candidate()?);
-    }
-    let n = d.u64()?;
-    let mut errors = Vec::new();
-    for _ in 0..n {
-        errors.push(d.error()?);
-    }
-    let n = d.u64()?;
-    let mut answers = Vec::new();
-    for _ in 0..n {
-        answers.push(d.answer()?);
-    }
-    Ok((entries, cands, errors, answers))
 }
 
 /// Walks `roots` (absolute, symlink-free paths), examining what it finds.

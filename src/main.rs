@@ -49,6 +49,7 @@ fn fail(message: &str) -> ! {
 /// Writes through `f` into a block-buffered stdout; a closed pipe is not an error.
 fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     let stdout = std::io::stdout();
+    let _t = lockscan::sys::timing::stage("render");
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     if let Err(e) = f(&mut out).and_then(|_| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe

@@ -15,7 +15,9 @@ use crate::sys::Snapshot;
 pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
     let started = Instant::now();
     let scan::Collected { snap, mut report } = scan::collect(opts)?;
+    let t = crate::sys::timing::stage("diagnose");
     diagnose::diagnose(&mut report, &context(&snap, opts));
+    drop(t);
     report.stats.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }

@@ -345,3 +345,37 @@ fn many_posix_ranges_of_one_holder_are_one_entry_with_every_range() {
         "every range counts as a lock: {prom}"
     );
 }
+
+#[test]
+fn every_fd_of_a_process_is_seen_when_the_fd_walk_is_shared_between_threads() {
+    // Regression guard for the threaded fd walk: each walker takes every other fd
+    // of every process, so an odd count in one process, deleted fds and the
+    // holder's own order must all come out whole, each lock with its own fd.
+    let d = tempdir();
+    let root = canon(d.path());
+    let h = Holder::start(&[&format!("many-flock:{}:257", root.display())]);
+    let doc = scan_json(&[root.to_str().unwrap()]);
+    let mut fds = Vec::new();
+    for i in 0..257 {
+        let l = only_lock(&doc, &root.join(format!("f{i}.lock")));
+        assert_eq!(holder_pids(&l), vec![i64::from(h.pid)], "f{i}.lock: {l:#}");
+        fds.push(l["holders"][0]["fd"].as_i64().unwrap());
+    }
+    fds.sort_unstable();
+    fds.dedup();
+    assert_eq!(fds.len(), 257, "each lock on its own fd: {fds:?}");
+    // The whole-system scan finds the same holders.
+    let all = scan_json(&[]);
+    let mine = all["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(root.to_str().unwrap()))
+        })
+        .filter(|f| holder_pids(&f["locks"][0]) == vec![i64::from(h.pid)])
+        .count();
+    assert_eq!(mine, 257);
+}

@@ -171,12 +171,15 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     v.denied_pids.retain(|p| !opts.ignore_pids.contains(p));
     v.processes_denied = v.denied_pids.len();
 
+    let t = sys::timing::stage("walk");
     let mut walked = if opts.roots.is_empty() {
         walk::system(&snap)
     } else {
         walk::walk(&snap, &roots, &opts.walk)
     };
     walked.errors.extend(root_errors);
+    drop(t);
+    let t = sys::timing::stage("per-file");
     sys::ask_per_file(
         &mut snap,
         walked
@@ -195,6 +198,8 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
             .filter_map(|c| c.stat.uid)
             .collect::<HashSet<_>>(),
     );
+    drop(t);
+    let t = sys::timing::stage("probe");
     let probed = if opts.probe == ProbeMode::None
         && snap.platform == Platform::Linux
         && !snap.lock_table_complete()
@@ -224,7 +229,10 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     for line in probed.lock_lines {
         snap.locks.add_granted(line);
     }
+    drop(t);
+    let t = sys::timing::stage("assemble");
     let report = assemble(&snap, &roots, &walked, probed.reports, opts);
+    drop(t);
     Ok(Collected { snap, report })
 }
 

@@ -5,6 +5,7 @@
 //! lock tables directly, so they are the same on every platform and testable on
 //! fixtures.
 
+pub mod timing;
 pub mod types;
 #[cfg(unix)]
 pub mod users;

@@ -143,17 +143,59 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     // may be missing locks.
     snap.visibility.pid_namespace_filtered = procfs_in_initial_pid_namespace() != Some(true);
 
-    match read_proc_locks() {
-        Ok(locks) => {
+    read_mountinfo(&mut snap);
+    snap.visibility.proc_restricted = proc_restriction(&snap.mounts);
+
+    // /proc/locks and the fd tables are independent: read the lock table on its own
+    // thread while the fds are walked. Its cost is the kernel's (a walk of the whole
+    // lock list per page read, docs in `read_seq_file`), so it overlaps fully.
+    let locks = std::thread::scope(|s| {
+        let locks = s.spawn(|| {
+            let _t = super::timing::stage("proc-locks");
+            read_proc_locks()
+        });
+        let _t = super::timing::stage("fds");
+        process::scan_fds(&mut snap);
+        locks.join()
+    });
+    match locks {
+        Ok(Ok(locks)) => {
             snap.locks = locks;
             snap.visibility.proc_locks_read = true;
         }
-        Err(e) => snap.errors.push(SourceError {
+        Ok(Err(e)) => snap.errors.push(SourceError {
             source: "/proc/locks".into(),
             error: e.to_string(),
         }),
+        Err(_) => snap.errors.push(SourceError {
+            source: "/proc/locks".into(),
+            error: "reading it failed unexpectedly".into(),
+        }),
     }
+    let _t = super::timing::stage("processes");
+    process::assign_open_file_ids(&mut snap);
+    process::resolve_ofd_waiters(&mut snap);
 
+    // Process context for every pid the lock table or the fds mention.
+    let mut wanted: HashSet<i32> = HashSet::new();
+    for line in &snap.locks.lines {
+        if line.pid > 0 {
+            wanted.insert(line.pid);
+        }
+    }
+    wanted.extend(snap.resolved_waiters.values().map(|(pid, _)| *pid));
+    for fd in &snap.open_fds {
+        if !fd.locks.is_empty() {
+            wanted.insert(fd.pid);
+        }
+    }
+    wanted.extend(opts.extra_pids.iter().copied().filter(|p| *p > 0));
+    add_processes(&mut snap, wanted);
+    snap
+}
+
+/// Reads this mount namespace's mount table into the snapshot.
+fn read_mountinfo(snap: &mut Snapshot) {
     match File::open("/proc/self/mountinfo").and_then(|f| read_seq_file(&f)) {
         Ok(bytes) => {
             // Bytes, not text: the kernel prints non-UTF-8 mount paths raw.
@@ -174,28 +216,6 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
             error: e.to_string(),
         }),
     }
-    snap.visibility.proc_restricted = proc_restriction(&snap.mounts);
-
-    process::scan_fds(&mut snap);
-    process::assign_open_file_ids(&mut snap);
-    process::resolve_ofd_waiters(&mut snap);
-
-    // Process context for every pid the lock table or the fds mention.
-    let mut wanted: HashSet<i32> = HashSet::new();
-    for line in &snap.locks.lines {
-        if line.pid > 0 {
-            wanted.insert(line.pid);
-        }
-    }
-    wanted.extend(snap.resolved_waiters.values().map(|(pid, _)| *pid));
-    for fd in &snap.open_fds {
-        if !fd.locks.is_empty() {
-            wanted.insert(fd.pid);
-        }
-    }
-    wanted.extend(opts.extra_pids.iter().copied().filter(|p| *p > 0));
-    add_processes(&mut snap, wanted);
-    snap
 }
 
 /// Reads process context for `pids` that are not in the snapshot yet, and their

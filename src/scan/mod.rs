@@ -162,23 +162,30 @@ pub struct Collected {
 
 /// Scans this system: every stage that does I/O, then [`assemble`].
 pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
-    let mut snap = sys::gather(&GatherOptions {
+    let gather = GatherOptions {
         mount_timeout: opts.mount_timeout,
         ..Default::default()
-    });
-    let (roots, root_errors) = resolve_roots(&snap, &opts.roots)?;
+    };
+    // A path scan walks its tree while the fd tables are read (the walk needs only
+    // the mount and lock tables); the system scan's walk starts from the fds.
+    let (mut snap, walked) = if opts.roots.is_empty() {
+        let snap = sys::gather(&gather);
+        let _t = sys::timing::stage("walk");
+        let walked = walk::system(&snap);
+        (snap, Ok((Vec::new(), walked)))
+    } else {
+        sys::gather_while(&gather, |snap| {
+            let _t = sys::timing::stage("walk");
+            let (roots, root_errors) = resolve_roots(snap, &opts.roots)?;
+            let mut walked = walk::walk(snap, &roots, &opts.walk);
+            walked.errors.extend(root_errors);
+            Ok((roots, walked))
+        })
+    };
+    let (roots, walked) = walked?;
     let v = &mut snap.visibility;
     v.denied_pids.retain(|p| !opts.ignore_pids.contains(p));
     v.processes_denied = v.denied_pids.len();
-
-    let t = sys::timing::stage("walk");
-    let mut walked = if opts.roots.is_empty() {
-        walk::system(&snap)
-    } else {
-        walk::walk(&snap, &roots, &opts.walk)
-    };
-    walked.errors.extend(root_errors);
-    drop(t);
     let t = sys::timing::stage("per-file");
     sys::ask_per_file(
         &mut snap,

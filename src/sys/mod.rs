@@ -313,6 +313,21 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     platform::gather(opts)
 }
 
+/// Gathers a snapshot of this system, running `during` with it once its mount and
+/// lock tables are in, while the platform may still be reading the rest (Linux: the
+/// fd tables, on other threads). `during` must need nothing but mounts and locks:
+/// open fds and processes may not be there yet.
+pub fn gather_while<T>(opts: &GatherOptions, during: impl FnOnce(&Snapshot) -> T) -> (Snapshot, T) {
+    #[cfg(target_os = "linux")]
+    return linux::gather_while(opts, during);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let snap = platform::gather(opts);
+        let out = during(&snap);
+        (snap, out)
+    }
+}
+
 /// Adds process context for `pids` (and their parents) to a snapshot, e.g. for pids
 /// read from pidfiles after the snapshot was taken. On Windows a pid counts as
 /// running only when `OpenProcess` says so.

@@ -130,6 +130,14 @@ fn proc_restriction(mounts: &std::collections::HashMap<u64, Mount>) -> Option<St
 
 /// Gathers the whole snapshot.
 pub fn gather(opts: &GatherOptions) -> Snapshot {
+    gather_while(opts, |_| ()).0
+}
+
+/// Gathers the whole snapshot, and runs `during` with it as soon as it holds the
+/// mount and lock tables, while the fd tables are still being walked on other
+/// threads (a path scan walks its tree meanwhile: neither needs the other). Every
+/// other part of the snapshot (fds, processes) is empty for `during`.
+pub fn gather_while<T>(opts: &GatherOptions, during: impl FnOnce(&Snapshot) -> T) -> (Snapshot, T) {
     let mut snap = Snapshot {
         taken_at: super::now_secs(),
         host: host_name(),
@@ -146,30 +154,35 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     read_mountinfo(&mut snap);
     snap.visibility.proc_restricted = proc_restriction(&snap.mounts);
 
-    // /proc/locks and the fd tables are independent: read the lock table on its own
-    // thread while the fds are walked. Its cost is the kernel's (a walk of the whole
-    // lock list per page read, docs in `read_seq_file`), so it overlaps fully.
-    let locks = std::thread::scope(|s| {
-        let locks = s.spawn(|| {
-            let _t = super::timing::stage("proc-locks");
-            read_proc_locks()
+    // The fd tables need only the mount table: walk them on their own threads while
+    // this one reads /proc/locks (the kernel's cost, a walk of the whole lock list per
+    // page read, see `read_seq_file`) and then runs `during`.
+    let (tables, out) = std::thread::scope(|s| {
+        let mounts = &snap.mounts;
+        let fds = s.spawn(move || {
+            let _t = super::timing::stage("fds");
+            process::walk_fd_tables(mounts)
         });
-        let _t = super::timing::stage("fds");
-        process::scan_fds(&mut snap);
-        locks.join()
-    });
-    match locks {
-        Ok(Ok(locks)) => {
-            snap.locks = locks;
-            snap.visibility.proc_locks_read = true;
+        let t = super::timing::stage("proc-locks");
+        match read_proc_locks() {
+            Ok(locks) => {
+                snap.locks = locks;
+                snap.visibility.proc_locks_read = true;
+            }
+            Err(e) => snap.errors.push(SourceError {
+                source: "/proc/locks".into(),
+                error: e.to_string(),
+            }),
         }
-        Ok(Err(e)) => snap.errors.push(SourceError {
-            source: "/proc/locks".into(),
-            error: e.to_string(),
-        }),
+        drop(t);
+        let out = during(&snap);
+        (fds.join(), out)
+    });
+    match tables {
+        Ok(tables) => process::add_fd_tables(&mut snap, tables),
         Err(_) => snap.errors.push(SourceError {
-            source: "/proc/locks".into(),
-            error: "reading it failed unexpectedly".into(),
+            source: "/proc/PID/fd".into(),
+            error: "walking the fd tables failed unexpectedly".into(),
         }),
     }
     let _t = super::timing::stage("processes");
@@ -191,7 +204,7 @@ pub fn gather(opts: &GatherOptions) -> Snapshot {
     }
     wanted.extend(opts.extra_pids.iter().copied().filter(|p| *p > 0));
     add_processes(&mut snap, wanted);
-    snap
+    (snap, out)
 }
 
 /// Reads this mount namespace's mount table into the snapshot.

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
@@ -111,18 +111,39 @@ struct FdScanPart {
 /// runs on both cores. Measured with 20,000 locked fds in 50 processes on 2 CPUs
 /// (`LOCKSCAN_TIMING=1`): one walker 207-235 ms, two 110-177 ms.
 pub fn scan_fds(snap: &mut Snapshot) {
+    let tables = walk_fd_tables(&snap.mounts);
+    add_fd_tables(snap, tables);
+}
+
+/// What [`walk_fd_tables`] found, to be added to a snapshot with [`add_fd_tables`].
+pub struct FdTables(Result<FdScanPart, SourceError>);
+
+/// The fd walk of [`scan_fds`] on its own: it needs only the mount table, so it can
+/// run on other threads while the snapshot is used for something else.
+pub fn walk_fd_tables(mounts: &HashMap<u64, Mount>) -> FdTables {
     let pids = match list_pids() {
         Ok(p) => p,
         Err(e) => {
-            snap.errors.push(SourceError {
+            return FdTables(Err(SourceError {
                 source: "/proc".into(),
                 error: e.to_string(),
-            });
-            return;
+            }));
         }
     };
     let self_pid = rustix::process::getpid().as_raw_nonzero().get();
-    let part = scan_pids(&pids, self_pid, &snap.mounts);
+    FdTables(Ok(scan_pids(&pids, self_pid, mounts)))
+}
+
+/// Adds what [`walk_fd_tables`] found, and confirms its `(deleted)` fds on served
+/// mounts (through helper processes).
+pub fn add_fd_tables(snap: &mut Snapshot, tables: FdTables) {
+    let part = match tables.0 {
+        Ok(part) => part,
+        Err(e) => {
+            snap.errors.push(e);
+            return;
+        }
+    };
     let base = snap.open_fds.len();
     let unconfirmed: Vec<usize> = part.unconfirmed.iter().map(|i| base + i).collect();
     snap.visibility.processes_seen += part.seen;
@@ -145,10 +166,18 @@ pub fn scan_fds(snap: &mut Snapshot) {
 /// process, against a few per fd).
 const FD_WALKERS: usize = 2;
 
+/// [`FD_WALKERS`], or fewer on fewer CPUs (asked once: the answer reads cgroup files).
+fn fd_walkers() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, FD_WALKERS)
+    })
+}
+
 fn scan_pids(pids: &[i32], self_pid: i32, mounts: &HashMap<u64, Mount>) -> FdScanPart {
-    let walkers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, FD_WALKERS);
+    let walkers = fd_walkers();
     let mut parts: Vec<FdScanPart> = std::thread::scope(|s| {
         let others: Vec<_> = (1..walkers)
             .map(|k| s.spawn(move || scan_pids_share(pids, self_pid, mounts, k, walkers)))
@@ -213,6 +242,7 @@ fn scan_pids_share(
     let mut fdinfo_buf: Vec<u8> = Vec::with_capacity(4096);
     let mut foreign_tried: HashSet<i32> = HashSet::new();
     let mut path = String::with_capacity(32);
+    let mut fd_numbers: Vec<i32> = Vec::new();
     for &pid in pids {
         if first {
             part.seen += 1;
@@ -259,43 +289,45 @@ fn scan_pids_share(
                 continue;
             }
         };
-        let Ok(mut dir) = Dir::read_from(&fddir) else {
+        // The directory stream owns the fd (no reopen of "."); fds are looked up
+        // relative to it, which does not move its position.
+        let Ok(mut dir) = Dir::new(fddir) else {
             if first {
                 part.vanished += 1;
             }
             continue;
         };
-        let mut denied = false;
-        let mut index = 0usize;
+        fd_numbers.clear();
         while let Some(entry) = dir.read() {
             let Ok(entry) = entry else { break };
-            let Some(fd) = entry
+            if let Some(fd) = entry
                 .file_name()
                 .to_str()
                 .ok()
                 .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            index += 1;
-            if (index - 1) % of != share {
+            {
+                fd_numbers.push(fd);
+            }
+        }
+        let Ok(fddir) = dir.fd() else { continue };
+        let mut denied = false;
+        for (index, &fd) in fd_numbers.iter().enumerate() {
+            if index % of != share {
                 continue;
             }
-            match scan_fd(
-                &piddir,
-                &fddir,
+            let found = scan_fd(
+                piddir.as_fd(),
+                fddir,
                 pid,
                 fd,
                 mounts,
                 &mut part,
                 &mut foreign_tried,
                 &mut fdinfo_buf,
-            ) {
-                Ok(()) => {}
-                Err(Denied) => {
-                    denied = true;
-                    break;
-                }
+            );
+            if found.is_err() {
+                denied = true;
+                break;
             }
         }
         if denied {
@@ -311,8 +343,8 @@ struct Denied;
 /// Records fd `fd` of `pid` in `part` when its target is a path.
 #[allow(clippy::too_many_arguments)]
 fn scan_fd(
-    piddir: &OwnedFd,
-    fddir: &OwnedFd,
+    piddir: BorrowedFd<'_>,
+    fddir: BorrowedFd<'_>,
     pid: i32,
     fd: i32,
     mounts: &HashMap<u64, Mount>,
@@ -479,7 +511,7 @@ const PF_KTHREAD: u32 = 0x0020_0000;
 /// link asks the open file itself (no path lookup); `AT_STATX_DONT_SYNC` with only
 /// `STATX_INO` asked keeps it from doing more than reading the in-memory inode
 /// (`st_dev` is filled whatever the mask). Other filesystems cost nothing.
-fn subvolume_dev(fddir: &OwnedFd, name: &str, mount: Option<&Mount>) -> Option<(u32, u32)> {
+fn subvolume_dev(fddir: BorrowedFd<'_>, name: &str, mount: Option<&Mount>) -> Option<(u32, u32)> {
     if mount?.fstype != "btrfs" {
         return None;
     }

@@ -17,8 +17,7 @@ daemon) and the network, or unmount it (umount -f, umount -l; for FUSE, \
 
 fn check(_report: &Report, ctx: &Context) -> Vec<(Found, About)> {
     ctx.snap
-        .unresponsive
-        .borrow()
+        .unresponsive_mounts()
         .iter()
         .map(|u| {
             let point = u.mount_point.to_string_lossy().into_owned();

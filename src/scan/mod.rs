@@ -393,8 +393,7 @@ pub fn assemble(
             handle_table_read: (snap.platform == Platform::Windows).then_some(v.handle_table_read),
             per_file_api: v.per_file_api.clone(),
             unresponsive_mounts: snap
-                .unresponsive
-                .borrow()
+                .unresponsive_mounts()
                 .iter()
                 .map(|u| UnresponsiveMountReport {
                     mount_point: u.mount_point.to_string_lossy().into_owned(),

@@ -70,7 +70,7 @@ pub struct Snapshot {
     /// Mounts whose server did not answer within the deadline: nothing more is asked
     /// of them for the rest of the scan. Filled while the scan runs (the walk, the
     /// examination and the probes see the snapshot shared), hence the cell.
-    pub unresponsive: std::cell::RefCell<Vec<UnresponsiveMount>>,
+    pub unresponsive: Unresponsive,
     /// How long a call that may wait on a filesystem server may stay silent before
     /// it is abandoned; `None`: [`DEFAULT_MOUNT_TIMEOUT`].
     pub mount_timeout: Option<std::time::Duration>,
@@ -107,10 +107,19 @@ impl Snapshot {
             .any(|m| self.own_mount_ids.contains(&m.mount_id) && m.served())
     }
 
+    /// The mounts that did not answer in this scan. A mutex, so that the snapshot
+    /// can be shared by threads (one that panicked poisons nothing here: a list
+    /// is whole after every push).
+    pub fn unresponsive_mounts(&self) -> std::sync::MutexGuard<'_, Vec<UnresponsiveMount>> {
+        self.unresponsive
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Whether `mount` already failed to answer in this scan.
     pub fn is_unresponsive(&self, mount_id: u64) -> bool {
-        self.unresponsive
-            .borrow()
+        self.unresponsive_mounts()
             .iter()
             .any(|u| u.mount_id == mount_id)
     }
@@ -131,7 +140,7 @@ impl Snapshot {
         match run_guarded(idle, work) {
             GuardOutcome::Done(bytes) => Some(bytes),
             GuardOutcome::TimedOut { waited } => {
-                self.unresponsive.borrow_mut().push(UnresponsiveMount {
+                self.unresponsive_mounts().push(UnresponsiveMount {
                     mount_id: mount.mount_id,
                     mount_point: mount.mount_point.clone(),
                     fstype: mount.fstype.clone(),
@@ -271,6 +280,20 @@ pub struct GatherOptions {
     pub mount_timeout: Option<std::time::Duration>,
 }
 
+/// The mounts that did not answer (see [`Snapshot::unresponsive_mounts`]).
+#[derive(Debug, Default)]
+pub struct Unresponsive(std::sync::Mutex<Vec<UnresponsiveMount>>);
+
+impl Clone for Unresponsive {
+    fn clone(&self) -> Self {
+        let list = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Unresponsive(std::sync::Mutex::new(list.clone()))
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub use linux::guard::{Guarded as GuardOutcome, Progress, run as run_guarded};
 
@@ -379,3 +402,10 @@ pub fn add_users(snap: &mut Snapshot, uids: impl IntoIterator<Item = u32>) {
     #[cfg(not(unix))]
     let _ = (snap, uids.into_iter());
 }
+
+/// The snapshot is shared by the threads of a scan (the system walk examines its
+/// files on two): it must stay `Sync`.
+const _: () = {
+    const fn sync<T: Sync>() {}
+    sync::<Snapshot>()
+};

@@ -5,7 +5,9 @@
 #   RUNS=N (default 3)  LOCKSCAN=path (default target/release/lockscan)
 #
 # Locks: N flocks held by ceil(N/10000) processes, whole-system `lockscan --json`,
-# next to the floor (one read of /proc/locks, `dd bs=64k`) and `lsof -n -P`.
+# next to the floor (one read of /proc/locks, `dd bs=64k`: the kernel's walk is
+# quadratic in the number of locks, for every tool) and `lsof -n -P`; `us/lock_>floor`
+# is lockscan's time beyond that floor, per lock: lockscan's own cost.
 # Files: a tree of N files, 1,000 per directory, 1 in 100 named *.lock, scanned by
 # path: `lockscan --json DIR` next to `find DIR`.  For each size it prints the median
 # wall time, microseconds per lock or file, and the slope from the size before it
@@ -59,7 +61,7 @@ echo "slopes bench  $(date -u +%FT%TZ)"
 echo "host: $(uname -r), $(nproc) CPUs, loadavg $(cut -d' ' -f1-3 /proc/loadavg); lsof $(lsof -v 2>&1 | awk '/revision:/{print $2; exit}'); runs: $RUNS"
 echo
 echo "locks (whole system, lockscan --json)"
-printf '%8s %10s %10s %12s %10s %12s %10s\n' locks floor_s lockscan_s us/lock slope_us lsof_s lsof/ls
+printf '%8s %10s %10s %10s %14s %10s %10s %8s\n' locks floor_s lockscan_s us/lock us/lock_>floor slope_us lsof_s lsof/ls
 prev_n=0; prev_t=0
 for n in $LOCK_SIZES; do
     stop
@@ -81,7 +83,7 @@ for n in $LOCK_SIZES; do
     read -r lt _ < <(time_cmd lsof -n -P)
     slope=-
     [ "$prev_n" -gt 0 ] && slope=$(awk -v a="$t" -v b="$prev_t" -v n="$n" -v m="$prev_n" 'BEGIN{printf "%.2f", (a-b)*1e6/(n-m)}')
-    printf '%8d %10s %10s %12.2f %10s %12s %10.2f\n' "$n" "$floor" "$t" "$(awk -v t="$t" -v n="$n" 'BEGIN{print t*1e6/n}')" "$slope" "$lt" "$(awk -v a="$lt" -v b="$t" 'BEGIN{print a/b}')"
+    printf '%8d %10s %10s %10.2f %14.2f %10s %10s %8.2f\n' "$n" "$floor" "$t" "$(awk -v t="$t" -v n="$n" 'BEGIN{print t*1e6/n}')" "$(awk -v t="$t" -v f="$floor" -v n="$n" 'BEGIN{print (t-f)*1e6/n}')" "$slope" "$lt" "$(awk -v a="$lt" -v b="$t" 'BEGIN{print a/b}')"
     prev_n=$n; prev_t=$t
     stop
     rm -rf "$TMP/l" "$TMP"/h*.out

@@ -9,6 +9,7 @@ pub mod escape;
 pub mod explain;
 pub mod json;
 pub mod ndjson;
+pub mod parallel;
 pub mod prometheus;
 pub mod schema;
 pub mod table;

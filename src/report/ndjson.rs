@@ -103,16 +103,22 @@ impl Exporter for Ndjson {
                 errors: &report.errors,
             }),
         )?;
-        for file in &report.files {
-            push_line(
-                &mut buf,
-                &Record::File(FileRecord {
-                    file,
-                    host,
-                    generated_at,
-                }),
-            )?;
-        }
+        // The file lines, rendered on two threads and written in order.
+        super::parallel::write_all(
+            &report.files,
+            b"",
+            |file, line| {
+                push_line(
+                    line,
+                    &Record::File(FileRecord {
+                        file,
+                        host,
+                        generated_at,
+                    }),
+                )
+            },
+            &mut buf,
+        )?;
         for finding in &report.findings {
             push_line(
                 &mut buf,
@@ -154,6 +160,32 @@ mod tests {
             assert!(map.remove(*key).is_some(), "missing {key}");
         }
         Value::Object(map)
+    }
+
+    #[test]
+    fn file_lines_rendered_on_two_threads_come_out_whole_and_in_order() {
+        let mut report = sample_report();
+        let files = std::mem::take(&mut report.files);
+        report.files = (0..700)
+            .map(|i| {
+                let mut f = files[i % files.len()].clone();
+                f.path = Some(format!("/tmp/n/{i:04}.lock"));
+                f
+            })
+            .collect();
+        let got = lines(&report);
+        let paths: Vec<&str> = got
+            .iter()
+            .filter(|l| l["record"] == "file")
+            .map(|l| l["path"].as_str().unwrap())
+            .collect();
+        let want: Vec<&str> = report
+            .files
+            .iter()
+            .map(|f| f.path.as_deref().unwrap())
+            .collect();
+        assert_eq!(paths, want);
+        assert_eq!(got[0]["record"], "scan");
     }
 
     #[test]

@@ -287,7 +287,7 @@ struct Ctx<'a> {
     /// Process context by pid, built once: a process holding thousands of locks
     /// appears in thousands of files. (The caches are behind mutexes: the reports
     /// are built on two threads.)
-    procs: Mutex<HashMap<i32, ProcessRef>>,
+    procs: Mutex<HashMap<i32, Arc<ProcessRef>>>,
     /// Filesystem reports by mount id (or device), built once per mount and shared
     /// by its files.
     filesystems: Mutex<HashMap<MountKey, Option<Arc<FilesystemReport>>>>,
@@ -393,13 +393,16 @@ impl<'a> Ctx<'a> {
 
     /// `process_ref`, cached per pid.
     fn pref(&self, pid: i32, fd: Option<&OpenFd>) -> ProcessRef {
-        let mut p = self
+        // The shared copy is taken under the lock, the report's own copy outside it
+        // (both threads make thousands of these).
+        let shared = self
             .procs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(pid)
-            .or_insert_with(|| process_ref(self.snap, pid, None))
+            .or_insert_with(|| Arc::new(process_ref(self.snap, pid, None)))
             .clone();
+        let mut p = ProcessRef::clone(&shared);
         p.fd = fd.map(|f| f.fd);
         p.cloexec = fd.and_then(|f| f.cloexec());
         p.inherited_from = fd.and_then(|f| f.inherited_from);

@@ -311,6 +311,8 @@ fn scan_pids_share(
         }
         let Ok(fddir) = dir.fd() else { continue };
         let mut denied = false;
+        // Opened at this process's first fd that names a path.
+        let mut fdinfo_dir: Option<OwnedFd> = None;
         for (index, &fd) in fd_numbers.iter().enumerate() {
             if index % of != share {
                 continue;
@@ -324,6 +326,7 @@ fn scan_pids_share(
                 &mut part,
                 &mut foreign_tried,
                 &mut fdinfo_buf,
+                &mut fdinfo_dir,
             );
             if found.is_err() {
                 denied = true;
@@ -351,6 +354,7 @@ fn scan_fd(
     part: &mut FdScanPart,
     foreign_tried: &mut HashSet<i32>,
     fdinfo_buf: &mut Vec<u8>,
+    fdinfo_dir: &mut Option<OwnedFd>,
 ) -> Result<(), Denied> {
     // "fdinfo/N", of which "N" is the fd's name in the fd directory.
     let fdinfo_name = format!("fdinfo/{fd}");
@@ -364,7 +368,15 @@ fn scan_fd(
     if target.first() != Some(&b'/') {
         return Ok(());
     }
-    let info = match read_into(piddir, &fdinfo_name, fdinfo_buf) {
+    // One lookup per fd ("N" in the fdinfo directory) instead of two.
+    if fdinfo_dir.is_none() {
+        *fdinfo_dir = open_dir_at(piddir, "fdinfo").ok();
+    }
+    let read = match fdinfo_dir {
+        Some(dir) => read_into(&*dir, name, fdinfo_buf),
+        None => read_into(piddir, &fdinfo_name, fdinfo_buf),
+    };
+    let info = match read {
         Ok(()) => fdinfo::parse_fdinfo(&String::from_utf8_lossy(fdinfo_buf)),
         Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Err(Denied),
         Err(_) => return Ok(()),

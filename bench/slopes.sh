@@ -6,7 +6,7 @@
 #
 # Locks: N flocks held by ceil(N/10000) processes, whole-system `lockscan --json`,
 # next to the floor (one read of /proc/locks, `dd bs=64k`: the kernel's walk is
-# quadratic in the number of locks, for every tool) and `lsof -n -P`; `us/lock_>floor`
+# quadratic in the number of locks, for every tool) and `lsof -n -P`; `us/lock>floor`
 # is lockscan's time beyond that floor, per lock: lockscan's own cost.
 # Files: a tree of N files, 1,000 per directory, 1 in 100 named *.lock, scanned by
 # path: `lockscan --json DIR` next to `find DIR`.  For each size it prints the median
@@ -61,7 +61,7 @@ echo "slopes bench  $(date -u +%FT%TZ)"
 echo "host: $(uname -r), $(nproc) CPUs, loadavg $(cut -d' ' -f1-3 /proc/loadavg); lsof $(lsof -v 2>&1 | awk '/revision:/{print $2; exit}'); runs: $RUNS"
 echo
 echo "locks (whole system, lockscan --json)"
-printf '%8s %10s %10s %10s %14s %10s %10s %8s\n' locks floor_s lockscan_s us/lock us/lock_>floor slope_us lsof_s lsof/ls
+printf '%8s %10s %10s %10s %14s %10s %10s %8s\n' locks floor_s lockscan_s us/lock 'us/lock>floor' slope_us lsof_s lsof/ls
 prev_n=0; prev_t=0
 for n in $LOCK_SIZES; do
     stop

@@ -157,11 +157,14 @@ pub fn gather_while<T>(opts: &GatherOptions, during: impl FnOnce(&Snapshot) -> T
     // The fd tables need only the mount table: walk them on their own threads while
     // this one reads /proc/locks (the kernel's cost, a walk of the whole lock list per
     // page read, see `read_seq_file`) and then runs `during`.
+    // Listed here, before `during` can fork a helper (a helper is a copy of lockscan
+    // and holds what it is reading open: it must not be mistaken for a holder).
+    let pids = process::pid_list();
     let (tables, out) = std::thread::scope(|s| {
         let mounts = &snap.mounts;
         let fds = s.spawn(move || {
             let _t = super::timing::stage("fds");
-            process::walk_fd_tables(mounts)
+            process::walk_fd_tables(pids, mounts)
         });
         let t = super::timing::stage("proc-locks");
         match read_proc_locks() {

@@ -31,7 +31,7 @@ pub fn report_for(
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
-    let mut report = scan::assemble(snap, roots, walked, probes, opts);
+    let mut report = scan::assemble(snap, roots, walked.clone(), probes, opts);
     diagnose::diagnose(&mut report, &context(snap, opts));
     report
 }

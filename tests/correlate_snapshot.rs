@@ -141,7 +141,7 @@ fn snapshot() -> Snapshot {
 #[test]
 fn system_view_attributes_every_lock_to_its_real_holder() {
     let snap = snapshot();
-    let files = build_files(&snap, &[], HashMap::new(), None);
+    let files = build_files(&snap, Vec::new(), HashMap::new(), None);
     let by_path = |p: &str, deleted: bool| {
         files
             .iter()
@@ -190,9 +190,19 @@ fn system_view_attributes_every_lock_to_its_real_holder() {
 #[test]
 fn path_scan_includes_deleted_locked_files_under_the_roots_only() {
     let snap = snapshot();
-    let inside = build_files(&snap, &[], HashMap::new(), Some(&[PathBuf::from("/srv")]));
+    let inside = build_files(
+        &snap,
+        Vec::new(),
+        HashMap::new(),
+        Some(&[PathBuf::from("/srv")]),
+    );
     assert_eq!(inside.len(), 4, "{inside:#?}");
-    let elsewhere = build_files(&snap, &[], HashMap::new(), Some(&[PathBuf::from("/var")]));
+    let elsewhere = build_files(
+        &snap,
+        Vec::new(),
+        HashMap::new(),
+        Some(&[PathBuf::from("/var")]),
+    );
     assert!(elsewhere.is_empty());
 }
 
@@ -200,7 +210,7 @@ fn path_scan_includes_deleted_locked_files_under_the_roots_only() {
 fn posix_owner_without_a_visible_fd_is_still_the_holder() {
     let mut snap = snapshot();
     snap.open_fds.retain(|f| f.pid != 7000);
-    let files = build_files(&snap, &[], HashMap::new(), None);
+    let files = build_files(&snap, Vec::new(), HashMap::new(), None);
     let range = files
         .iter()
         .find(|f| f.locks.iter().any(|l| l.kind == LockKind::Posix))
@@ -265,7 +275,7 @@ fn waiters_without_a_pid_are_unidentified_never_pid_minus_one_or_zero() {
     snap.resolved_waiters.insert(1, (7100, 6));
     snap.open_fds
         .push(fd(7100, 6, "/srv/ofd.lock", 200, &[], 0o2100002));
-    let files = build_files(&snap, &[], HashMap::new(), None);
+    let files = build_files(&snap, Vec::new(), HashMap::new(), None);
     let lock = |p: &str| {
         files
             .iter()
@@ -359,7 +369,7 @@ fn identical_locks_on_one_inode_number_of_two_btrfs_subvolumes_go_one_to_each() 
         processes: [(7000, process(7000, "app", 1))].into_iter().collect(),
         ..Default::default()
     };
-    let files = build_files(&snap, &[], HashMap::new(), None);
+    let files = build_files(&snap, Vec::new(), HashMap::new(), None);
     for (path, fd_no) in [
         ("/mnt/a/x.pid", 3),
         ("/mnt/b/y.pid", 4),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::catalog;
 use super::content::PidContent;
-use super::examine::Recognised;
+use super::examine::{Exam, Recognised};
 use super::names::{self, NameKind};
 use super::walk::Candidate;
 use crate::lock::fs::classify_fstype;
@@ -1283,33 +1283,30 @@ fn lock_state(
 /// Builds the file reports. `roots` is `None` for a whole-system scan.
 pub fn build_files<'a>(
     snap: &'a Snapshot,
-    cands: &'a [Candidate],
+    mut cands: Vec<Candidate>,
     mut probes: HashMap<PathBuf, ProbeReport>,
     roots: Option<&[PathBuf]>,
 ) -> Vec<FileReport> {
     let ctx = Ctx::new(snap);
-    let mut entries: Vec<Entry> = Vec::with_capacity(cands.len());
+    // Special files are reported as errors by the caller.
+    cands.retain(|c| c.stat.file_type.is_examinable());
     // Locked files found, by key and (on btrfs) subvolume. Only locked ones: the walk
     // may find a million unlocked files, and this set is only asked about locked keys.
     let mut by_key: HashSet<(FileKey, Option<Subvol>)> = HashSet::new();
-    for c in cands {
-        if !c.stat.file_type.is_examinable() {
-            continue; // special files are reported as errors by the caller
-        }
+    // Every subvolume known to hold a file of each btrfs key: a lock on that key whose
+    // holder cannot be seen may be on any of them.
+    let mut subvols_of: HashMap<FileKey, HashSet<Subvol>> = HashMap::new();
+    for c in &cands {
         let sub = c.key.and_then(|k| ctx.subvol_of(k, c.stat.st_dev));
         if let Some(k) = c.key.filter(|k| ctx.locks_by_key.contains_key(k)) {
             by_key.insert((k, sub));
         }
-        entries.push(Entry {
-            path: Some(&c.path),
-            cand: Some(c),
-            key: c.key,
-            sub,
-            deleted: false,
-            replaced: false,
-        });
+        if let (Some(k), Some(s)) = (c.key, sub) {
+            subvols_of.entry(k).or_default().insert(s);
+        }
     }
     let found_keys: HashSet<FileKey> = by_key.iter().map(|(k, _)| *k).collect();
+    let mut unfound: Vec<Entry<'a>> = Vec::new();
     // Locked inodes not found by the walk: all of them for a system scan; under the
     // roots, those whose holders' paths lead there (unlinked or replaced lockfiles).
     // On btrfs one key is a file per subvolume its locks are on.
@@ -1357,42 +1354,25 @@ pub fn build_files<'a>(
             }
         }
         by_key.insert((key, sub));
-        entries.push(Entry {
+        let sub = sub.or_else(|| best.and_then(|f| f.st_dev));
+        if let Some(s) = sub {
+            subvols_of.entry(key).or_default().insert(s);
+        }
+        unfound.push(Entry {
             deleted: best.is_some_and(|f| f.deleted),
             replaced: best.is_some_and(|f| f.replaced),
             path,
             cand: None,
             key: Some(key),
-            sub: sub.or_else(|| best.and_then(|f| f.st_dev)),
+            sub,
         });
     }
-
-    // In report order (by the path's exact bytes), sorted while entries are small.
-    // The walk's order is the directories' and differs from run to run.
-    entries.sort_by(|a, b| {
-        let inode = |e: &Entry| e.key.map(|k| k.ino).or(e.cand.map(|c| c.stat.ino));
-        let bytes = |e: &Entry<'a>| -> Option<&'a [u8]> {
-            e.path.map(|p| p.as_os_str().as_encoded_bytes())
-        };
-        bytes(a)
-            .cmp(&bytes(b))
-            .then(a.deleted.cmp(&b.deleted))
-            .then(inode(a).cmp(&inode(b)))
-    });
 
     // The running processes of each convention's program, found once per convention.
     let mut running: HashMap<&'static str, Vec<i32>> = HashMap::new();
     for r in cands.iter().filter_map(|c| c.exam.recognised.as_ref()) {
         if !r.conv.exe_names.is_empty() && !running.contains_key(r.conv.name) {
             running.insert(r.conv.name, program_pids(snap, r.conv));
-        }
-    }
-    // Every subvolume known to hold a file of each btrfs key: a lock on that key whose
-    // holder cannot be seen may be on any of them.
-    let mut subvols_of: HashMap<FileKey, HashSet<Subvol>> = HashMap::new();
-    for e in &entries {
-        if let (Some(k), Some(s)) = (e.key, e.sub) {
-            subvols_of.entry(k).or_default().insert(s);
         }
     }
     for f in &snap.open_fds {
@@ -1408,250 +1388,314 @@ pub fn build_files<'a>(
     let open_gap = open_gap(snap);
     // A locked inode no longer at its path (replaced, unlinked) is still the file its
     // name says: it takes the examination of the file found there now. Only those
-    // few paths are indexed.
-    let unfound: HashSet<&Path> = entries
-        .iter()
-        .filter(|e| e.cand.is_none())
-        .filter_map(|e| e.path)
-        .collect();
-    let found_at: HashMap<&Path, &Candidate> = if unfound.is_empty() {
+    // few paths are indexed (and their examinations copied: the candidates are
+    // consumed below).
+    let unfound_paths: HashSet<&'a Path> = unfound.iter().filter_map(|e| e.path).collect();
+    let found_at: HashMap<&'a Path, Exam> = if unfound_paths.is_empty() {
         HashMap::new()
     } else {
         cands
             .iter()
-            .filter(|c| unfound.contains(c.path.as_path()))
-            .map(|c| (c.path.as_path(), c))
+            .filter_map(|c| {
+                let at = unfound_paths.get(c.path.as_path())?;
+                Some((*at, c.exam.clone()))
+            })
             .collect()
     };
-    // A probe result belongs to the file the walk found at that path (not to an
-    // unlinked or replaced inode that a holder still names by it).
-    // (Most scans probe nothing: no path is hashed then.)
-    let probed: Vec<Option<Box<ProbeReport>>> = entries
-        .iter()
-        .map(|e| {
-            e.cand
-                .filter(|_| !probes.is_empty())
-                .and_then(|c| probes.remove(&c.path))
-                .map(Box::new)
-        })
-        .collect();
-    let build = |e: &Entry<'a>, probe: Option<Box<ProbeReport>>| -> FileReport {
-        let cand = e.cand;
-        let exam = cand
-            .or_else(|| e.path.and_then(|p| found_at.get(p).copied()))
-            .map(|c| &c.exam);
-        let key = e.key;
+    let build = higher_ranked(
+        |e: &Entry<'_>, probe: Option<Box<ProbeReport>>| -> FileReport {
+            let cand = e.cand;
+            let exam = cand
+                .map(|c| &c.exam)
+                .or_else(|| e.path.and_then(|p| found_at.get(p)));
+            let key = e.key;
+            // A probe result belongs to the file the walk found at that path (not to an
+            // unlinked or replaced inode that a holder still names by it).
+            // (Most scans probe nothing: no path is hashed then.)
+            let mut locks: Vec<LockReport> = Vec::new();
+            // A lock on this key that may be this file's or another subvolume's.
+            let mut ambiguous = false;
+            if let Some(k) = key {
+                // POSIX ranges one process holds with one type and mode, and nobody
+                // waits for, are one entry (a database locking 100,000 records is one
+                // holder, not 100,000 copies of it): by (mode, pid), its index.
+                let mut range_groups: HashMap<(LockMode, i32), usize> = HashMap::new();
+                // Where each byte has a meaning (SQLite's lock bytes and -shm slots are
+                // named one by one), nothing is grouped.
+                let bytes_have_roles =
+                    sqlite_bytes_named(exam.and_then(|x| x.recognised.as_ref()).map(|r| r.conv));
+                for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
+                    let line = &snap.locks.lines[i];
+                    if line.depth != 0 {
+                        continue;
+                    }
+                    let groupable = line.kind == LockKind::Posix
+                        && !bytes_have_roles
+                        && !is_sqlite_lock_byte(line.start)
+                        && line.pid > 0
+                        && line.lease_state.is_none()
+                        && !ctx.waiters_of.contains_key(&i)
+                        && !ctx.line_subvol.contains_key(&i);
+                    if groupable && let Some(&at) = range_groups.get(&(line.mode, line.pid)) {
+                        locks[at].add_range(line.start, line.end);
+                        continue;
+                    }
+                    let mine = match (ctx.line_subvol.get(&i), e.sub) {
+                        (None, _) | (Some(_), None) => true, // not btrfs, or cannot tell
+                        (Some(Some(d)), Some(s)) => *d == s,
+                        (Some(None), Some(s)) => {
+                            let elsewhere = subvols_of
+                                .get(&k)
+                                .is_some_and(|v| v.iter().any(|o| *o != s));
+                            ambiguous |= elsewhere;
+                            !elsewhere
+                        }
+                    };
+                    if mine {
+                        if groupable {
+                            range_groups.insert((line.mode, line.pid), locks.len());
+                        }
+                        locks.push(ctx.lock_report(i, k));
+                    }
+                }
+                for l in locks.iter_mut().filter(|l| !l.ranges.is_empty()) {
+                    l.sort_ranges();
+                }
+            }
+            let ambiguous = (ambiguous && locks.is_empty()).then(|| btrfs_ambiguity(e.path));
+            if locks.is_empty()
+                && let Some(lock) = probe.as_deref().and_then(|p| probed_lock(snap, p))
+            {
+                locks.push(lock);
+            }
+            // Holders and waiters are listed with their locks; open_by is everyone else.
+            let listed: HashSet<i32> = locks
+                .iter()
+                .flat_map(|l| {
+                    l.holders
+                        .iter()
+                        .map(|h| h.pid)
+                        .chain(l.waiters.iter().map(|w| w.process.pid))
+                })
+                .collect();
+            let mut open_by: Vec<ProcessRef> = key
+                .map(|k| {
+                    ctx.fds(k)
+                        .filter(|f| e.sub.is_none() || f.st_dev.is_none() || f.st_dev == e.sub)
+                        .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
+                        .map(|f| ctx.pref(f.pid, Some(f)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Processes a per-file API names but whose handles were not seen (Windows
+            // services and other users' processes, without admin rights).
+            for &pid in key.map_or(&[][..], |k| ctx.per_file_pids(k)) {
+                if !listed.contains(&pid) && !open_by.iter().any(|p| p.pid == pid) {
+                    open_by.push(ctx.pref(pid, None));
+                }
+            }
+            open_by.sort_by_key(|p| (p.pid, p.fd));
+            let name_kind = cand.and_then(|c| c.name_kind).or_else(|| {
+                e.path
+                    .and_then(|p| p.file_name())
+                    .and_then(names::classify)
+                    .map(|r| r.kind)
+            });
+            let kind = match name_kind {
+                Some(k) => k.into(),
+                None if !locks.is_empty() => FileKind::LockedFile,
+                None => FileKind::File,
+            };
+            let symlink_target = cand
+                .and_then(|c| c.symlink_target.as_ref())
+                .map(|t| t.to_string_lossy().into_owned());
+            let content = exam.and_then(|x| x.content.as_deref());
+            let found = exam.and_then(|x| x.recognised.as_ref());
+            // Conventions known only by their program (flock(1) locks any path):
+            // recognised by the process that holds the lock.
+            let by_holder = found
+                .is_none_or(|r| r.conv.generic)
+                .then(|| {
+                    locks
+                        .iter()
+                        .flat_map(|l| l.holders.iter().map(|h| h.pid).chain(l.locker_pid))
+                        .find_map(|pid| {
+                            snap.process_names
+                                .get(&pid)
+                                .and_then(|n| catalog::by_holder(n))
+                        })
+                })
+                .flatten()
+                .map(|conv| Recognised {
+                    conv,
+                    parsed: Default::default(),
+                });
+            let rec = by_holder.as_ref().or(found);
+            name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path);
+            let pidfile = pidfile_report(
+                snap,
+                content,
+                name_kind,
+                symlink_target.as_deref(),
+                cand.map(|c| c.stat.mtime),
+                rec,
+            )
+            .map(Box::new);
+            let (convention, safe_to_delete) = match rec {
+                Some(r) => {
+                    let site_locked = exam
+                        .and_then(|x| x.lock_site_key.as_deref())
+                        .copied()
+                        .flatten()
+                        .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
+                    let scoped = running
+                        .get(r.conv.name)
+                        .map(|pids| in_scope(snap, r.conv, e.path, pids));
+                    let facts = catalog::Facts {
+                        kernel_locked: !locks.is_empty() || site_locked,
+                        open_by_any: !open_by.is_empty()
+                            || locks.iter().any(|l| !l.holders.is_empty()),
+                        kernel_gap: kernel_gap(snap, probe.as_deref()),
+                        lock_unresolved: ambiguous.clone(),
+                        open_gap: open_gap.clone(),
+                        pid: pid_state(pidfile.as_deref()),
+                        age_secs: cand
+                            .and_then(|c| u64::try_from(c.stat.mtime).ok())
+                            .map(|m| snap.taken_at.saturating_sub(m)),
+                        same_host: r.parsed.host.as_deref().map(|h| h == snap.host),
+                        dirty: r.parsed.dirty,
+                        program: scoped.as_ref().map(|s| s.0.clone()),
+                        program_certain: scoped.as_ref().is_some_and(|s| s.1),
+                    };
+                    let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
+                    let says = next_run_says(r.conv, &facts, &locks, pidfile.as_deref(), e.path);
+                    (
+                        Some(ctx.convention(r.conv, says)),
+                        Some(SafeToDelete {
+                            verdict: v,
+                            reason: ctx.intern(reason),
+                        }),
+                    )
+                }
+                None => (None, None),
+            };
+            let st = cand.map(|c| &c.stat);
+            let filesystem = ctx.fs(key, cand);
+            let lock_state = if ambiguous.is_some() {
+                LockState::Unknown
+            } else {
+                lock_state(snap, &locks, filesystem.as_deref(), probe.as_deref())
+            };
+            let (path, path_bytes) = e.path.map(path_fields).unzip();
+            FileReport {
+                path,
+                path_bytes: path_bytes.flatten(),
+                kind,
+                device: key.map(|k| Device {
+                    major: k.major,
+                    minor: k.minor,
+                }),
+                inode: key.map(|k| k.ino).or(st.map(|s| s.ino)),
+                file_type: st.map(|s| s.file_type),
+                size: st.map(|s| s.size),
+                mode: st.and_then(|s| s.mode).map(Perm),
+                uid: st.and_then(|s| s.uid),
+                owner: st.and_then(|s| s.uid).and_then(|u| ctx.owner(u)),
+                mtime: st.and_then(|s| Timestamp::from_signed(s.mtime)),
+                dir_mode: cand.and_then(|c| c.dir_mode).map(Perm),
+                dir_uid: cand.and_then(|c| c.dir_uid),
+                deleted: e.deleted,
+                replaced: e.replaced,
+                symlink_target,
+                filesystem,
+                locks,
+                open_by,
+                pidfile,
+                convention,
+                safe_to_delete,
+                probe,
+                findings: Vec::new(),
+                lock_state,
+                lock_state_reason: ambiguous,
+                advice: Advice::default(),
+            }
+        },
+    );
+    // The reports are made from the candidates a chunk at a time, from the end, each
+    // chunk's candidates freed (and the list shrunk) once their reports exist: the
+    // candidates and the reports of a million files are never all in memory at once.
+    const CHUNK: usize = 4096;
+    let mut files: Vec<FileReport> = Vec::with_capacity(cands.len() + unfound.len());
+    while !cands.is_empty() {
+        let chunk = cands.split_off(cands.len().saturating_sub(CHUNK));
+        cands.shrink_to_fit();
+        let entries: Vec<Entry<'_>> = chunk
+            .iter()
+            .map(|c| Entry {
+                path: Some(&c.path),
+                cand: Some(c),
+                key: c.key,
+                sub: c.key.and_then(|k| ctx.subvol_of(k, c.stat.st_dev)),
+                deleted: false,
+                replaced: false,
+            })
+            .collect();
         // A probe result belongs to the file the walk found at that path (not to an
         // unlinked or replaced inode that a holder still names by it).
         // (Most scans probe nothing: no path is hashed then.)
-        let mut locks: Vec<LockReport> = Vec::new();
-        // A lock on this key that may be this file's or another subvolume's.
-        let mut ambiguous = false;
-        if let Some(k) = key {
-            // POSIX ranges one process holds with one type and mode, and nobody
-            // waits for, are one entry (a database locking 100,000 records is one
-            // holder, not 100,000 copies of it): by (mode, pid), its index.
-            let mut range_groups: HashMap<(LockMode, i32), usize> = HashMap::new();
-            // Where each byte has a meaning (SQLite's lock bytes and -shm slots are
-            // named one by one), nothing is grouped.
-            let bytes_have_roles =
-                sqlite_bytes_named(exam.and_then(|x| x.recognised.as_ref()).map(|r| r.conv));
-            for &i in ctx.locks_by_key.get(&k).into_iter().flatten() {
-                let line = &snap.locks.lines[i];
-                if line.depth != 0 {
-                    continue;
-                }
-                let groupable = line.kind == LockKind::Posix
-                    && !bytes_have_roles
-                    && !is_sqlite_lock_byte(line.start)
-                    && line.pid > 0
-                    && line.lease_state.is_none()
-                    && !ctx.waiters_of.contains_key(&i)
-                    && !ctx.line_subvol.contains_key(&i);
-                if groupable && let Some(&at) = range_groups.get(&(line.mode, line.pid)) {
-                    locks[at].add_range(line.start, line.end);
-                    continue;
-                }
-                let mine = match (ctx.line_subvol.get(&i), e.sub) {
-                    (None, _) | (Some(_), None) => true, // not btrfs, or cannot tell
-                    (Some(Some(d)), Some(s)) => *d == s,
-                    (Some(None), Some(s)) => {
-                        let elsewhere = subvols_of
-                            .get(&k)
-                            .is_some_and(|v| v.iter().any(|o| *o != s));
-                        ambiguous |= elsewhere;
-                        !elsewhere
-                    }
-                };
-                if mine {
-                    if groupable {
-                        range_groups.insert((line.mode, line.pid), locks.len());
-                    }
-                    locks.push(ctx.lock_report(i, k));
-                }
-            }
-            for l in locks.iter_mut().filter(|l| !l.ranges.is_empty()) {
-                l.sort_ranges();
-            }
-        }
-        let ambiguous = (ambiguous && locks.is_empty()).then(|| btrfs_ambiguity(e.path));
-        if locks.is_empty()
-            && let Some(lock) = probe.as_deref().and_then(|p| probed_lock(snap, p))
-        {
-            locks.push(lock);
-        }
-        // Holders and waiters are listed with their locks; open_by is everyone else.
-        let listed: HashSet<i32> = locks
+        let probed: Vec<Option<Box<ProbeReport>>> = chunk
             .iter()
-            .flat_map(|l| {
-                l.holders
-                    .iter()
-                    .map(|h| h.pid)
-                    .chain(l.waiters.iter().map(|w| w.process.pid))
+            .map(|c| {
+                (!probes.is_empty())
+                    .then(|| probes.remove(&c.path))
+                    .flatten()
+                    .map(Box::new)
             })
             .collect();
-        let mut open_by: Vec<ProcessRef> = key
-            .map(|k| {
-                ctx.fds(k)
-                    .filter(|f| e.sub.is_none() || f.st_dev.is_none() || f.st_dev == e.sub)
-                    .filter(|f| f.locks.is_empty() && !listed.contains(&f.pid))
-                    .map(|f| ctx.pref(f.pid, Some(f)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Processes a per-file API names but whose handles were not seen (Windows
-        // services and other users' processes, without admin rights).
-        for &pid in key.map_or(&[][..], |k| ctx.per_file_pids(k)) {
-            if !listed.contains(&pid) && !open_by.iter().any(|p| p.pid == pid) {
-                open_by.push(ctx.pref(pid, None));
+        files.extend(build_in_two(&entries, probed, &build));
+    }
+    let probed = (0..unfound.len()).map(|_| None).collect();
+    files.extend(build_in_two(&unfound, probed, &build));
+    sort_in_report_order(&mut files);
+    files
+}
+
+/// Gives a closure building one report the signature that takes entries of any
+/// lifetime (each chunk's entries borrow that chunk).
+fn higher_ranked<F>(f: F) -> F
+where
+    F: for<'e> Fn(&Entry<'e>, Option<Box<ProbeReport>>) -> FileReport,
+{
+    f
+}
+
+/// Sorts reports by their path's exact bytes, then deleted after not, then inode:
+/// the report's order. The walk's order is the directories' and differs from run to
+/// run. The order is found on indices and applied by swaps along its cycles, so
+/// that no second copy of the reports is made.
+fn sort_in_report_order(files: &mut [FileReport]) {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&files[a], &files[b]);
+        raw_path(x.path.as_deref(), x.path_bytes.as_ref())
+            .cmp(&raw_path(y.path.as_deref(), y.path_bytes.as_ref()))
+            .then(x.deleted.cmp(&y.deleted))
+            .then(x.inode.cmp(&y.inode))
+    });
+    // files[i] must become the old files[order[i]].
+    let mut done = vec![false; files.len()];
+    for start in 0..files.len() {
+        let mut at = start;
+        while !done[at] {
+            done[at] = true;
+            let next = order[at];
+            if next == start {
+                break;
             }
+            files.swap(at, next);
+            at = next;
         }
-        open_by.sort_by_key(|p| (p.pid, p.fd));
-        let name_kind = cand.and_then(|c| c.name_kind).or_else(|| {
-            e.path
-                .and_then(|p| p.file_name())
-                .and_then(names::classify)
-                .map(|r| r.kind)
-        });
-        let kind = match name_kind {
-            Some(k) => k.into(),
-            None if !locks.is_empty() => FileKind::LockedFile,
-            None => FileKind::File,
-        };
-        let symlink_target = cand
-            .and_then(|c| c.symlink_target.as_ref())
-            .map(|t| t.to_string_lossy().into_owned());
-        let content = exam.and_then(|x| x.content.as_deref());
-        let found = exam.and_then(|x| x.recognised.as_ref());
-        // Conventions known only by their program (flock(1) locks any path):
-        // recognised by the process that holds the lock.
-        let by_holder = found
-            .is_none_or(|r| r.conv.generic)
-            .then(|| {
-                locks
-                    .iter()
-                    .flat_map(|l| l.holders.iter().map(|h| h.pid).chain(l.locker_pid))
-                    .find_map(|pid| {
-                        snap.process_names
-                            .get(&pid)
-                            .and_then(|n| catalog::by_holder(n))
-                    })
-            })
-            .flatten()
-            .map(|conv| Recognised {
-                conv,
-                parsed: Default::default(),
-            });
-        let rec = by_holder.as_ref().or(found);
-        name_sqlite_locks(&mut locks, rec.map(|r| r.conv), e.path);
-        let pidfile = pidfile_report(
-            snap,
-            content,
-            name_kind,
-            symlink_target.as_deref(),
-            cand.map(|c| c.stat.mtime),
-            rec,
-        )
-        .map(Box::new);
-        let (convention, safe_to_delete) = match rec {
-            Some(r) => {
-                let site_locked = exam
-                    .and_then(|x| x.lock_site_key.as_deref())
-                    .copied()
-                    .flatten()
-                    .is_some_and(|k| ctx.locks_by_key.contains_key(&k));
-                let scoped = running
-                    .get(r.conv.name)
-                    .map(|pids| in_scope(snap, r.conv, e.path, pids));
-                let facts = catalog::Facts {
-                    kernel_locked: !locks.is_empty() || site_locked,
-                    open_by_any: !open_by.is_empty() || locks.iter().any(|l| !l.holders.is_empty()),
-                    kernel_gap: kernel_gap(snap, probe.as_deref()),
-                    lock_unresolved: ambiguous.clone(),
-                    open_gap: open_gap.clone(),
-                    pid: pid_state(pidfile.as_deref()),
-                    age_secs: cand
-                        .and_then(|c| u64::try_from(c.stat.mtime).ok())
-                        .map(|m| snap.taken_at.saturating_sub(m)),
-                    same_host: r.parsed.host.as_deref().map(|h| h == snap.host),
-                    dirty: r.parsed.dirty,
-                    program: scoped.as_ref().map(|s| s.0.clone()),
-                    program_certain: scoped.as_ref().is_some_and(|s| s.1),
-                };
-                let (v, reason) = catalog::safe_to_delete(r.conv, &facts);
-                let says = next_run_says(r.conv, &facts, &locks, pidfile.as_deref(), e.path);
-                (
-                    Some(ctx.convention(r.conv, says)),
-                    Some(SafeToDelete {
-                        verdict: v,
-                        reason: ctx.intern(reason),
-                    }),
-                )
-            }
-            None => (None, None),
-        };
-        let st = cand.map(|c| &c.stat);
-        let filesystem = ctx.fs(key, cand);
-        let lock_state = if ambiguous.is_some() {
-            LockState::Unknown
-        } else {
-            lock_state(snap, &locks, filesystem.as_deref(), probe.as_deref())
-        };
-        let (path, path_bytes) = e.path.map(path_fields).unzip();
-        FileReport {
-            path,
-            path_bytes: path_bytes.flatten(),
-            kind,
-            device: key.map(|k| Device {
-                major: k.major,
-                minor: k.minor,
-            }),
-            inode: key.map(|k| k.ino).or(st.map(|s| s.ino)),
-            file_type: st.map(|s| s.file_type),
-            size: st.map(|s| s.size),
-            mode: st.and_then(|s| s.mode).map(Perm),
-            uid: st.and_then(|s| s.uid),
-            owner: st.and_then(|s| s.uid).and_then(|u| ctx.owner(u)),
-            mtime: st.and_then(|s| Timestamp::from_signed(s.mtime)),
-            dir_mode: cand.and_then(|c| c.dir_mode).map(Perm),
-            dir_uid: cand.and_then(|c| c.dir_uid),
-            deleted: e.deleted,
-            replaced: e.replaced,
-            symlink_target,
-            filesystem,
-            locks,
-            open_by,
-            pidfile,
-            convention,
-            safe_to_delete,
-            probe,
-            findings: Vec::new(),
-            lock_state,
-            lock_state_reason: ambiguous,
-            advice: Advice::default(),
-        }
-    };
-    build_in_two(&entries, probed, &build)
+    }
 }
 
 /// `build` of every entry, in order: the first half on this thread, the second on
@@ -1696,6 +1740,38 @@ fn build_in_two<'e, E: Sync, P: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reports made a chunk at a time from the end come out in report order: by the
+    /// path's exact bytes, then deleted after not, then inode, whatever order they
+    /// were made in (the swaps along the permutation's cycles lose nothing).
+    #[test]
+    fn reports_made_in_any_order_are_sorted_into_report_order() {
+        let mut files: Vec<FileReport> = Vec::new();
+        // A scrambled order: multiplying by a unit modulo a prime visits every index.
+        for k in 0..997u64 {
+            let i = (k * 389) % 997;
+            let mut f = crate::model::sample::file(&format!("/d/{i:04}"), FileKind::Lockfile);
+            f.inode = Some(1000 - i);
+            files.push(f);
+        }
+        // Same path twice: the deleted one after, then by inode.
+        let mut gone = crate::model::sample::file("/d/0500", FileKind::Lockfile);
+        gone.deleted = true;
+        gone.inode = Some(1);
+        files.insert(3, gone);
+        let mut other = crate::model::sample::file("/d/0500", FileKind::Lockfile);
+        other.inode = Some(2);
+        files.insert(700, other);
+        sort_in_report_order(&mut files);
+        let keys: Vec<(String, bool, Option<u64>)> = files
+            .iter()
+            .map(|f| (f.path.clone().unwrap(), f.deleted, f.inode))
+            .collect();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(keys, want);
+        assert_eq!(keys.len(), 999);
+    }
 
     /// The reports built on two threads come out one per entry, in the entries'
     /// order, each with its own probe, at every size around the threshold.

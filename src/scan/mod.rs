@@ -238,7 +238,7 @@ pub fn collect(opts: &ScanOptions) -> Result<Collected, ScanError> {
     }
     drop(t);
     let t = sys::timing::stage("assemble");
-    let report = assemble(&snap, &roots, &walked, probed.reports, opts);
+    let report = assemble(&snap, &roots, walked, probed.reports, opts);
     drop(t);
     Ok(Collected { snap, report })
 }
@@ -315,39 +315,51 @@ fn wanted_pids(snap: &Snapshot, walked: &WalkResult) -> Vec<i32> {
 pub fn assemble(
     snap: &Snapshot,
     roots: &[PathBuf],
-    walked: &WalkResult,
+    walked: WalkResult,
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
-    let mut files = correlate::build_files(
-        snap,
-        &walked.candidates,
-        probes,
-        (!opts.roots.is_empty()).then_some(roots),
-    );
-    if !opts.roots.is_empty() && (opts.walk.max_depth.is_some() || opts.walk.one_file_system) {
-        // Locked files found through the lock table (not by the walk) obey the same
-        // limits the walk does: `--max-depth` and `-x`.
-        let walked_paths: HashSet<std::borrow::Cow<str>> = walked
-            .candidates
-            .iter()
-            .map(|c| c.path.to_string_lossy())
-            .collect();
-        files.retain(|f| match &f.path {
-            Some(p) => {
-                walked_paths.contains(p.as_str()) || within_walk_limits(snap, roots, p, f, opts)
-            }
-            None => true,
-        });
-    }
-    let mut errors: Vec<ErrorEntry> = walked.errors.clone();
-    for c in &walked.candidates {
+    let WalkResult {
+        candidates,
+        errors: walk_errors,
+        ..
+    } = walked;
+    let mut errors: Vec<ErrorEntry> = walk_errors;
+    for c in &candidates {
         if !c.stat.file_type.is_examinable() {
             errors.push(ErrorEntry::new(
                 &c.path,
                 format!("not a regular file ({}): not read", c.stat.file_type),
             ));
         }
+    }
+    let limited =
+        !opts.roots.is_empty() && (opts.walk.max_depth.is_some() || opts.walk.one_file_system);
+    // The paths the walk found, when locked files found through the lock table must
+    // be held to the walk's limits (taken before the candidates are consumed).
+    let walked_paths: HashSet<String> = if limited {
+        candidates
+            .iter()
+            .map(|c| c.path.to_string_lossy().into_owned())
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut files = correlate::build_files(
+        snap,
+        candidates,
+        probes,
+        (!opts.roots.is_empty()).then_some(roots),
+    );
+    if limited {
+        // Locked files found through the lock table (not by the walk) obey the same
+        // limits the walk does: `--max-depth` and `-x`.
+        files.retain(|f| match &f.path {
+            Some(p) => {
+                walked_paths.contains(p.as_str()) || within_walk_limits(snap, roots, p, f, opts)
+            }
+            None => true,
+        });
     }
     for e in &snap.errors {
         errors.push(ErrorEntry {

@@ -73,7 +73,7 @@ pub struct Candidate {
     pub exam: Exam,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WalkResult {
     pub candidates: Vec<Candidate>,
     pub errors: Vec<ErrorEntry>,

@@ -27,11 +27,11 @@ pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
 pub fn report_for(
     snap: &Snapshot,
     roots: &[PathBuf],
-    walked: &WalkResult,
+    walked: WalkResult,
     probes: HashMap<PathBuf, ProbeReport>,
     opts: &ScanOptions,
 ) -> Report {
-    let mut report = scan::assemble(snap, roots, walked.clone(), probes, opts);
+    let mut report = scan::assemble(snap, roots, walked, probes, opts);
     diagnose::diagnose(&mut report, &context(snap, opts));
     report
 }

@@ -303,7 +303,7 @@ fn report(
         .into_iter()
         .map(|(p, r)| (PathBuf::from(p), r))
         .collect();
-    let mut report = report_for(snap, &roots, &walked, probes, &opts);
+    let mut report = report_for(snap, &roots, walked, probes, &opts);
     report.stats.duration_ms = 7;
     report
 }
@@ -1002,7 +1002,7 @@ fn windows_report_is_unchanged() {
     let mut report = report_for(
         &snap,
         &[],
-        &walked,
+        walked,
         [(PathBuf::from(path), probe)].into_iter().collect(),
         &ScanOptions::default(),
     );

@@ -73,7 +73,7 @@ pub struct Candidate {
     pub exam: Exam,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct WalkResult {
     pub candidates: Vec<Candidate>,
     pub errors: Vec<ErrorEntry>,
@@ -150,21 +150,17 @@ pub fn system(snap: &Snapshot) -> WalkResult {
     // host), and their halves are joined in order.
     let half = local.len().div_ceil(2);
     let (first, second) = local.split_at(half);
-    out.candidates = std::thread::scope(|s| {
-        let other = (!second.is_empty()).then(|| {
-            s.spawn(|| {
-                let examiner = Examiner::new(snap);
-                let mut cands = system_candidates(snap, second);
-                for c in &mut cands {
-                    examiner.examine_one(c, &LiveDisk);
-                }
-                cands
-            })
-        });
-        let mut cands = system_candidates(snap, first);
+    let examined = |examiner: &Examiner, files: &[LockedAt<'_>]| {
+        let mut cands = system_candidates(snap, files);
         for c in &mut cands {
             examiner.examine_one(c, &LiveDisk);
         }
+        cands
+    };
+    out.candidates = std::thread::scope(|s| {
+        let other =
+            (!second.is_empty()).then(|| s.spawn(|| examined(&Examiner::new(snap), second)));
+        let mut cands = examined(&examiner, first);
         // A panic there loses its half to the fds' view, not the scan.
         if let Some(Ok(rest)) = other.map(|h| h.join()) {
             cands.extend(rest);

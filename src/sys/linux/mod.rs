@@ -2,11 +2,12 @@
 //!
 //! Cost model (see the README's performance section): `/proc/locks` is read exactly
 //! once, because every read takes the kernel's global `file_rwsem` for writing and
-//! stalls every lock operation on the system. Each process directory is opened once
-//! as a dirfd and everything else is read relative to it, which also pins the pid:
-//! after the process exits every `openat` on that dirfd fails with ESRCH, so a
-//! recycled pid is never read by mistake. fdinfo is read only for fds whose target is
-//! a path (sockets, pipes and anonymous inodes are skipped on the readlink alone).
+//! stalls every lock operation on the system; it is read on its own thread while two
+//! others walk the fd tables. Each walker opens a process's directory as a dirfd and
+//! reads everything else relative to it, which also pins the pid: after the process
+//! exits every `openat` on that dirfd fails with ESRCH, so a recycled pid is never
+//! read by mistake. fdinfo is read only for fds whose target is a path (sockets,
+//! pipes and anonymous inodes are skipped on the readlink alone).
 
 pub mod fdinfo;
 pub mod guard;

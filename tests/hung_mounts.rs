@@ -465,6 +465,44 @@ fn hung_mount_under_the_scanned_path_is_reported_and_the_rest_scanned() {
     assert_reported_unresponsive(&doc, &fs);
 }
 
+/// A mount deep enough in a wide tree to be met by one of the walk's threads (the
+/// root has more subdirectories than the walk splits it into): the thread must
+/// leave it to a helper process started from the main thread, which walks it while
+/// it answers and gives up on it when it hangs, the rest of the tree complete.
+#[test]
+fn mount_met_by_a_walker_thread_goes_through_a_helper_answering_or_hung() {
+    let _serial = serial();
+    let d = tempdir();
+    let root = canon(d.path());
+    let (src, scan) = (root.join("src"), root.join("scan"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("inner.pid"), format!("{}\n", dead_pid())).unwrap();
+    let dirs: Vec<PathBuf> = (0..40).map(|i| scan.join(format!("d{i}"))).collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/stale.pid"), format!("{}\n", dead_pid())).unwrap();
+    }
+    let mnt = dirs[29].join("sub/mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let fs = require!(HangFs::mount(&src, &mnt, &fsname("thread")));
+    let all_beside = |doc: &Value| {
+        for dir in &dirs {
+            let stale = file(doc, &dir.join("sub/stale.pid"), false);
+            assert_eq!(stale["pidfile"]["status"], "dead", "{stale:#}");
+        }
+    };
+    let answering = parse(&run_timed(
+        &mut lockscan(&["--json", scan.to_str().unwrap()]),
+        None,
+        Duration::from_secs(60),
+    ));
+    all_beside(&answering);
+    let inner = file(&answering, &mnt.join("inner.pid"), false);
+    assert_eq!(inner["pidfile"]["status"], "dead", "{inner:#}");
+    let doc = scan_hung(&fs, &["--json", scan.to_str().unwrap()], all_beside);
+    assert_reported_unresponsive(&doc, &fs);
+}
+
 #[test]
 fn hung_mount_under_the_scanned_path_with_one_file_system_does_not_block() {
     // -x does not descend into the mount; whether it then reports the mount at all

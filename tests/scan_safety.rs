@@ -193,6 +193,95 @@ fn bind_mount_cycle_is_walked_once() {
     );
 }
 
+/// Entries under `dir`, recursively (not following symlinks).
+fn count_entries(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            1 + if e.file_type().unwrap().is_dir() {
+                count_entries(&e.path())
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// A tree the walk shares between its threads only after entering two levels (one
+/// subdirectory, then three, then ninety), with a directory that two threads'
+/// shares both reach (a bind mount): every lockfile is reported exactly once, every
+/// entry is counted once, and two scans agree.
+#[test]
+fn tree_shared_between_walker_threads_is_reported_whole_and_once() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let mut expected = std::collections::BTreeSet::new();
+    let mut lockfile = |p: PathBuf| {
+        std::fs::write(&p, "").unwrap();
+        expected.insert(p.to_str().unwrap().to_string());
+    };
+    std::fs::create_dir(root.join("a")).unwrap();
+    lockfile(root.join("top.lock"));
+    lockfile(root.join("a/mid.lock"));
+    for b in 0..3 {
+        let bdir = root.join(format!("a/b{b}"));
+        for c in 0..30 {
+            let cdir = bdir.join(format!("c{c}"));
+            std::fs::create_dir_all(cdir.join("deep/deeper")).unwrap();
+            std::fs::write(cdir.join("data.dat"), "").unwrap();
+            lockfile(cdir.join("x.lock"));
+            lockfile(cdir.join("deep/deeper/y.lock"));
+        }
+        lockfile(bdir.join("b.lock"));
+    }
+    let shared = root.join("a/b0/c0");
+    let again = root.join("a/b2/c29/again");
+    std::fs::create_dir(&again).unwrap();
+    let entries = count_entries(&root);
+    let bind = require!(mount_bind(&shared, &again));
+    let docs = [
+        scan_json(&[root.to_str().unwrap()]),
+        scan_json(&[root.to_str().unwrap()]),
+    ];
+    drop(bind);
+    let mut seen = Vec::new();
+    for doc in &docs {
+        // The shared directory's files are reported under whichever name reached it first.
+        let mut paths: Vec<String> = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let p = f["path"].as_str().unwrap();
+                p.replace(again.to_str().unwrap(), shared.to_str().unwrap())
+            })
+            .collect();
+        let reported = paths.len();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), reported, "a file reported twice: {doc:#}");
+        assert_eq!(
+            paths,
+            expected.iter().cloned().collect::<Vec<_>>(),
+            "{doc:#}"
+        );
+        assert_eq!(
+            doc["stats"]["entries_walked"], entries,
+            "{:#}",
+            doc["stats"]
+        );
+        assert_eq!(
+            doc["errors"].as_array().unwrap().len(),
+            0,
+            "{:#}",
+            doc["errors"]
+        );
+        seen.push(paths);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
 #[test]
 fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
     // Dropping to nobody makes the directory really unreadable (root reads anything).

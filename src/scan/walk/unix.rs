@@ -24,6 +24,8 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
@@ -66,6 +68,24 @@ const OPEN_DIR_BUDGET: usize = 128;
 
 /// `getdents64` buffer: few syscalls per directory, like find(1).
 const DIRENT_BUFFER: usize = 64 * 1024;
+
+/// Threads walking a root's subtrees. Listing and `statx` are each a syscall
+/// that does not wait on another directory's, so two walkers take a tree in about
+/// half the time on two cores (a 100,000-file tree: 74 -> ~40 ms), while each
+/// subtree is still walked by one thread, depth first, through its own fds.
+const TREE_WALKERS: usize = 2;
+
+/// A root is split into at least this many subtrees before they are shared (its
+/// subdirectories, or theirs when it has fewer), so that one large subtree does
+/// not leave the other walker idle for the whole scan.
+const SPLIT_JOBS: usize = 16;
+
+/// How many levels below a root are entered to find [`SPLIT_JOBS`] subtrees.
+const SPLIT_LEVELS: usize = 3;
+
+// The directories entered while splitting are all on the stack at once, with
+// their fds: fewer than the budget, so none is closed before it is shared.
+const _: () = assert!(SPLIT_JOBS < OPEN_DIR_BUDGET);
 
 fn type_of(ft: FileType) -> Kind {
     match ft {
@@ -255,14 +275,34 @@ struct Frame {
     next: usize,
 }
 
-struct Walker<'a> {
+/// A subtree shared out to the walker threads: the directory `name` in `parent`.
+struct Job {
+    parent: Arc<OwnedFd>,
+    parent_stat: FileStat,
+    name: OsString,
+    path: PathBuf,
+    depth: usize,
+}
+
+/// What every walker of one scan reads (and, for `visited`, updates) in common.
+struct Shared<'a> {
     snap: &'a Snapshot,
     opts: &'a WalkOptions,
     /// Inode numbers of every locked file, for the cheap pre-filter on `d_ino`.
     locked_inos: HashSet<u64>,
     locked_keys: HashSet<FileKey>,
-    /// Directories entered, by `st_dev` (per subvolume on btrfs) and inode.
-    visited: HashSet<(u32, u32, u64)>,
+    /// Directories entered, by `st_dev` (per subvolume on btrfs) and inode: shared,
+    /// so a directory reached twice (a bind mount) is walked once whichever thread
+    /// reaches it.
+    visited: Mutex<HashSet<(u32, u32, u64)>>,
+}
+
+struct Walker<'a> {
+    snap: &'a Snapshot,
+    opts: &'a WalkOptions,
+    locked_inos: &'a HashSet<u64>,
+    locked_keys: &'a HashSet<FileKey>,
+    visited: &'a Mutex<HashSet<(u32, u32, u64)>>,
     examiner: Examiner<'a>,
     out: WalkResult,
     stack: Vec<Frame>,
@@ -273,9 +313,31 @@ struct Walker<'a> {
     /// the examination gets, to send back.
     in_helper: bool,
     recorded: Vec<(Question, PathBuf, Answer)>,
+    /// On a walker thread: served mounts met, left to the main thread, which walks
+    /// them through a helper process once the threads are done (a process forked
+    /// while another thread holds a lock would inherit it held forever).
+    deferred: Option<Vec<Job>>,
 }
 
 impl<'a> Walker<'a> {
+    fn new(shared: &'a Shared<'a>) -> Self {
+        Walker {
+            snap: shared.snap,
+            opts: shared.opts,
+            locked_inos: &shared.locked_inos,
+            locked_keys: &shared.locked_keys,
+            visited: &shared.visited,
+            examiner: Examiner::new(shared.snap),
+            out: WalkResult::default(),
+            stack: Vec::new(),
+            closed_below: 0,
+            buf: Vec::new(),
+            in_helper: false,
+            recorded: Vec::new(),
+            deferred: None,
+        }
+    }
+
     fn fstype(&self, mnt_id: Option<u64>) -> Option<&str> {
         mnt_id
             .and_then(|id| self.snap.mounts.get(&id))
@@ -445,6 +507,19 @@ impl<'a> Walker<'a> {
             if !self.in_helper
                 && let Some(m) = self.snap.served_mount(pre.mnt_id)
             {
+                if let Some(deferred) = &mut self.deferred {
+                    match rustix::io::fcntl_dupfd_cloexec(parent, 0) {
+                        Ok(fd) => deferred.push(Job {
+                            parent: Arc::new(fd),
+                            parent_stat: parent_stat.clone(),
+                            name: name.to_os_string(),
+                            path,
+                            depth,
+                        }),
+                        Err(e) => self.error(&path, format!("cannot be walked: {}", errno_text(e))),
+                    }
+                    return;
+                }
                 let m = m.clone();
                 self.through_helper(&m, &path, |w| {
                     w.enter(parent, parent_stat, name, path.clone(), depth)
@@ -501,7 +576,12 @@ impl<'a> Walker<'a> {
         // `st_dev`, not the lock-table device: every btrfs subvolume and snapshot root
         // is inode 256 on one superblock, and only `st_dev` tells them apart. A bind
         // mount shows its source's `st_dev`, so a bind-mount cycle still meets itself.
-        if !self.visited.insert((st.st_dev.0, st.st_dev.1, st.ino)) {
+        let first = self
+            .visited
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert((st.st_dev.0, st.st_dev.1, st.ino));
+        if !first {
             return;
         }
         let subdirs = self.list(&fd, &path, &st);
@@ -544,6 +624,117 @@ impl<'a> Walker<'a> {
             }
             let done = self.stack.pop().expect("a frame");
             self.back_to_parent(done);
+        }
+    }
+
+    /// Turns the directories on the stack (a root just listed) into jobs, one per
+    /// subdirectory, entering a level deeper while there are fewer than
+    /// [`SPLIT_JOBS`]: what is entered on the way is listed and examined here.
+    fn split(&mut self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for level in 0..=SPLIT_LEVELS {
+            self.closed_below = 0;
+            for frame in std::mem::take(&mut self.stack) {
+                let Some(fd) = frame.fd else {
+                    // Cannot happen (fewer frames than the fd budget), but is not lost
+                    // in silence if it does.
+                    self.error(
+                        &frame.path,
+                        "its directory fd was closed: not walked".into(),
+                    );
+                    continue;
+                };
+                let parent = Arc::new(fd);
+                for name in frame.subdirs.into_iter().skip(frame.next) {
+                    jobs.push(Job {
+                        parent: Arc::clone(&parent),
+                        parent_stat: frame.stat.clone(),
+                        path: child_path(&frame.path, &name),
+                        name,
+                        depth: frame.depth + 1,
+                    });
+                }
+            }
+            if jobs.len() >= SPLIT_JOBS || level == SPLIT_LEVELS {
+                break;
+            }
+            for job in std::mem::take(&mut jobs) {
+                self.enter(
+                    &job.parent,
+                    &job.parent_stat,
+                    &job.name,
+                    job.path,
+                    job.depth,
+                );
+            }
+        }
+        jobs
+    }
+
+    /// Walks `jobs` on [`TREE_WALKERS`] threads, each taking the next job in turn
+    /// with a walker of its own; what they find is added in the jobs' order, so the
+    /// report does not depend on which thread walked what. Served mounts they met
+    /// are walked afterwards from here, through a helper process each.
+    fn walk_jobs(&mut self, shared: &Shared<'_>, jobs: Vec<Job>) {
+        if jobs.len() < 2 {
+            for job in jobs {
+                self.enter(
+                    &job.parent,
+                    &job.parent_stat,
+                    &job.name,
+                    job.path,
+                    job.depth,
+                );
+                self.run(0, &mut || {});
+            }
+            return;
+        }
+        type Done = (WalkResult, Vec<Job>);
+        let results: Vec<Mutex<Option<Done>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut w = Walker::new(shared);
+            w.deferred = Some(Vec::new());
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else {
+                    break;
+                };
+                w.enter(
+                    &job.parent,
+                    &job.parent_stat,
+                    &job.name,
+                    job.path.clone(),
+                    job.depth,
+                );
+                w.run(0, &mut || {});
+                let deferred = w.deferred.replace(Vec::new()).unwrap_or_default();
+                let done = (std::mem::take(&mut w.out), deferred);
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+            }
+        };
+        std::thread::scope(|s| {
+            let others: Vec<_> = (1..TREE_WALKERS).map(|_| s.spawn(work)).collect();
+            work();
+            for h in others {
+                // A walker that panicked leaves its jobs' slots empty: said below.
+                let _ = h.join();
+            }
+        });
+        for (job, slot) in jobs.iter().zip(results) {
+            let Some((found, deferred)) = slot.into_inner().unwrap_or_else(|p| p.into_inner())
+            else {
+                self.error(&job.path, "not walked: the thread walking it failed".into());
+                continue;
+            };
+            self.out.entries += found.entries;
+            self.out.candidates.extend(found.candidates);
+            self.out.errors.extend(found.errors);
+            for d in deferred {
+                let base = self.stack.len();
+                self.enter(&d.parent, &d.parent_stat, &d.name, d.path, d.depth);
+                self.run(base, &mut || {});
+            }
         }
     }
 
@@ -712,20 +903,14 @@ impl<'a> Walker<'a> {
 /// Walks `roots` (absolute, symlink-free paths), examining what it finds.
 pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResult {
     let locked_keys: HashSet<FileKey> = snap.locks.lines.iter().filter_map(|l| l.key).collect();
-    let mut w = Walker {
+    let shared = Shared {
         snap,
         opts,
         locked_inos: locked_keys.iter().map(|k| k.ino).collect(),
         locked_keys,
-        visited: HashSet::new(),
-        examiner: Examiner::new(snap),
-        out: WalkResult::default(),
-        stack: Vec::new(),
-        closed_below: 0,
-        buf: Vec::new(),
-        in_helper: false,
-        recorded: Vec::new(),
+        visited: Mutex::new(HashSet::new()),
     };
+    let mut w = Walker::new(&shared);
     for root in roots {
         match snap.mount_of_path(root).filter(|m| m.served()) {
             Some(m) => {
@@ -734,7 +919,8 @@ pub fn walk(snap: &Snapshot, roots: &[PathBuf], opts: &WalkOptions) -> WalkResul
             }
             None => {
                 w.root(root);
-                w.run(0, &mut || {});
+                let jobs = w.split();
+                w.walk_jobs(&shared, jobs);
             }
         }
     }

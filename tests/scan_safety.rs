@@ -282,6 +282,65 @@ fn tree_shared_between_walker_threads_is_reported_whole_and_once() {
     assert_eq!(seen[0], seen[1]);
 }
 
+/// One directory with more lock-named files than the walk examines in one batch
+/// (each full batch is shared by two threads): every file is reported exactly
+/// once and judged on its own content and holders, whichever thread looked at it.
+#[test]
+fn directory_of_thousands_of_lockfiles_is_examined_whole_on_two_threads() {
+    let d = tempdir();
+    let dir = canon(d.path());
+    let dead = dead_pid();
+    let live = std::process::id();
+    let mut expected = std::collections::BTreeSet::new();
+    for i in 0..9000 {
+        let (name, body) = match i % 1000 {
+            7 => (format!("svc{i}.pid"), format!("{dead}\n")),
+            8 => (format!("own{i}.pid"), format!("{live}\n")),
+            _ => (format!("job{i}.lock"), String::new()),
+        };
+        std::fs::write(dir.join(&name), body).unwrap();
+        expected.insert(dir.join(&name).to_str().unwrap().to_string());
+        if i % 9 == 0 {
+            std::fs::write(dir.join(format!("data{i}.dat")), "").unwrap();
+        }
+    }
+    // Near the end of the listing order is unknowable; the holder's file is one more.
+    let held = dir.join("zz-held.lock");
+    let holder = Holder::start(&[&format!("flock-ex:{}", held.display())]);
+    expected.insert(held.to_str().unwrap().to_string());
+    let doc = scan_json(&[dir.to_str().unwrap()]);
+    drop(holder);
+    let files = doc["files"].as_array().unwrap();
+    let mut paths: Vec<String> = files
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    let reported = paths.len();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), reported, "a file reported twice");
+    assert_eq!(paths, expected.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        doc["stats"]["entries_walked"],
+        9000 + 1000 + 1,
+        "{:#}",
+        doc["stats"]
+    );
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        let name = path.rsplit('/').next().unwrap();
+        if name.starts_with("svc") {
+            assert_eq!(f["pidfile"]["status"], "dead", "{f:#}");
+        } else if name.starts_with("own") {
+            assert_eq!(f["pidfile"]["status"], "running", "{f:#}");
+        } else if name == "zz-held.lock" {
+            assert_eq!(f["lock_state"], "held", "{f:#}");
+        } else {
+            assert_eq!(f["lock_state"], "free", "{f:#}");
+        }
+    }
+}
+
 #[test]
 fn unreadable_directory_is_reported_and_the_rest_is_scanned() {
     // Dropping to nobody makes the directory really unreadable (root reads anything).

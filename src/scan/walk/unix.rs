@@ -80,6 +80,10 @@ const TREE_WALKERS: usize = 2;
 /// not leave the other walker idle for the whole scan.
 const SPLIT_JOBS: usize = 16;
 
+/// Files of one directory to `statx` and examine together, on two threads when
+/// there are this many (see [`Walker::files`]).
+const FILE_BATCH: usize = 4096;
+
 /// How many levels below a root are entered to find [`SPLIT_JOBS`] subtrees.
 const SPLIT_LEVELS: usize = 3;
 
@@ -264,6 +268,39 @@ impl Disk for DirDisk<'_> {
     }
 }
 
+/// The candidate for the file `name` in the directory `disk`, by a `statx`: kept
+/// when its name is a lock's (`kind`) or its inode is locked; `None` when it is
+/// neither, or is gone.
+fn file_candidate(
+    snap: &Snapshot,
+    locked_keys: &HashSet<FileKey>,
+    disk: &DirDisk,
+    dir_stat: &FileStat,
+    name: &OsStr,
+    kind: Option<NameKind>,
+) -> Result<Option<Candidate>, ErrorEntry> {
+    let st = match statx_at(disk.dir, name, false) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(ErrorEntry::new(&disk.dir_path.join(name), errno_text(e))),
+    };
+    let key = key_for(snap, &st);
+    if kind.is_none() && !key.is_some_and(|k| locked_keys.contains(&k)) {
+        return Ok(None);
+    }
+    Ok(Some(Candidate {
+        path: child_path(disk.dir_path, name),
+        name_kind: kind,
+        stat: st,
+        key,
+        symlink_target: None,
+        explicit: false,
+        dir_mode: dir_stat.mode,
+        dir_uid: dir_stat.uid,
+        exam: Default::default(),
+    }))
+}
+
 /// One directory on the walk's stack: its fd (closed when too deep; see
 /// [`OPEN_DIR_BUDGET`]) and the subdirectories still to enter.
 struct Frame {
@@ -368,6 +405,7 @@ impl<'a> Walker<'a> {
         let stat_all = fstype == "overlay";
         self.examiner.next_directory();
         let mut subdirs = Vec::new();
+        let mut batch = Vec::new();
         let mut buf = std::mem::take(&mut self.buf);
         if buf.is_empty() {
             buf = vec![MaybeUninit::uninit(); DIRENT_BUFFER];
@@ -407,35 +445,73 @@ impl<'a> Walker<'a> {
                     if rule.is_none() && !stat_all && !self.locked_inos.contains(&d_ino) {
                         continue;
                     }
-                    let st = match statx_at(fd, name, false) {
-                        Ok(st) => st,
-                        Err(Errno::NOENT) => continue,
-                        Err(e) => {
-                            self.error(&path.join(name), errno_text(e));
-                            continue;
-                        }
-                    };
-                    let key = key_for(self.snap, &st);
-                    if rule.is_none() && !key.is_some_and(|k| self.locked_keys.contains(&k)) {
-                        continue;
+                    batch.push((name.to_os_string(), rule.map(|r| r.kind)));
+                    if batch.len() == FILE_BATCH {
+                        self.files(&disk, dir_stat, &mut batch);
                     }
-                    let cand = Candidate {
-                        path: child_path(path, name),
-                        name_kind: rule.map(|r| r.kind),
-                        stat: st,
-                        key,
-                        symlink_target: None,
-                        explicit: false,
-                        dir_mode: dir_stat.mode,
-                        dir_uid: dir_stat.uid,
-                        exam: Default::default(),
-                    };
-                    self.found(cand, &disk);
                 }
             }
         }
+        self.files(&disk, dir_stat, &mut batch);
         self.buf = buf;
         subdirs
+    }
+
+    /// `statx`es the files of `batch` (in the directory `disk`), keeps those that
+    /// matter and examines them: a full batch on two threads, a half each (a flood
+    /// of lockfiles in one directory is a `statx` and an examination per file), and
+    /// what they find added in name order. Inside a helper process, where every
+    /// answer is recorded, on this thread alone.
+    fn files(
+        &mut self,
+        disk: &DirDisk,
+        dir_stat: &FileStat,
+        batch: &mut Vec<(OsString, Option<NameKind>)>,
+    ) {
+        let names = std::mem::take(batch);
+        let (snap, locked_keys) = (self.snap, self.locked_keys);
+        if self.in_helper || names.len() < FILE_BATCH {
+            for (name, kind) in &names {
+                match file_candidate(snap, locked_keys, disk, dir_stat, name, *kind) {
+                    Ok(Some(cand)) => self.found(cand, disk),
+                    Ok(None) => {}
+                    Err(e) => self.out.errors.push(e),
+                }
+            }
+            return;
+        }
+        let examined = |examiner: &Examiner, part: &[(OsString, Option<NameKind>)]| {
+            let mut out = Vec::new();
+            let mut errors = Vec::new();
+            for (name, kind) in part {
+                match file_candidate(snap, locked_keys, disk, dir_stat, name, *kind) {
+                    Ok(Some(mut cand)) => {
+                        examiner.examine_one(&mut cand, disk);
+                        out.push(cand);
+                    }
+                    Ok(None) => {}
+                    Err(e) => errors.push(e),
+                }
+            }
+            (out, errors)
+        };
+        let (first, second) = names.split_at(names.len() / 2);
+        let examiner = &self.examiner;
+        let halves = std::thread::scope(|s| {
+            let other = s.spawn(|| examined(&Examiner::new(snap), second));
+            let mine = examined(examiner, first);
+            // A panic there is this thread's too, as it would be on one thread.
+            [
+                mine,
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            ]
+        });
+        for (cands, errors) in halves {
+            self.out.candidates.extend(cands);
+            self.out.errors.extend(errors);
+        }
     }
 
     /// A symlink is read only when its name is a lock's (Firefox `lock`, Emacs

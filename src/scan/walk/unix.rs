@@ -11,6 +11,11 @@
 //! closed is reopened through `..` when the walk comes back to it, and must still
 //! be the same directory.
 //!
+//! Two threads share the walk: a root is split into subtrees ([`TREE_WALKERS`],
+//! [`SPLIT_JOBS`]), each walked whole by one thread with its own fds, and their
+//! results joined in the subtrees' order; a crowded directory's files are examined
+//! in two halves ([`FILE_BATCH`]). Only the main thread ever forks a helper.
+//!
 //! A mount served by something that may stop answering (NFS, SMB, FUSE) is walked
 //! by a helper process (`Snapshot::guarded`): its answers are sent back, the
 //! examination is repeated from them, and a mount whose helper goes silent is

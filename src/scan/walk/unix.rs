@@ -713,6 +713,17 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Enters a job's directory (see [`Walker::enter`]).
+    fn enter_job(&mut self, job: &Job) {
+        self.enter(
+            &job.parent,
+            &job.parent_stat,
+            &job.name,
+            job.path.clone(),
+            job.depth,
+        );
+    }
+
     /// Turns the directories on the stack (a root just listed) into jobs, one per
     /// subdirectory, entering a level deeper while there are fewer than
     /// [`SPLIT_JOBS`]: what is entered on the way is listed and examined here.
@@ -745,13 +756,7 @@ impl<'a> Walker<'a> {
                 break;
             }
             for job in std::mem::take(&mut jobs) {
-                self.enter(
-                    &job.parent,
-                    &job.parent_stat,
-                    &job.name,
-                    job.path,
-                    job.depth,
-                );
+                self.enter_job(&job);
             }
         }
         jobs
@@ -764,13 +769,7 @@ impl<'a> Walker<'a> {
     fn walk_jobs(&mut self, shared: &Shared<'_>, jobs: Vec<Job>) {
         if jobs.len() < 2 {
             for job in jobs {
-                self.enter(
-                    &job.parent,
-                    &job.parent_stat,
-                    &job.name,
-                    job.path,
-                    job.depth,
-                );
+                self.enter_job(&job);
                 self.run(0, &mut || {});
             }
             return;
@@ -786,13 +785,7 @@ impl<'a> Walker<'a> {
                 let Some(job) = jobs.get(i) else {
                     break;
                 };
-                w.enter(
-                    &job.parent,
-                    &job.parent_stat,
-                    &job.name,
-                    job.path.clone(),
-                    job.depth,
-                );
+                w.enter_job(job);
                 w.run(0, &mut || {});
                 let deferred = w.deferred.replace(Vec::new()).unwrap_or_default();
                 let done = (std::mem::take(&mut w.out), deferred);
@@ -818,7 +811,7 @@ impl<'a> Walker<'a> {
             self.out.errors.extend(found.errors);
             for d in deferred {
                 let base = self.stack.len();
-                self.enter(&d.parent, &d.parent_stat, &d.name, d.path, d.depth);
+                self.enter_job(&d);
                 self.run(base, &mut || {});
             }
         }

@@ -351,3 +351,47 @@ fn stale_pidfile_5000_directories_deep_is_reported_with_its_whole_path() {
     assert_eq!(f["pidfile"]["status"], "dead", "{f:#}");
     assert!(codes(f).contains(&"stale-pidfile".to_string()), "{f:#}");
 }
+
+/// Two chains 2,000 directories deep, so that both walker threads are deep at the
+/// same time, under a limit of 200 open files: the walk's threads share one budget
+/// of directory fds (each closing and reopening ancestors beyond its share), so
+/// neither runs out of fds and both pidfiles at the bottoms are found.
+#[test]
+fn two_walker_threads_deep_at_once_stay_within_a_low_open_file_limit() {
+    let d = tempdir();
+    let root = canon(d.path());
+    let mut deep = Vec::new();
+    for side in ["left", "right"] {
+        std::fs::create_dir(root.join(side)).unwrap();
+        deep.push(deep_tree(
+            &root.join(side),
+            2000,
+            "deep.pid",
+            &format!("{}\n", dead_pid()),
+        ));
+    }
+    let r = run_cmd(
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 200 && exec \"$0\" --json \"$1\"")
+            .arg(lockscan_bin())
+            .arg(&root),
+    );
+    assert_eq!(r.code, 1, "stale pidfiles expected: {}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        doc["errors"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        doc["errors"]
+    );
+    for path in &deep {
+        let found = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path.to_str().unwrap());
+        let f = found.unwrap_or_else(|| panic!("{} not reported", path.display()));
+        assert_eq!(f["pidfile"]["status"], "dead", "{f:#}");
+    }
+}

@@ -67,8 +67,9 @@ const PSEUDO_FS: &[&str] = &[
     "nsfs",
 ];
 
-/// Directory fds kept open at once; deeper ancestors are closed and reopened
-/// through `..` (the default RLIMIT_NOFILE is 1024).
+/// Directory fds the walk keeps open at once, all its threads together; deeper
+/// ancestors are closed and reopened through `..` (the default RLIMIT_NOFILE is
+/// 1024, and the scan's other fds must fit beside them).
 const OPEN_DIR_BUDGET: usize = 128;
 
 /// `getdents64` buffer: few syscalls per directory, like find(1).
@@ -92,9 +93,12 @@ const FILE_BATCH: usize = 4096;
 /// How many levels below a root are entered to find [`SPLIT_JOBS`] subtrees.
 const SPLIT_LEVELS: usize = 3;
 
+/// Directory fds each walker keeps open: the threads share [`OPEN_DIR_BUDGET`].
+const WALKER_DIR_BUDGET: usize = OPEN_DIR_BUDGET / TREE_WALKERS;
+
 // The directories entered while splitting are all on the stack at once, with
-// their fds: fewer than the budget, so none is closed before it is shared.
-const _: () = assert!(SPLIT_JOBS < OPEN_DIR_BUDGET);
+// their fds: fewer than a walker's budget, so none is closed before it is shared.
+const _: () = assert!(SPLIT_JOBS < WALKER_DIR_BUDGET);
 
 fn type_of(ft: FileType) -> Kind {
     match ft {
@@ -307,7 +311,7 @@ fn file_candidate(
 }
 
 /// One directory on the walk's stack: its fd (closed when too deep; see
-/// [`OPEN_DIR_BUDGET`]) and the subdirectories still to enter.
+/// [`WALKER_DIR_BUDGET`]) and the subdirectories still to enter.
 struct Frame {
     fd: Option<OwnedFd>,
     path: PathBuf,
@@ -682,7 +686,7 @@ impl<'a> Walker<'a> {
             subdirs,
             next: 0,
         });
-        if self.stack.len() - self.closed_below > OPEN_DIR_BUDGET {
+        if self.stack.len() - self.closed_below > WALKER_DIR_BUDGET {
             self.stack[self.closed_below].fd = None;
             self.closed_below += 1;
         }

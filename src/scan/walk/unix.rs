@@ -330,6 +330,17 @@ struct Job {
     depth: usize,
 }
 
+/// A served mount a walker thread met, left to the main thread. Its directory is
+/// kept by path and identity, not by fd, and reopened then (no symlink followed,
+/// and it must still be the same directory): a host with hundreds of network or
+/// FUSE mounts does not make the walk hold hundreds of fds meanwhile.
+struct Deferred {
+    parent_stat: FileStat,
+    name: OsString,
+    path: PathBuf,
+    depth: usize,
+}
+
 /// What every walker of one scan reads (and, for `visited`, updates) in common.
 struct Shared<'a> {
     snap: &'a Snapshot,
@@ -362,7 +373,7 @@ struct Walker<'a> {
     /// On a walker thread: served mounts met, left to the main thread, which walks
     /// them through a helper process once the threads are done (a process forked
     /// while another thread holds a lock would inherit it held forever).
-    deferred: Option<Vec<Job>>,
+    deferred: Option<Vec<Deferred>>,
 }
 
 impl<'a> Walker<'a> {
@@ -598,16 +609,12 @@ impl<'a> Walker<'a> {
                 && let Some(m) = self.snap.served_mount(pre.mnt_id)
             {
                 if let Some(deferred) = &mut self.deferred {
-                    match rustix::io::fcntl_dupfd_cloexec(parent, 0) {
-                        Ok(fd) => deferred.push(Job {
-                            parent: Arc::new(fd),
-                            parent_stat: parent_stat.clone(),
-                            name: name.to_os_string(),
-                            path,
-                            depth,
-                        }),
-                        Err(e) => self.error(&path, format!("cannot be walked: {}", errno_text(e))),
-                    }
+                    deferred.push(Deferred {
+                        parent_stat: parent_stat.clone(),
+                        name: name.to_os_string(),
+                        path,
+                        depth,
+                    });
                     return;
                 }
                 let m = m.clone();
@@ -778,7 +785,7 @@ impl<'a> Walker<'a> {
             }
             return;
         }
-        type Done = (WalkResult, Vec<Job>);
+        type Done = (WalkResult, Vec<Deferred>);
         let results: Vec<Mutex<Option<Done>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         let work = || {
@@ -814,11 +821,36 @@ impl<'a> Walker<'a> {
             self.out.candidates.extend(found.candidates);
             self.out.errors.extend(found.errors);
             for d in deferred {
-                let base = self.stack.len();
-                self.enter_job(&d);
-                self.run(base, &mut || {});
+                self.walk_deferred(d);
             }
         }
+    }
+
+    /// Walks a served mount a walker thread left (see [`Deferred`]), from its
+    /// directory reopened by path.
+    fn walk_deferred(&mut self, d: Deferred) {
+        let parent_path = d.path.parent().unwrap_or(Path::new("/"));
+        let parent = match open_root_dir(parent_path) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.error(
+                    &d.path,
+                    format!(
+                        "not walked: its directory could not be opened again: {}",
+                        errno_text(e)
+                    ),
+                );
+                return;
+            }
+        };
+        if !statx_at(&parent, OsStr::new(""), false).is_ok_and(|st| same_file(&st, &d.parent_stat))
+        {
+            self.error(&d.path, "moved while being walked: not walked".into());
+            return;
+        }
+        let base = self.stack.len();
+        self.enter(&parent, &d.parent_stat, &d.name, d.path, d.depth);
+        self.run(base, &mut || {});
     }
 
     /// After a directory is done: reopen its parent through `..` when the parent's

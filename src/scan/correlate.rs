@@ -1699,8 +1699,8 @@ fn sort_in_report_order(files: &mut [FileReport]) {
 }
 
 /// `build` of every entry, in order: the first half on this thread, the second on
-/// another, each writing straight into its half of the result (no second copy of
-/// a million reports while they are joined).
+/// another (one CPU: both here), each writing straight into its half of the result
+/// (no second copy of a million reports while they are joined).
 fn build_in_two<'e, E: Sync, P: Send>(
     entries: &'e [E],
     probed: Vec<P>,
@@ -1708,7 +1708,7 @@ fn build_in_two<'e, E: Sync, P: Send>(
 ) -> Vec<FileReport> {
     let n = entries.len();
     assert_eq!(probed.len(), n);
-    if n < 64 {
+    if n < 64 || crate::sys::worker_threads() < 2 {
         return entries
             .iter()
             .zip(probed)

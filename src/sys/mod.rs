@@ -331,6 +331,18 @@ use linux as platform;
 #[cfg(windows)]
 use windows as platform;
 
+/// Threads a stage of the scan shares its work among: two, or one on a single CPU
+/// (asked once: the answer reads cgroup files). Two, not more, is what was measured
+/// (2 CPUs); every stage that splits its work asks here.
+pub fn worker_threads() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 2)
+    })
+}
+
 /// Gathers a snapshot of this system.
 pub fn gather(opts: &GatherOptions) -> Snapshot {
     platform::gather(opts)

@@ -146,27 +146,21 @@ pub fn system(snap: &Snapshot) -> WalkResult {
     let mut out = WalkResult::default();
     let examiner = Examiner::new(snap);
     // A stat and an examination per locked file, each independent of the others:
-    // two threads take one half each (tens of thousands of locked files on a busy
-    // host), and their halves are joined in order.
-    let half = local.len().div_ceil(2);
-    let (first, second) = local.split_at(half);
-    let examined = |examiner: &Examiner, files: &[LockedAt<'_>]| {
+    // the two halves on two threads (tens of thousands of locked files on a busy
+    // host), joined in order.
+    let (mine, theirs) = in_halves(&local, |files| {
+        let examiner = Examiner::new(snap);
         let mut cands = system_candidates(snap, files);
         for c in &mut cands {
             examiner.examine_one(c, &LiveDisk);
         }
         cands
-    };
-    out.candidates = std::thread::scope(|s| {
-        let other =
-            (!second.is_empty()).then(|| s.spawn(|| examined(&Examiner::new(snap), second)));
-        let mut cands = examined(&examiner, first);
-        // A panic there loses its half to the fds' view, not the scan.
-        if let Some(Ok(rest)) = other.map(|h| h.join()) {
-            cands.extend(rest);
-        }
-        cands
     });
+    out.candidates = mine;
+    // A panic there loses its half to the fds' view, not the scan.
+    if let Ok(rest) = theirs {
+        out.candidates.extend(rest);
+    }
     let mut served: Vec<_> = served.into_iter().collect();
     served.sort_unstable_by_key(|(id, _)| *id);
     for (mount_id, files) in served {
@@ -193,6 +187,23 @@ pub fn system(snap: &Snapshot) -> WalkResult {
         out.candidates.extend(found.candidates);
     }
     out
+}
+
+/// `work` over both halves of `items`, in order: the first on this thread, the
+/// second on another when the scan has two ([`crate::sys::worker_threads`]). The
+/// second's result is `Err` when its thread panicked.
+fn in_halves<'i, T: Sync, R: Send>(
+    items: &'i [T],
+    work: impl Fn(&'i [T]) -> R + Sync,
+) -> (R, std::thread::Result<R>) {
+    let (first, second) = items.split_at(items.len().div_ceil(2));
+    if second.is_empty() || crate::sys::worker_threads() < 2 {
+        return (work(first), Ok(work(second)));
+    }
+    std::thread::scope(|s| {
+        let other = s.spawn(|| work(second));
+        (work(first), other.join())
+    })
 }
 
 /// A btrfs subvolume's `st_dev` (see `OpenFd::st_dev`).

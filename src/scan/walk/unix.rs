@@ -75,7 +75,7 @@ const OPEN_DIR_BUDGET: usize = 128;
 /// `getdents64` buffer: few syscalls per directory, like find(1).
 const DIRENT_BUFFER: usize = 64 * 1024;
 
-/// Threads walking a root's subtrees. Listing and `statx` in one directory do not
+/// Threads walking a root's subtrees, at most (one on a single CPU). Listing and `statx` in one directory do not
 /// wait on another's, so two walkers share a tree's cost on two cores (a
 /// 100,000-file tree: the walk 74 -> 28 ms, the scan 1.46x -> 0.94x `find`), while
 /// each subtree is still walked by one thread, depth first, through its own fds.
@@ -500,7 +500,8 @@ impl<'a> Walker<'a> {
             }
             return;
         }
-        let examined = |examiner: &Examiner, part: &[(OsString, Option<NameKind>)]| {
+        let (mine, theirs) = super::in_halves(&names, |part| {
+            let examiner = Examiner::new(snap);
             let mut out = Vec::new();
             let mut errors = Vec::new();
             for (name, kind) in part {
@@ -514,12 +515,6 @@ impl<'a> Walker<'a> {
                 }
             }
             (out, errors)
-        };
-        let (first, second) = names.split_at(names.len() / 2);
-        let examiner = &self.examiner;
-        let (mine, theirs) = std::thread::scope(|s| {
-            let other = s.spawn(|| examined(&Examiner::new(snap), second));
-            (examined(examiner, first), other.join())
         });
         self.out.candidates.extend(mine.0);
         self.out.errors.extend(mine.1);
@@ -533,7 +528,7 @@ impl<'a> Walker<'a> {
                 disk.dir_path,
                 format!(
                     "{} files in it not examined: the thread examining them failed",
-                    second.len()
+                    names.len() / 2
                 ),
             ),
         }
@@ -803,8 +798,9 @@ impl<'a> Walker<'a> {
                 *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
             }
         };
+        let walkers = crate::sys::worker_threads().min(TREE_WALKERS);
         std::thread::scope(|s| {
-            let others: Vec<_> = (1..TREE_WALKERS).map(|_| s.spawn(work)).collect();
+            let others: Vec<_> = (1..walkers).map(|_| s.spawn(work)).collect();
             work();
             for h in others {
                 // A walker that panicked leaves its jobs' slots empty: said below.

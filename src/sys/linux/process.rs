@@ -124,7 +124,7 @@ pub fn pid_list() -> PidList {
 /// mount table, so it runs on other threads while the snapshot is used for
 /// something else; [`add_fd_tables`] puts what it found in the snapshot.
 ///
-/// Two threads share it ([`FD_WALKERS`]): the cost is kernel work per fd, which
+/// Two threads share it ([`crate::sys::worker_threads`]): the cost is kernel work per fd, which
 /// runs on both cores. Measured with 20,000 locked fds in 50 processes on 2 CPUs
 /// (`LOCKSCAN_TIMING=1`): one walker 207-235 ms, two 110-177 ms.
 pub fn walk_fd_tables(pids: PidList, mounts: &HashMap<u64, Mount>) -> FdTables {
@@ -160,26 +160,15 @@ pub fn add_fd_tables(snap: &mut Snapshot, tables: FdTables) {
     confirm_on_served_mounts(snap, &unconfirmed);
 }
 
-/// How many threads walk the fd tables. Every process's fds are dealt out among
-/// them by position (fd `i` of the listing to thread `i % n`), so one process with
-/// thousands of fds is shared as evenly as a thousand small ones. The cost is
-/// kernel work per fd (readlink, and open/read/close of fdinfo), which scales with
-/// cores; each thread opens the process's directories itself (a few syscalls per
-/// process, against a few per fd).
-const FD_WALKERS: usize = 2;
-
-/// [`FD_WALKERS`], or fewer on fewer CPUs (asked once: the answer reads cgroup files).
-fn fd_walkers() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, FD_WALKERS)
-    })
-}
+// The fd tables are walked by `crate::sys::worker_threads()` threads. Every
+// process's fds are dealt out among them by position (fd `i` of the listing to
+// thread `i % n`), so one process with thousands of fds is shared as evenly as a
+// thousand small ones. The cost is kernel work per fd (readlink, and
+// open/read/close of fdinfo), which scales with cores; each thread opens the
+// process's directories itself (a few syscalls per process, against a few per fd).
 
 fn scan_pids(pids: &[i32], self_pid: i32, mounts: &HashMap<u64, Mount>) -> FdScanPart {
-    let walkers = fd_walkers();
+    let walkers = crate::sys::worker_threads();
     let mut parts: Vec<FdScanPart> = std::thread::scope(|s| {
         let others: Vec<_> = (1..walkers)
             .map(|k| s.spawn(move || scan_pids_share(pids, self_pid, mounts, k, walkers)))
